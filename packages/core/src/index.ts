@@ -1,0 +1,13 @@
+/** io-ts, re-exported so catalogs need no second import. */
+export * as t from 'io-ts';
+export * from './catalog.js';
+export * from './envelope.js';
+export * from './errors.js';
+export { encodeIndexKey } from './index-key.js';
+export { preview, strict, toIssues } from './issues.js';
+export { type MemoryLogOptions, memoryLog } from './memory/memory-log.js';
+export { memoryCheckpointStore, memoryDeadLetters, memoryLeaseStore, memoryViewStore } from './memory/memory-stores.js';
+export * from './ports.js';
+export * from './position.js';
+export { type PartitionStart, resolveStart, waitForChange } from './read-helpers.js';
+export { ulid, ulidTime } from './ulid.js';
