@@ -58,16 +58,15 @@ export function strict<P extends t.Props>(props: P, name?: string): t.Type<t.Typ
     (u): u is t.TypeOf<t.TypeC<P>> => base.is(u) && Object.keys(u as object).every((k) => allowed.has(k)),
     (u, context) => {
       const result = base.validate(u, context);
-      if (result._tag === 'Left') return result;
-      const extra = Object.keys(u as object).filter((k) => !allowed.has(k));
+      if (typeof u !== 'object' || u === null) return result;
+      const extra = Object.keys(u).filter((k) => !allowed.has(k));
       if (extra.length === 0) return result;
-      return t.failures(
-        extra.map((key) => ({
-          value: (u as Record<string, unknown>)[key],
-          context: [...context, { key, type: t.never, actual: (u as Record<string, unknown>)[key] }],
-          message: 'no such field (unknown fields are refused)',
-        })),
-      );
+      const unknownFields: t.Errors = extra.map((key) => ({
+        value: (u as Record<string, unknown>)[key],
+        context: [...context, { key, type: t.never, actual: (u as Record<string, unknown>)[key] }],
+        message: 'no such field (unknown fields are refused)',
+      }));
+      return t.failures(result._tag === 'Left' ? [...result.left, ...unknownFields] : unknownFields);
     },
     base.encode,
   );
