@@ -74,6 +74,47 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
+/** What a backend-managed group subscription hands each batch. */
+export interface GroupBatchControl {
+  readonly partition: string;
+  /** Commits the group's offset in the backend (Kafka group offsets): the last finished offset. */
+  commit(offset: string): Promise<void>;
+  /** Tells the backend this member is alive during long batches. */
+  heartbeat(): Promise<void>;
+  /** False once the partition was revoked or the subscription is stopping: finish the record in hand and return. */
+  isActive(): boolean;
+}
+
+export interface GroupSubscribeOptions {
+  readonly group: string;
+  /** Where partitions with no start position begin. Default `'earliest'`. */
+  readonly from?: 'earliest' | 'latest';
+  readonly types?: readonly string[];
+  /**
+   * The offset to resume after for a newly assigned partition, when the
+   * checkpoint lives outside the backend (e.g. committed with a view).
+   * Return undefined to use the backend's own group offset, else `from`.
+   */
+  startAfter?(partition: string): Promise<string | undefined>;
+  /** Called with batches of one partition, in order; the next batch of that partition waits for it. */
+  onBatch(batch: LogRecord[], control: GroupBatchControl): Promise<void>;
+  onAssigned?(partitions: readonly string[]): void;
+  onRevoked?(partitions: readonly string[]): void;
+}
+
+/**
+ * Implemented by logs that share partitions among a group's members
+ * themselves (Kafka consumer groups), instead of through a `LeaseStore`.
+ */
+export interface GroupSubscribable {
+  subscribe(options: GroupSubscribeOptions): Promise<{ stop(): Promise<void> }>;
+}
+
+/** True when the log manages consumer groups itself. */
+export function isGroupSubscribable(log: EventLog): log is EventLog & GroupSubscribable {
+  return typeof (log as Partial<GroupSubscribable>).subscribe === 'function';
+}
+
 /**
  * Where a consumer group keeps how far it got: the offset of the last
  * finished record per partition.
