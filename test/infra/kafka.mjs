@@ -16,6 +16,7 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -57,12 +58,44 @@ function tail(text, lines = 50) {
   return text.split('\n').slice(-lines).join('\n');
 }
 
+/** The log's ERROR/FATAL lines (first 10) followed by its last `lines` lines. */
 function logTail(logFile, lines = 50) {
+  let text;
   try {
-    return tail(readFileSync(logFile, 'utf8').trimEnd(), lines);
+    text = readFileSync(logFile, 'utf8').trimEnd();
   } catch {
-    return '(no log)';
+    return `(no log at ${logFile})`;
   }
+  const errors = text
+    .split('\n')
+    .filter((l) => / (ERROR|FATAL) /.test(l))
+    .slice(0, 10);
+  const head = errors.length ? `error lines:\n${errors.join('\n')}\n` : '';
+  return `${head}last ${lines} lines of ${logFile}:\n${tail(text, lines)}`;
+}
+
+/** Returns a function that reports whether log output written since the last call matches `re`. */
+function logWatcher(logFile, re) {
+  let offset = 0;
+  let carry = '';
+  return () => {
+    let fd;
+    try {
+      fd = openSync(logFile, 'r');
+      const buf = Buffer.alloc(1 << 16);
+      for (let n = readSync(fd, buf, 0, buf.length, offset); n > 0; n = readSync(fd, buf, 0, buf.length, offset)) {
+        offset += n;
+        const chunk = carry + buf.toString('utf8', 0, n);
+        if (re.test(chunk)) return true;
+        carry = chunk.slice(-200);
+      }
+    } catch {
+      // log not created yet
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    return false;
+  };
 }
 
 // ---------------------------------------------------------------- tools
@@ -144,6 +177,23 @@ async function freePorts(n) {
   }
 }
 
+/** Throws (with .addressInUse) if something already listens on 127.0.0.1:port. */
+async function assertPortFree(port, what) {
+  const srv = net.createServer();
+  try {
+    await new Promise((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, HOST, resolve);
+    });
+  } catch (e) {
+    const err = new Error(`cannot start kafka: ${what} port ${HOST}:${port} is in use (${e.code})`);
+    err.addressInUse = true;
+    throw err;
+  } finally {
+    await new Promise((r) => srv.close(r));
+  }
+}
+
 /**
  * Sends a Kafka Metadata v4 request (no topics) over a raw socket and returns
  * { clusterId, controllerId, brokers: [{ nodeId, host, port }] }.
@@ -180,8 +230,14 @@ export function kafkaMetadata(host, port, timeoutMs = 2000) {
       sock.destroy();
       try {
         let p = 4;
-        const int16 = () => ((p += 2), buf.readInt16BE(p - 2));
-        const int32 = () => ((p += 4), buf.readInt32BE(p - 4));
+        const int16 = () => {
+          p += 2;
+          return buf.readInt16BE(p - 2);
+        };
+        const int32 = () => {
+          p += 4;
+          return buf.readInt32BE(p - 4);
+        };
         const str = () => {
           const len = int16();
           if (len < 0) return null;
@@ -288,6 +344,10 @@ auto.create.topics.enable=false
 num.partitions=3
 group.initial.rebalance.delay.ms=0
 auto.leader.rebalance.enable=false
+# After a SIGKILL the restarted broker is refused (DUPLICATE_BROKER_REGISTRATION)
+# until the old registration's session expires (default 9 s); see restartKafka.
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=500
 
 # small footprint
 num.network.threads=2
@@ -344,6 +404,8 @@ async function launch({ dataDir, libs, ownsDataDir, timeoutMs = 90_000, heap = '
     port ??= a === controllerPort ? b : a;
     controllerPort ??= b === port ? a : b;
   }
+  await assertPortFree(port, 'listener');
+  await assertPortFree(controllerPort, 'controller');
   mkdirSync(dataDir, { recursive: true });
   const configFile = path.join(dataDir, 'server.properties');
   const log4jFile = path.join(dataDir, 'log4j2.properties');
@@ -354,7 +416,20 @@ async function launch({ dataDir, libs, ownsDataDir, timeoutMs = 90_000, heap = '
   const jvm = [`-Xmx${heap}`, '-Djava.awt.headless=true', '-Djava.net.preferIPv4Stack=true', `-Dlog4j2.configurationFile=${log4jFile}`];
 
   if (!existsSync(path.join(dataDir, 'meta.properties'))) {
-    const args = [...jvm, ...classpath, 'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', configFile, '--standalone'];
+    // short-lived JVM: C1-only JIT and serial GC start faster
+    const fast = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
+    const args = [
+      ...jvm,
+      ...fast,
+      ...classpath,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      randomClusterId(),
+      '-c',
+      configFile,
+      '--standalone',
+    ];
     const r = await run(javaBin(), args);
     if (r.code !== 0) throw new Error(`kafka storage format failed (exit ${r.code ?? r.signal}):\n${tail(r.out.trimEnd())}`);
   }
@@ -374,8 +449,10 @@ async function launch({ dataDir, libs, ownsDataDir, timeoutMs = 90_000, heap = '
     }),
   );
   if (!child.pid) await new Promise((_, reject) => child.once('error', reject)); // e.g. ENOENT
-  if (detached) child.unref();
-  else live.add(child.pid);
+  // Never keep the event loop alive just for the broker; a non-detached one is
+  // SIGKILLed by the exit hook if the caller forgets stop().
+  child.unref();
+  if (!detached) live.add(child.pid);
 
   const handle = {
     brokers: [`${HOST}:${port}`],
@@ -403,14 +480,19 @@ async function launch({ dataDir, libs, ownsDataDir, timeoutMs = 90_000, heap = '
 
   // Wait until the broker answers with its own registration (it is then
   // unfenced and ready for clients). Poll; no fixed sleeps.
+  // A fatal startup error is followed by a slow (~7 s) shutdown: fail fast on it.
+  const fatal = logWatcher(logFile, /Exiting Kafka due to fatal exception|Fatal error during (broker|controller) startup/);
   const deadline = Date.now() + timeoutMs;
   let lastError;
   for (;;) {
-    if (exitInfo) {
+    if (exitInfo || fatal()) {
+      const how = exitInfo ? `exit code ${exitInfo.code}, signal ${exitInfo.signal}` : 'fatal error logged; killed it';
+      if (!exitInfo) {
+        signal(child.pid, 'SIGKILL');
+        await waitForExit(child.pid, exited, 10_000);
+      }
       const log = logTail(logFile);
-      const err = new Error(
-        `kafka exited during startup (code ${exitInfo.code}, signal ${exitInfo.signal}); last log lines of ${logFile}:\n${log}`,
-      );
+      const err = new Error(`kafka failed during startup (${how}); ${log}`);
       err.addressInUse = /Address already in use/.test(log);
       throw err;
     }
@@ -424,9 +506,7 @@ async function launch({ dataDir, libs, ownsDataDir, timeoutMs = 90_000, heap = '
     if (Date.now() >= deadline) {
       signal(child.pid, 'SIGKILL');
       await waitForExit(child.pid, exited, 10_000);
-      throw new Error(
-        `kafka did not become ready within ${timeoutMs} ms (${lastError?.message}); last log lines of ${logFile}:\n${logTail(logFile)}`,
-      );
+      throw new Error(`kafka did not become ready within ${timeoutMs} ms (${lastError?.message}); ${logTail(logFile)}`);
     }
     await Promise.race([sleep(100), exited]);
   }
@@ -479,7 +559,15 @@ async function cli(cmd) {
     rmSync(dataDir, { recursive: true, force: true });
     const t0 = Date.now();
     const h = await startKafka({ dataDir, detached: true });
-    const info = { pid: h.pid, brokers: h.brokers, port: h.port, controllerPort: h.controllerPort, dataDir, logFile: h.logFile, configFile: h.configFile };
+    const info = {
+      pid: h.pid,
+      brokers: h.brokers,
+      port: h.port,
+      controllerPort: h.controllerPort,
+      dataDir,
+      logFile: h.logFile,
+      configFile: h.configFile,
+    };
     writeFileSync(RUN_FILE, `${JSON.stringify(info, null, 2)}\n`);
     console.log(h.brokers.join(','));
     console.error(`kafka pid ${h.pid} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; log: ${h.logFile}`);
