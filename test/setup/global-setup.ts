@@ -1,7 +1,12 @@
 // Starts the servers integration tests need, once per run, and stops them after.
 // Each engine adds itself here; tests read the addresses from `inject()`.
-export default async function setup(): Promise<() => Promise<void>> {
+import type { TestProject } from 'vitest/node';
+import { provideKafka } from './kafka.js';
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: (() => Promise<void>)[] = [];
+  const stopKafka = await provideKafka(project);
+  if (stopKafka) stops.push(stopKafka);
   return async () => {
     for (const stop of stops.reverse()) await stop();
   };

@@ -100,3 +100,16 @@ export function serializeEnvelope(event: Envelope): string {
 export function envelopeBytes(event: Envelope): number {
   return Buffer.byteLength(serializeEnvelope(event), 'utf8');
 }
+
+/**
+ * The envelope as JSON text for a log that writes it once: the memoized text
+ * when `serializeEnvelope` already made it (the producer's size check), else
+ * made now without being kept, so a large batch of envelopes built elsewhere
+ * does not hold every text alive as long as its event.
+ *
+ * @example
+ * const text = envelopeText(event); // same text as serializeEnvelope(event)
+ */
+export function envelopeText(event: Envelope): string {
+  return serialized.get(event) ?? JSON.stringify(event);
+}

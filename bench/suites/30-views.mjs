@@ -1,0 +1,203 @@
+// Building a catalog view (products by id, listed by category) from
+// product/create + product/image events on SQLite: runView against a
+// hand-written better-sqlite3 upsert loop over the same events from the same
+// log, in the same run; and the peak RSS of a 1,000,000-event replay into the
+// view, measured in a child process (this file, started with `replay-child`).
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineCatalog, defineEvent, t } from '@riverlog/core';
+import { sqliteLog, sqliteViewStore } from '@riverlog/sqlite';
+import { defineView, replay, runView } from '@riverlog/view-builder';
+import Database from 'better-sqlite3';
+
+export const title = 'Views';
+export const about =
+  'A products view (by id, plus a byCategory index sorted by name) folded from product/create + product/image events read from the SQLite log into the SQLite view store, each batch committed with its checkpoint. Baseline: the same events read from the same log and upserted by hand with better-sqlite3 (WAL, synchronous FULL, one transaction per batch with a checkpoint row, no validation).';
+
+const EVENTS = 100_000;
+const REPLAY_EVENTS = 1_000_000;
+const RUNS = 3;
+const HERE = fileURLToPath(import.meta.url);
+
+const catalog = defineCatalog([
+  defineEvent('product/create', { data: { id: t.string, brand: t.string, name: t.string, description: t.string, category: t.string } }),
+  defineEvent('product/image', { data: { id: t.string, image: t.string } }),
+]);
+
+const products = defineView({
+  name: 'products',
+  version: 1,
+  catalog,
+  initial: { id: '', brand: '', name: '', description: '', category: '' },
+  key: (event) => event.data.id,
+  apply: {
+    'product/create': (product, { data }) => ({ ...product, ...data }),
+    'product/image': (product, { data }, row) => (row.exists ? { ...product, image: data.image } : product),
+  },
+  indexes: { byCategory: (product) => [product.category, product.name] },
+});
+
+const TIME = '2026-11-22T00:00:00.000Z';
+const CATEGORIES = ['shoes', 'coats', 'hats', 'bags', 'shirts', 'socks', 'belts', 'scarves'];
+
+/** `total` events: each product is created, then imaged 500 creations later (so mostly in another batch). */
+function* shopEvents(total) {
+  const count = total / 2;
+  const lag = 500;
+  let i = 0;
+  const envelope = (id) => ({ specversion: '1.0', id: `ev-${i++}`, source: 'bench/views', subject: id, time: TIME });
+  for (let k = 0; k < count + lag; k++) {
+    if (k < count) {
+      const id = `product-${k}`;
+      const data = { id, brand: 'Acme', name: `Product ${k % 9973}`, description: 'A fine thing for the bench', category: CATEGORIES[k % 8] };
+      yield { ...envelope(id), type: 'product/create', dataschema: 'product/create@1', data };
+    }
+    if (k >= lag) {
+      const id = `product-${k - lag}`;
+      yield { ...envelope(id), type: 'product/image', dataschema: 'product/image@1', data: { id, image: `https://img.example/${id}.jpg` } };
+    }
+  }
+}
+
+async function fillLog(path, total) {
+  const log = sqliteLog({ path, partitions: 4, synchronous: 'normal' });
+  let chunk = [];
+  for (const event of shopEvents(total)) {
+    chunk.push(event);
+    if (chunk.length === 10_000) {
+      await log.append(chunk);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) await log.append(chunk);
+  const heads = await log.heads();
+  await log.close();
+  return heads;
+}
+
+async function riverlogView(logPath, storePath) {
+  const log = sqliteLog({ path: logPath });
+  const store = sqliteViewStore({ path: storePath });
+  const started = performance.now();
+  const runner = runView(products, { log, store });
+  await runner.caughtUp();
+  const seconds = (performance.now() - started) / 1000;
+  await runner.stop();
+  const rows = (await store.query(products.table, { index: 'byCategory', prefix: ['shoes'] })).length;
+  await store.close();
+  await log.close();
+  if (rows !== EVENTS / 2 / 8) throw new Error(`riverlog view: ${rows} shoes, expected ${EVENTS / 2 / 8}`);
+  return EVENTS / seconds;
+}
+
+async function handWritten(logPath, storePath) {
+  const log = sqliteLog({ path: logPath });
+  const db = new Database(storePath);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(`
+    CREATE TABLE products (id TEXT PRIMARY KEY, brand TEXT, name TEXT, description TEXT, category TEXT, image TEXT) WITHOUT ROWID;
+    CREATE INDEX products_by_category ON products (category, name);
+    CREATE TABLE checkpoint (partition_id TEXT PRIMARY KEY, last_offset TEXT NOT NULL) WITHOUT ROWID;`);
+  const upsert = db.prepare(
+    `INSERT INTO products (id, brand, name, description, category) VALUES (@id, @brand, @name, @description, @category)
+     ON CONFLICT (id) DO UPDATE SET brand = excluded.brand, name = excluded.name, description = excluded.description, category = excluded.category`,
+  );
+  const image = db.prepare('UPDATE products SET image = ? WHERE id = ?');
+  const checkpoint = db.prepare('INSERT INTO checkpoint VALUES (?, ?) ON CONFLICT DO UPDATE SET last_offset = excluded.last_offset');
+  const commit = db.transaction((batch) => {
+    for (const { event } of batch) {
+      if (event.type === 'product/create') upsert.run(event.data);
+      else if (event.type === 'product/image') image.run(event.data.image, event.data.id);
+    }
+    const last = batch[batch.length - 1].position;
+    checkpoint.run(last.partition, last.offset);
+  });
+  const started = performance.now();
+  for await (const batch of log.read({ from: 'earliest' })) commit(batch);
+  const seconds = (performance.now() - started) / 1000;
+  const rows = db.prepare("SELECT count(*) FROM products WHERE category = 'shoes'").pluck().get();
+  db.close();
+  await log.close();
+  if (rows !== EVENTS / 2 / 8) throw new Error(`hand-written: ${rows} shoes, expected ${EVENTS / 2 / 8}`);
+  return EVENTS / seconds;
+}
+
+/** In the child: replays the whole log into the view and reports its peak RSS. */
+async function replayChild(logPath, storePath) {
+  const log = sqliteLog({ path: logPath });
+  const store = sqliteViewStore({ path: storePath });
+  const started = performance.now();
+  const result = await replay({ log, into: products, store });
+  const seconds = (performance.now() - started) / 1000;
+  await store.close();
+  await log.close();
+  process.stdout.write(`${JSON.stringify({ events: result.events, seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
+}
+
+function measureReplay(logPath, storePath) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HERE, 'replay-child', logPath, storePath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`replay child exited with ${code}`))));
+  });
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+export async function run() {
+  const dir = await mkdtemp(join(tmpdir(), 'riverlog-bench-views-'));
+  try {
+    const logPath = join(dir, 'log.db');
+    await fillLog(logPath, EVENTS);
+    let n = 0;
+    const fresh = () => join(dir, `store-${n++}.db`);
+    await riverlogView(logPath, fresh()); // warm-up: JIT and file cache
+    await handWritten(logPath, fresh());
+    const river = [];
+    const hand = [];
+    for (let i = 0; i < RUNS; i++) {
+      river.push(await riverlogView(logPath, fresh()));
+      hand.push(await handWritten(logPath, fresh()));
+    }
+
+    const bigLog = join(dir, 'big.db');
+    await fillLog(bigLog, REPLAY_EVENTS);
+    const replayed = await measureReplay(bigLog, fresh());
+    if (replayed.events !== REPLAY_EVENTS) throw new Error(`replay folded ${replayed.events} events, expected ${REPLAY_EVENTS}`);
+    return [
+      {
+        name: `runView products + byCategory, ${EVENTS.toLocaleString('en-US')} events, SQLite log → SQLite view store`,
+        unit: 'events/s',
+        riverlog: median(river),
+        baseline: median(hand),
+        baselineName: 'better-sqlite3 upsert loop',
+        minRatio: 0.5,
+        minAbsolute: 100_000,
+      },
+      {
+        name: `replay of ${REPLAY_EVENTS.toLocaleString('en-US')} events into the view (child process)`,
+        unit: 'events/s',
+        riverlog: REPLAY_EVENTS / replayed.seconds,
+      },
+      {
+        name: `peak RSS through that ${REPLAY_EVENTS.toLocaleString('en-US')}-event replay`,
+        unit: 'MB',
+        riverlog: replayed.maxRssMb,
+        maxAbsolute: 200,
+      },
+    ];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === HERE && process.argv[2] === 'replay-child') {
+  await replayChild(process.argv[3], process.argv[4]);
+}

@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openLog } from './log-uri.js';
+
+describe('openLog', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hello-retail-uri-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('opens a SQLite log at a path, with the partitions asked for', async () => {
+    const path = join(dir, 'a.db');
+    const log = await openLog(`sqlite:${path}?partitions=3`);
+    try {
+      expect(log.uri).toContain(path);
+      expect(await log.partitions()).toEqual(['0', '1', '2']);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('accepts sqlite:///absolute/path', async () => {
+    const path = join(dir, 'b.db');
+    const log = await openLog(`sqlite://${path}`);
+    try {
+      expect(log.uri).toContain(path);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('opens a memory log', async () => {
+    const log = await openLog('memory:?partitions=2');
+    expect(await log.partitions()).toEqual(['0', '1']);
+    await log.close();
+  });
+
+  it.each([
+    ['kafka-ish://broker:9092/retail', 'unknown scheme "kafka-ish"'],
+    ['retail.db', 'unknown scheme ""'],
+    ['sqlite:', 'sqlite: needs a file path'],
+    ['memory:?partitions=0', 'partitions must be a whole number ≥ 1, got "0"'],
+  ])('refuses %s with a message saying why and what works', async (uri, reason) => {
+    await expect(openLog(uri)).rejects.toMatchObject({ code: 'INVALID_LOG_URI', message: expect.stringContaining(reason) });
+    await expect(openLog(uri)).rejects.toThrow(/Use one of sqlite:<path>, memory:/);
+  });
+});

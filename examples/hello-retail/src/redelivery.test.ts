@@ -1,0 +1,186 @@
+import {
+  type Envelope,
+  type EventLog,
+  type LogRecord,
+  memoryLog,
+  memoryViewStore,
+  type ReadOptions,
+  RiverlogError,
+  type ViewStore,
+} from '@riverlog/core';
+import { createProducer } from '@riverlog/producer';
+import { type AnyView, runView } from '@riverlog/view-builder';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type RetailEvent, retailCatalog } from './catalog.js';
+import { type Assignment, photoAssigner } from './photo-assignment.js';
+import { photographerRegistryView } from './photographer-registry.js';
+import { buildViews, decodeAll, dumpViews, type PlayedDay, playOnMemory, recordsByPartition, until, views } from './testing/harness.js';
+import type { ReferenceViews } from './testing/reference.js';
+
+/** The same log, but every batch a read yields comes twice: a redelivery, as after a lost acknowledgement or a rebalance. */
+function deliveringTwice(log: EventLog): EventLog & { readonly redelivered: number } {
+  let redelivered = 0;
+  return {
+    uri: log.uri,
+    maxEventBytes: log.maxEventBytes,
+    append: (events) => log.append(events),
+    partitions: () => log.partitions(),
+    heads: () => log.heads(),
+    close: () => log.close(),
+    get redelivered() {
+      return redelivered;
+    },
+    async *read(options?: ReadOptions) {
+      for await (const batch of log.read(options)) {
+        yield batch;
+        redelivered += batch.length;
+        yield batch;
+      }
+    },
+  };
+}
+
+/** The same store, but the first commit of each table is reported as failed although it was written (a lost reply). */
+function losingFirstAck(store: ViewStore): ViewStore & { readonly lost: number } {
+  const seen = new Set<string>();
+  let lost = 0;
+  return {
+    get: (table, key) => store.get(table, key),
+    getMany: (table, keys) => store.getMany(table, keys),
+    query: (table, query) => store.query(table, query),
+    positions: (table) => store.positions(table),
+    alias: (name) => store.alias(name),
+    setAlias: (name, table) => store.setAlias(name, table),
+    drop: (table) => store.drop(table),
+    close: () => store.close(),
+    async commit(table, commit) {
+      await store.commit(table, commit);
+      if (!seen.has(table) && commit.changes.length > 0) {
+        seen.add(table);
+        lost++;
+        throw new RiverlogError('CONNECTION_RESET', `the reply to the commit of ${table} was lost`);
+      }
+    },
+    get lost() {
+      return lost;
+    },
+  };
+}
+
+describe('redelivery changes nothing', () => {
+  let day: PlayedDay;
+  let original: ReferenceViews;
+
+  beforeAll(async () => {
+    day = await playOnMemory();
+    original = await dumpViews(day.store);
+  });
+
+  it('an envelope appended again keeps its position and the views stay the same', async () => {
+    const records = [...(await recordsByPartition(day.log)).values()].flat();
+    const purchase = records.find((r) => (r.event as Envelope).type === 'product/purchase') as LogRecord;
+    const copy = JSON.parse(JSON.stringify(purchase.event)) as Envelope;
+    const heads = await day.log.heads();
+    expect(await day.log.append([copy])).toEqual([purchase.position]);
+    expect(await day.log.heads()).toEqual(heads);
+    await buildViews(day.log, day.store);
+    expect(await dumpViews(day.store)).toEqual(original);
+  });
+
+  it('every batch delivered twice to the view builders is folded once', async () => {
+    const twice = deliveringTwice(day.log);
+    const store = memoryViewStore();
+    await buildViews(twice, store, { batchSize: 3 });
+    expect(twice.redelivered).toBeGreaterThan(0);
+    expect(await dumpViews(store)).toEqual(original);
+  });
+
+  it('a commit whose reply was lost is not applied again when the builder resumes', async () => {
+    const store = losingFirstAck(memoryViewStore());
+    await buildViews(day.log, store, { batchSize: 4 });
+    expect(store.lost).toBe(Object.keys(views).length);
+    expect(await dumpViews(store)).toEqual(original);
+  });
+
+  it('two builders of the same view at once (a stale process) still fold each event once', async () => {
+    const store = memoryViewStore();
+    const runners = Object.values(views).flatMap((view) => [
+      runView(view as AnyView, { log: day.log, store, batchSize: 2 }),
+      runView(view as AnyView, { log: day.log, store, batchSize: 5 }),
+    ]);
+    await Promise.all(runners.map((runner) => runner.caughtUp()));
+    await Promise.all(runners.map((runner) => runner.stop()));
+    expect(await dumpViews(store)).toEqual(original);
+  });
+
+  it('a product/create delivered again to photo assignment emits nothing', async () => {
+    const records = [...(await recordsByPartition(day.log)).values()].flat();
+    const events = decodeAll(records);
+    const index = events.findIndex((e) => e.type === 'product/create' && e.data.id === 'p-boot');
+    const registry = runView(photographerRegistryView, { log: day.log, store: day.store });
+    const assigner = photoAssigner({ log: day.log, store: day.store });
+    try {
+      await registry.caughtUp();
+      const heads = await day.log.heads();
+      expect(await assigner.react(events[index] as RetailEvent, (records[index] as LogRecord).position)).toEqual([]);
+      expect(await day.log.heads()).toEqual(heads);
+    } finally {
+      await assigner.close();
+      await registry.stop();
+    }
+  });
+});
+
+describe('photo assignment after a crash between emitting and the registry seeing it', () => {
+  it('decides the same again and the log keeps one assignment (same derived id)', async () => {
+    const log = memoryLog({ partitions: 2 });
+    const store = memoryViewStore();
+    const web = createProducer({ log, catalog: retailCatalog, source: 'test/web' });
+    await web.emit('user-info/update-phone', 'pia', { id: 'pia', phone: '555 010 0101' });
+    const at = await web.emit('product/create', 'p-x', { id: 'p-x', brand: 'B', name: 'X', description: 'X by B', category: 'C' });
+    await web.close();
+    const [created] = decodeAll(
+      [...(await recordsByPartition(log)).values()]
+        .flat()
+        .filter((r) => r.position.offset === at.offset && r.position.partition === at.partition),
+    );
+
+    // The registry folds up to the product, then stops: neither assigner will see the other's assignment.
+    const before = runView(photographerRegistryView, { log, store });
+    await before.caughtUp();
+    await before.stop();
+
+    let secondAppended = false;
+    const watched: EventLog = {
+      ...log,
+      read: (options) => log.read(options),
+      partitions: () => log.partitions(),
+      heads: () => log.heads(),
+      close: () => log.close(),
+      async append(events) {
+        const positions = await log.append(events);
+        secondAppended = true;
+        return positions;
+      },
+    };
+    const first = photoAssigner({ log, store });
+    const second = photoAssigner({ log: watched, store });
+    const heads = await log.heads();
+    const firstDone = first.react(created as RetailEvent, at);
+    await until(async () => JSON.stringify(await log.heads()) !== JSON.stringify(heads), 'the first assignment in the log');
+    const secondDone = second.react(created as RetailEvent, at);
+    await until(() => secondAppended, 'the second assignment to be appended');
+
+    const after = runView(photographerRegistryView, { log, store });
+    try {
+      const [a, b] = (await Promise.all([firstDone, secondDone])) as [Assignment[], Assignment[]];
+      expect(a).toHaveLength(1);
+      expect(b).toEqual(a);
+      const assigned = decodeAll([...(await recordsByPartition(log)).values()].flat()).filter((e) => e.type === 'photo/assigned');
+      expect(assigned.map((e) => [e.id, e.data.photographer, e.causationid])).toEqual([[a[0]?.eventId, 'pia', created?.id]]);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      await after.stop();
+    }
+  });
+});

@@ -1,0 +1,24 @@
+import { envelopeFromKafkaRecord, type LogRecord, RiverlogError } from '@riverlog/core';
+import type { KafkaIncomingMessage } from './client.js';
+
+/** A fetched Kafka message as a `LogRecord`: the envelope (structured or binary mode), or the raw text and why it is not one. */
+export function toLogRecord(partition: number, message: KafkaIncomingMessage): LogRecord {
+  const stored = envelopeFromKafkaRecord({ key: message.key, value: message.value, headers: message.headers ?? {} });
+  return { position: { partition: String(partition), offset: message.offset }, ...stored };
+}
+
+/** Whether a record passes a `types` filter; records that are not envelopes never do. */
+export function matchesTypes(record: LogRecord, types: ReadonlySet<string> | undefined): boolean {
+  if (!types) return true;
+  const type = (record.event as { type?: unknown } | undefined)?.type;
+  return typeof type === 'string' && types.has(type);
+}
+
+/** Parses a `partitions` option entry: a decimal partition id of the topic. */
+export function partitionNumber(id: string, known: readonly number[], uri: string): number {
+  const partition = /^\d+$/.test(id) ? Number(id) : Number.NaN;
+  if (!known.includes(partition)) {
+    throw new RiverlogError('UNKNOWN_PARTITION', `Kafka log ${uri} has no partition ${JSON.stringify(id)}; it has ${known.join(', ')}.`);
+  }
+  return partition;
+}

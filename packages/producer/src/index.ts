@@ -1,0 +1,1 @@
+export { createProducer, type EmitItem, type Producer, type ProducerOptions } from './producer.js';

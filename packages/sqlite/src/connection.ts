@@ -1,0 +1,93 @@
+import { ClosedError, RiverlogError } from '@riverlog/core';
+import Database from 'better-sqlite3';
+
+/** How long a writer waits for another process's write lock before giving up (ms). */
+export const BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * Where a store keeps its tables: a file path (the store opens and owns its
+ * own connection; a plain string is the same as `{ path }`) or an open
+ * better-sqlite3 database that the caller owns and closes, e.g.
+ * `log.database` to share one connection with the log.
+ */
+export type SqliteSource = string | { readonly path: string } | { readonly database: Database.Database };
+
+/** A better-sqlite3 error's code and message in one phrase, e.g. `SQLITE_NOTADB: file is not a database`. */
+export function describeSqliteError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
+
+/** The SQLite result code of an error thrown by better-sqlite3, if any. */
+export function sqliteCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
+}
+
+/** A connection a store works on, and whether closing the store closes it. */
+export interface StoreConnection {
+  readonly db: Database.Database;
+  readonly location: string;
+  /** Throws `ClosedError` once the store or a shared connection was closed. */
+  ensureOpen(): void;
+  close(): void;
+}
+
+/**
+ * Opens (or adopts) the database of a store and creates its tables when
+ * missing, in one transaction. A file that is not an SQLite database is
+ * refused with one error naming it, before anything is written.
+ */
+export function openStoreConnection(given: SqliteSource, what: string, schema: string): StoreConnection {
+  const source = typeof given === 'string' ? { path: given } : given;
+  if (!source || typeof source !== 'object' || (!('path' in source) && !('database' in source))) {
+    throw new RiverlogError('INVALID_OPTION', `${what}: pass { path } of an SQLite file or { database } (an open better-sqlite3 Database).`);
+  }
+  const owned = 'path' in source;
+  const location = owned ? source.path : source.database.name;
+  let db: Database.Database;
+  if (owned) {
+    if (typeof source.path !== 'string' || source.path === '') {
+      throw new RiverlogError('INVALID_OPTION', `${what}: path must be a non-empty string, got ${JSON.stringify(source.path)}.`);
+    }
+    try {
+      db = new Database(source.path, { timeout: BUSY_TIMEOUT_MS });
+    } catch (error) {
+      throw new RiverlogError('STORE_OPEN_FAILED', `${what}: cannot open ${location} (${describeSqliteError(error)}). Nothing was changed.`, {
+        cause: error,
+      });
+    }
+  } else {
+    db = source.database;
+    if (!db.open) throw new ClosedError(`${what} (its database ${location})`);
+  }
+  try {
+    // Reading the schema first refuses a file that is not a database before anything is written.
+    const existing = new Set(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]);
+    if (owned && db.pragma('journal_mode', { simple: true }) !== 'wal' && !db.memory) db.pragma('journal_mode = WAL');
+    if (owned) db.pragma('synchronous = FULL');
+    const missing = [...schema.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].some((match) => !existing.has(match[1] as string));
+    if (missing) db.transaction(() => db.exec(schema)).immediate();
+  } catch (error) {
+    if (owned) db.close();
+    throw new RiverlogError('STORE_OPEN_FAILED', `${what}: cannot use ${location} (${describeSqliteError(error)}). Nothing was changed.`, {
+      cause: error,
+    });
+  }
+  let closed = false;
+  return {
+    db,
+    location,
+    ensureOpen() {
+      if (closed || !db.open) throw new ClosedError(`${what} on ${location}`);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      if (owned) db.close();
+    },
+  };
+}

@@ -1,0 +1,421 @@
+import { resolve } from 'node:path';
+import {
+  ClosedError,
+  type Envelope,
+  type EventLog,
+  EventTooLargeError,
+  envelopeBytes,
+  envelopeText,
+  LogFormatError,
+  type LogRecord,
+  type PartitionStart,
+  type Position,
+  type PositionMap,
+  partitionForSubject,
+  preview,
+  type ReadOptions,
+  RiverlogError,
+  resolveStart,
+  ValidationError,
+  waitForChange,
+} from '@riverlog/core';
+import type Database from 'better-sqlite3';
+import { BUSY_TIMEOUT_MS, describeSqliteError, sqliteCode } from '../connection.js';
+import { ChangeWatcher } from './change-watcher.js';
+import { explain, MAX_PARTITIONS, openLogFile, PARTITION_SPAN } from './log-file.js';
+
+export interface SqliteLogOptions {
+  /** The log file. Created (with its partitions) when it does not exist. */
+  readonly path: string;
+  /**
+   * Partitions of a new log (default 4), fixed for its life and stored in the
+   * file. When given for an existing log it must match, else `PartitionCountError`.
+   */
+  readonly partitions?: number;
+  /** The largest serialized envelope accepted, in bytes. Default 1 MiB. */
+  readonly maxEventBytes?: number;
+  /**
+   * `'full'` (default): an acknowledged append survives a power cut (the WAL
+   * is fsynced at every commit). `'normal'`: it survives a crash of the
+   * process, but the last commits may be lost if the machine loses power.
+   */
+  readonly synchronous?: 'full' | 'normal';
+  /** How long an append waits for another process's write to finish (ms). Default 10,000. */
+  readonly busyTimeoutMs?: number;
+}
+
+/** The SQLite log: an `EventLog` plus what is specific to the file. */
+export interface SqliteLog extends EventLog {
+  /** The absolute path of the log file. */
+  readonly path: string;
+  /** The fixed partition count stored in the file. */
+  readonly partitionCount: number;
+  /**
+   * The log's own better-sqlite3 connection, e.g. to keep a view store or the
+   * checkpoints in the same file: `sqliteViewStore({ database: log.database })`.
+   * It closes with the log.
+   */
+  readonly database: Database.Database;
+}
+
+const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BATCH = 1000;
+
+/** Logs open in this process, by file: an append wakes the followers of every one of them at once. */
+const openLogs = new Map<string, Set<() => void>>();
+
+/**
+ * Opens (or creates) an append-only event log in one SQLite file: a fixed
+ * number of partitions, per-partition offsets counting from 0, WAL mode so
+ * several processes may append to and read the same file. Opening is
+ * synchronous and throws `LogFormatError` / `PartitionCountError` for a file
+ * it cannot use, without changing it.
+ *
+ * An event id is stored once for the whole life of the log: appending it
+ * again returns the position it already has.
+ *
+ * @example
+ * import { sqliteLog } from '@riverlog/sqlite';
+ *
+ * const log = sqliteLog({ path: 'data/retail.db' });
+ * const [position] = await log.append([event]); // { partition: '2', offset: '0' }
+ * for await (const batch of log.read({ from: 'earliest', follow: true })) {
+ *   for (const record of batch) console.log(record.position, record.event);
+ * }
+ * await log.close();
+ */
+export function sqliteLog(options: SqliteLogOptions): SqliteLog {
+  if (!options || typeof options.path !== 'string' || options.path === '') {
+    throw new RiverlogError('INVALID_OPTION', `sqliteLog: path must be a non-empty string, got ${preview(options?.path)}.`);
+  }
+  const requested = options.partitions;
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1 || requested > MAX_PARTITIONS)) {
+    throw new RiverlogError('INVALID_OPTION', `sqliteLog: partitions must be a whole number in 1..${MAX_PARTITIONS}, got ${preview(requested)}.`);
+  }
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  if (!Number.isInteger(maxEventBytes) || maxEventBytes < 1) {
+    throw new RiverlogError('INVALID_OPTION', `sqliteLog: maxEventBytes must be a whole number ≥ 1, got ${preview(maxEventBytes)}.`);
+  }
+  const synchronous = options.synchronous ?? 'full';
+  if (synchronous !== 'full' && synchronous !== 'normal') {
+    throw new RiverlogError('INVALID_OPTION', `sqliteLog: synchronous must be 'full' or 'normal', got ${preview(synchronous)}.`);
+  }
+  const busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+  const inMemory = options.path === ':memory:';
+  const path = inMemory ? options.path : resolve(options.path);
+  const { db, partitions: partitionCount } = openLogFile({ path, partitions: requested, synchronous, busyTimeoutMs });
+  return new SqliteEventLog(db, path, partitionCount, maxEventBytes, inMemory, busyTimeoutMs);
+}
+
+class SqliteEventLog implements SqliteLog {
+  readonly uri: string;
+  private readonly partitionIds: string[];
+  private readonly changed = new EventTarget();
+  private readonly watcher: ChangeWatcher | undefined;
+  private readonly wake = () => this.changed.dispatchEvent(new Event('append'));
+  private closed = false;
+  private lastDataVersion = -1;
+
+  private readonly insert: Database.Statement;
+  private readonly positionOfId: Database.Statement;
+  private readonly lastOfPartition: Database.Statement;
+  private readonly appendedAtOf: Database.Statement;
+  private readonly page: Database.Statement;
+  private readonly typedPage: Database.Statement;
+  private readonly dataVersion: Database.Statement;
+  private readonly appendInTransaction: Database.Transaction<(events: readonly Envelope[], texts: string[], partitions: Uint16Array) => Position[]>;
+
+  constructor(
+    readonly database: Database.Database,
+    readonly path: string,
+    readonly partitionCount: number,
+    readonly maxEventBytes: number,
+    inMemory: boolean,
+    private readonly busyTimeoutMs: number,
+  ) {
+    const db = database;
+    this.uri = `sqlite:${path}`;
+    this.partitionIds = Array.from({ length: partitionCount }, (_, i) => String(i));
+    this.insert = db.prepare(
+      'INSERT INTO riverlog_events (position, appended_at, type, id, envelope) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+    );
+    this.positionOfId = db.prepare('SELECT position FROM riverlog_events WHERE id = ?').pluck();
+    this.lastOfPartition = db
+      .prepare('SELECT position, appended_at FROM riverlog_events WHERE position >= ? AND position < ? ORDER BY position DESC LIMIT 1')
+      .raw();
+    this.appendedAtOf = db.prepare('SELECT appended_at FROM riverlog_events WHERE position = ?').pluck();
+    this.page = db.prepare('SELECT position, envelope FROM riverlog_events WHERE position >= ? AND position < ? ORDER BY position LIMIT ?').raw();
+    // Rows of other types come back with a NULL envelope: they move the cursor on without being parsed.
+    this.typedPage = db
+      .prepare(
+        'SELECT position, CASE WHEN type IN (SELECT value FROM json_each(?)) THEN envelope END FROM riverlog_events WHERE position >= ? AND position < ? ORDER BY position LIMIT ?',
+      )
+      .raw();
+    this.dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.appendInTransaction = db.transaction((events, texts, partitions) => this.write(events, texts, partitions));
+    if (!inMemory) {
+      this.watcher = new ChangeWatcher(
+        path,
+        () => {
+          const version = this.dataVersion.get() as number;
+          const changed = version !== this.lastDataVersion;
+          this.lastDataVersion = version;
+          return changed;
+        },
+        this.wake,
+      );
+      let followers = openLogs.get(path);
+      if (!followers) openLogs.set(path, (followers = new Set()));
+      followers.add(this.wake);
+    }
+  }
+
+  async append(events: readonly Envelope[]): Promise<Position[]> {
+    this.ensureOpen();
+    const count = events.length;
+    const texts = new Array<string>(count);
+    const partitions = new Uint16Array(count);
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit: only longer texts need counting.
+    const safeLength = Math.floor(this.maxEventBytes / 3);
+    for (let i = 0; i < count; i++) {
+      const event = events[i] as Envelope;
+      if (typeof event?.id !== 'string' || event.id === '' || typeof event.subject !== 'string' || typeof event.type !== 'string') {
+        throw invalidEnvelope(event, i);
+      }
+      const text = envelopeText(event);
+      if (text.length > safeLength) {
+        const size = envelopeBytes(event);
+        if (size > this.maxEventBytes) throw new EventTooLargeError(event.type, event.id, size, this.maxEventBytes);
+      }
+      texts[i] = text;
+      partitions[i] = partitionForSubject(event.subject, this.partitionCount);
+    }
+    if (count === 0) return [];
+    let positions: Position[];
+    try {
+      positions = this.appendInTransaction.immediate(events, texts, partitions);
+    } catch (error) {
+      throw this.writeFailure(error, count);
+    }
+    for (const wake of openLogs.get(this.path) ?? [this.wake]) wake();
+    return positions;
+  }
+
+  /** Runs inside BEGIN IMMEDIATE: the write lock is ours, so each partition's end is final. */
+  private write(events: readonly Envelope[], texts: string[], partitions: Uint16Array): Position[] {
+    const now = Date.now();
+    const nextOffset: (number | undefined)[] = [];
+    const appendedAt: number[] = [];
+    const positions = new Array<Position>(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as Envelope;
+      const partition = partitions[i] as number;
+      const base = partition * PARTITION_SPAN;
+      let offset = nextOffset[partition];
+      if (offset === undefined) {
+        const last = this.lastOfPartition.get(base, base + PARTITION_SPAN) as [number, number] | undefined;
+        offset = last ? last[0] - base + 1 : 0;
+        // Append times never go back within a partition, so a time read is a binary search.
+        appendedAt[partition] = last ? Math.max(last[1], now) : now;
+      }
+      if (this.insert.run(base + offset, appendedAt[partition], event.type, event.id, texts[i]).changes === 1) {
+        positions[i] = { partition: this.partitionIds[partition] as string, offset: String(offset) };
+        nextOffset[partition] = offset + 1;
+      } else {
+        nextOffset[partition] = offset;
+        positions[i] = this.toPosition(this.positionOfId.get(event.id) as number);
+      }
+    }
+    return positions;
+  }
+
+  read(options: ReadOptions = {}): AsyncIterable<LogRecord[]> {
+    this.ensureOpen();
+    return this.readBatches(options);
+  }
+
+  async partitions(): Promise<string[]> {
+    this.ensureOpen();
+    return [...this.partitionIds];
+  }
+
+  async heads(): Promise<PositionMap> {
+    this.ensureOpen();
+    const heads: Record<string, string> = {};
+    for (let partition = 0; partition < this.partitionCount; partition++) {
+      const head = this.headOf(partition);
+      if (head >= 0) heads[String(partition)] = String(head);
+    }
+    return heads;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.stop();
+    const followers = openLogs.get(this.path);
+    followers?.delete(this.wake);
+    if (followers?.size === 0) openLogs.delete(this.path);
+    this.wake();
+    this.database.close();
+  }
+
+  private async *readBatches(options: ReadOptions): AsyncGenerator<LogRecord[]> {
+    const { signal, follow = false } = options;
+    const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) {
+      throw new RiverlogError('INVALID_OPTION', `read: maxBatch must be a whole number ≥ 1, got ${preview(maxBatch)}.`);
+    }
+    const wanted = (options.partitions ?? this.partitionIds).map((id) => this.partitionNumber(id));
+    const types = options.types ? JSON.stringify(options.types) : undefined;
+    if (follow) this.watcher?.acquire();
+    try {
+      if (this.closed) return;
+      const cursors = wanted.map((partition) => this.startOffset(partition, resolveStart(options.from, String(partition))));
+      for (;;) {
+        let progressed = false;
+        // One batch per partition in turn, so a busy partition cannot starve the others.
+        for (let i = 0; i < wanted.length; i++) {
+          if (this.closed || signal?.aborted) return;
+          const partition = wanted[i] as number;
+          const base = partition * PARTITION_SPAN;
+          const from = base + (cursors[i] as number);
+          let rows: [number, string | null][];
+          try {
+            rows = (types === undefined ? this.page.all(from, base + PARTITION_SPAN, maxBatch) : this.typedPage.all(types, from, base + PARTITION_SPAN, maxBatch)) as [
+              number,
+              string | null,
+            ][];
+          } catch (error) {
+            throw this.readFailure(error, partition, cursors[i] as number);
+          }
+          if (rows.length === 0) continue;
+          progressed = true;
+          cursors[i] = (rows[rows.length - 1] as [number, string | null])[0] - base + 1;
+          const batch = this.toRecords(rows, partition, base);
+          if (batch.length > 0) yield batch;
+        }
+        if (this.closed || signal?.aborted) return;
+        if (!progressed) {
+          if (!follow) return;
+          await waitForChange(this.changed, 'append', signal);
+        }
+      }
+    } finally {
+      if (follow) this.watcher?.release();
+    }
+  }
+
+  private toRecords(rows: [number, string | null][], partition: number, base: number): LogRecord[] {
+    const id = this.partitionIds[partition] as string;
+    const batch: LogRecord[] = [];
+    for (const [position, text] of rows) {
+      if (text === null) continue; // a type the read filters out
+      const offset = String(position - base);
+      try {
+        batch.push({ position: { partition: id, offset }, event: JSON.parse(text) });
+      } catch (error) {
+        batch.push({ position: { partition: id, offset }, event: undefined, raw: text, error: `not JSON: ${(error as Error).message}` });
+      }
+    }
+    return batch;
+  }
+
+  /** The first offset a read of `partition` returns. */
+  private startOffset(partition: number, start: PartitionStart): number {
+    switch (start.kind) {
+      case 'earliest':
+        return 0;
+      case 'latest':
+        return this.headOf(partition) + 1;
+      case 'after':
+        return this.parseOffset(start.offset, partition, 'after') + 1;
+      case 'at':
+        return this.parseOffset(start.offset, partition, 'at');
+      case 'time': {
+        // appended_at never decreases within a partition: binary search on the primary key.
+        const base = partition * PARTITION_SPAN;
+        let low = 0;
+        let high = this.headOf(partition) + 1;
+        while (low < high) {
+          const mid = Math.floor((low + high) / 2);
+          if ((this.appendedAtOf.get(base + mid) as number) < start.time) low = mid + 1;
+          else high = mid;
+        }
+        return low;
+      }
+    }
+  }
+
+  /** The last offset of a partition, -1 when it is empty. */
+  private headOf(partition: number): number {
+    const base = partition * PARTITION_SPAN;
+    const last = this.lastOfPartition.get(base, base + PARTITION_SPAN) as [number, number] | undefined;
+    return last ? last[0] - base : -1;
+  }
+
+  private partitionNumber(id: string): number {
+    const partition = Number(id);
+    if (typeof id !== 'string' || this.partitionIds[partition] !== id) {
+      throw new RiverlogError(
+        'UNKNOWN_PARTITION',
+        `${this.uri} has no partition ${JSON.stringify(id)}; it has ${this.partitionIds.join(', ')}.`,
+      );
+    }
+    return partition;
+  }
+
+  private parseOffset(offset: string, partition: number, kind: 'after' | 'at'): number {
+    if (typeof offset !== 'string' || !/^\d{1,15}$/.test(offset) || Number(offset) >= PARTITION_SPAN) {
+      throw new RiverlogError(
+        'INVALID_OPTION',
+        `read: from.${kind}[${JSON.stringify(String(partition))}] is ${preview(offset)}; an offset of ${this.uri} is a decimal string below ${PARTITION_SPAN}.`,
+      );
+    }
+    return Number(offset);
+  }
+
+  private toPosition(position: number): Position {
+    const partition = Math.floor(position / PARTITION_SPAN);
+    return { partition: this.partitionIds[partition] as string, offset: String(position - partition * PARTITION_SPAN) };
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new ClosedError(`SQLite log ${this.path}`);
+  }
+
+  private writeFailure(error: unknown, count: number): Error {
+    const code = sqliteCode(error);
+    if (code === 'SQLITE_BUSY' || code?.startsWith('SQLITE_BUSY_')) {
+      return new RiverlogError(
+        'LOG_BUSY',
+        `${this.path} stayed locked by another writer for ${this.busyTimeoutMs} ms; none of the ${count} events was written. Retry the append.`,
+        { cause: error },
+      );
+    }
+    if (code?.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return new LogFormatError(this.path, explain(error), { cause: error });
+    return new RiverlogError(
+      'LOG_WRITE_FAILED',
+      `Appending ${count} events to ${this.path} failed (${describeSqliteError(error)}); none of them was written.`,
+      { cause: error },
+    );
+  }
+
+  private readFailure(error: unknown, partition: number, offset: number): Error {
+    const code = sqliteCode(error);
+    const where = `reading partition ${partition} from offset ${offset}`;
+    if (code?.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+      return new LogFormatError(this.path, `${explain(error)} (${where})`, { cause: error });
+    }
+    return new RiverlogError('LOG_READ_FAILED', `${this.path}: ${where} failed (${describeSqliteError(error)}).`, { cause: error });
+  }
+}
+
+function invalidEnvelope(event: unknown, index: number): ValidationError {
+  const fields = event as Partial<Record<'id' | 'subject' | 'type', unknown>> | null | undefined;
+  const issues = (['id', 'subject', 'type'] as const)
+    .filter((field) => typeof fields?.[field] !== 'string' || fields[field] === '')
+    .map((field) => ({ path: field, expected: 'non-empty string', actual: preview(fields?.[field]) }));
+  const type = typeof fields?.type === 'string' ? fields.type : '(unknown)';
+  return new ValidationError(type, issues.length > 0 ? issues : [{ path: '', expected: 'an envelope', actual: preview(event) }], ` at index ${index} of the append`);
+}

@@ -1,0 +1,82 @@
+import type { DeadLetter, DeadLetterSink } from '@riverlog/core';
+import { openStoreConnection, type SqliteSource } from '../connection.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS riverlog_dead_letters (
+  seq INTEGER PRIMARY KEY,
+  group_name TEXT NOT NULL,
+  partition_id TEXT NOT NULL,
+  record_offset TEXT NOT NULL,
+  code TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  at TEXT NOT NULL,
+  record TEXT NOT NULL            -- the LogRecord as JSON
+);
+CREATE INDEX IF NOT EXISTS riverlog_dead_letters_group ON riverlog_dead_letters (group_name, seq);
+`;
+
+/** A dead-letter sink in SQLite that can also list what it holds. */
+export interface SqliteDeadLetters extends DeadLetterSink {
+  /** The dead letters in the order they were sent, of one group or of all. */
+  list(group?: string): Promise<DeadLetter[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Dead letters in an SQLite table (`riverlog_dead_letters`): each `send` is
+ * one transaction and resolves once the letters are committed.
+ *
+ * @example
+ * import { sqliteDeadLetters } from '@riverlog/sqlite';
+ *
+ * const deadLetters = sqliteDeadLetters({ path: 'data/retail.db' });
+ * // hand it to a consumer; later:
+ * for (const letter of await deadLetters.list('emailer')) console.log(letter.code, letter.reason, letter.record.position);
+ */
+export function sqliteDeadLetters(source: SqliteSource): SqliteDeadLetters {
+  const connection = openStoreConnection(source, 'sqliteDeadLetters', SCHEMA);
+  const { db } = connection;
+  const insert = db.prepare(
+    'INSERT INTO riverlog_dead_letters (group_name, partition_id, record_offset, code, reason, attempts, at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const columns = 'group_name, code, reason, attempts, at, record';
+  const ofGroup = db.prepare(`SELECT ${columns} FROM riverlog_dead_letters WHERE group_name = ? ORDER BY seq`).raw();
+  const all = db.prepare(`SELECT ${columns} FROM riverlog_dead_letters ORDER BY seq`).raw();
+  const sendAll = db.transaction((letters: readonly DeadLetter[]) => {
+    for (const letter of letters) {
+      const { position } = letter.record;
+      insert.run(
+        letter.group,
+        position.partition,
+        position.offset,
+        letter.code,
+        letter.reason,
+        letter.attempts,
+        letter.at,
+        JSON.stringify(letter.record),
+      );
+    }
+  });
+  return {
+    async send(letters) {
+      connection.ensureOpen();
+      if (letters.length > 0) sendAll.immediate(letters);
+    },
+    async list(group) {
+      connection.ensureOpen();
+      const rows = (group === undefined ? all.all() : ofGroup.all(group)) as [string, string, string, number, string, string][];
+      return rows.map(([groupName, code, reason, attempts, at, record]) => ({
+        group: groupName,
+        record: JSON.parse(record),
+        code,
+        reason,
+        attempts,
+        at,
+      }));
+    },
+    async close() {
+      connection.close();
+    },
+  };
+}

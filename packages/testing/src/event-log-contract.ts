@@ -1,0 +1,474 @@
+import {
+  ClosedError,
+  compareOffsets,
+  defineCatalog,
+  defineEvent,
+  type Envelope,
+  type EventLog,
+  EventTooLargeError,
+  envelopeBytes,
+  type LogRecord,
+  type Position,
+  type ReadOptions,
+  t,
+} from '@riverlog/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+/** What a contract factory hands the suite: a fresh, empty log, and how to dispose of it. */
+export interface EventLogUnderTest {
+  /** A new, empty log. The suite closes it after each test. */
+  readonly log: EventLog;
+  /** Removes what the log left behind (files, topics, streams). Runs after the log is closed. */
+  readonly cleanup?: () => Promise<void>;
+  /**
+   * Opens the same storage again after `log` was closed. Durable backends
+   * provide it; the suite then checks that records survive a reopen.
+   */
+  readonly reopen?: () => Promise<EventLog>;
+}
+
+export interface EventLogContractOptions {
+  /** How long to wait for something that must happen, e.g. a followed append (ms). Default 10,000. */
+  readonly timeoutMs?: number;
+  /** Events in the one large append. Default 10,000. */
+  readonly largeBatch?: number;
+}
+
+const source = 'riverlog/contract';
+const Created = defineEvent('contract/thing-created', { data: { id: t.string, seq: t.number } });
+const Renamed = defineEvent('contract/thing-renamed', { data: { id: t.string, seq: t.number, name: t.string } });
+const Padded = defineEvent('contract/thing-padded', { data: { id: t.string, padding: t.string } });
+const catalog = defineCatalog([Created, Renamed, Padded]);
+
+function created(subject: string, seq: number): Envelope {
+  return catalog.create('contract/thing-created', subject, { id: subject, seq }, { source });
+}
+
+function renamed(subject: string, seq: number): Envelope {
+  return catalog.create('contract/thing-renamed', subject, { id: subject, seq, name: `name-${seq}` }, { source });
+}
+
+function padded(subject: string, padding: string): Envelope {
+  return catalog.create('contract/thing-padded', subject, { id: subject, padding }, { source });
+}
+
+/** `count` events spread over `subjects` subjects, seq counting per subject from `firstSeq`. */
+function events(count: number, subjects: number, firstSeq = 0): Envelope[] {
+  return Array.from({ length: count }, (_, i) => created(`thing-${i % subjects}`, firstSeq + Math.floor(i / subjects)));
+}
+
+const key = (position: Position) => `${position.partition}/${position.offset}`;
+const plain = (position: Position): Position => ({ partition: position.partition, offset: position.offset });
+const eventOf = (record: LogRecord) => record.event as Envelope<string, { id: string; seq: number }>;
+
+/** Reads until the log's end, checking what every read must hold: one partition per batch, offsets increasing. */
+async function readAll(log: EventLog, options: ReadOptions = {}): Promise<{ records: LogRecord[]; batches: LogRecord[][] }> {
+  const batches: LogRecord[][] = [];
+  for await (const batch of log.read({ from: 'earliest', ...options })) batches.push(batch);
+  const last = new Map<string, string>();
+  for (const batch of batches) {
+    const partitions = new Set(batch.map((r) => r.position.partition));
+    expect(partitions.size, 'every batch holds records of one partition').toBeLessThanOrEqual(1);
+    for (const record of batch) {
+      expect(record.position.offset, 'offsets are decimal strings').toMatch(/^\d+$/);
+      const previous = last.get(record.position.partition);
+      if (previous !== undefined) {
+        expect(
+          compareOffsets(previous, record.position.offset),
+          `partition ${record.position.partition}: offset ${record.position.offset} after ${previous}`,
+        ).toBe(-1);
+      }
+      last.set(record.position.partition, record.position.offset);
+    }
+  }
+  return { records: batches.flat(), batches };
+}
+
+async function rejectionOf(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection, but the call succeeded');
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs: number, failure?: () => unknown): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    const error = failure?.();
+    if (error) throw error;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * The behaviour every `EventLog` must show, as a vitest suite. Call it from a
+ * test file of the backend with a factory that makes a fresh, empty log per
+ * test; the suite closes the log and calls `cleanup` after each one.
+ *
+ * @example
+ * import { memoryLog } from '@riverlog/core';
+ * import { describeEventLogContract } from '@riverlog/testing';
+ *
+ * describeEventLogContract('memory log', async () => ({ log: memoryLog() }));
+ *
+ * @example
+ * describeEventLogContract('sqlite log', async () => {
+ *   const dir = await mkdtemp(join(tmpdir(), 'riverlog-'));
+ *   const path = join(dir, 'log.db');
+ *   return {
+ *     log: sqliteLog({ path }),
+ *     reopen: async () => sqliteLog({ path }),
+ *     cleanup: () => rm(dir, { recursive: true, force: true }),
+ *   };
+ * });
+ */
+export function describeEventLogContract(
+  name: string,
+  factory: () => Promise<EventLogUnderTest>,
+  options: EventLogContractOptions = {},
+): void {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const largeBatch = options.largeBatch ?? 10_000;
+
+  describe(`EventLog contract: ${name}`, () => {
+    let subject: EventLogUnderTest;
+    let log: EventLog;
+    const opened: EventLog[] = [];
+
+    beforeEach(async () => {
+      subject = await factory();
+      log = subject.log;
+      opened.push(log);
+    });
+
+    afterEach(async () => {
+      for (const each of opened.splice(0)) await each.close();
+      await subject.cleanup?.();
+    });
+
+    it('an empty log: a read ends at once with no batches, heads are empty, partitions are listed', async () => {
+      const { batches } = await readAll(log);
+      expect(batches).toEqual([]);
+      expect((await readAll(log, { from: 'latest' })).batches).toEqual([]);
+      expect(await log.heads()).toEqual({});
+      const partitions = await log.partitions();
+      expect(partitions.length).toBeGreaterThan(0);
+      expect(new Set(partitions).size).toBe(partitions.length);
+      for (const partition of partitions) expect(typeof partition).toBe('string');
+      expect(typeof log.uri).toBe('string');
+      expect(log.maxEventBytes).toBeGreaterThan(0);
+    });
+
+    it('append resolves with the positions read back, the events read back equal those appended, heads are the last offsets', async () => {
+      const appended = [...events(12, 4), ...events(12, 4, 3), ...events(6, 6, 6)];
+      const positions = [
+        ...(await log.append(appended.slice(0, 12))),
+        ...(await log.append(appended.slice(12, 24))),
+        ...(await log.append(appended.slice(24))),
+      ];
+      expect(positions).toHaveLength(appended.length);
+      expect(new Set(positions.map(key)).size).toBe(appended.length);
+      const { records } = await readAll(log);
+      expect(records).toHaveLength(appended.length);
+      const readBack = new Map(records.map((r) => [eventOf(r).id, r]));
+      appended.forEach((event, i) => {
+        const record = readBack.get(event.id);
+        expect(record, `event ${i} is read back`).toBeDefined();
+        expect(plain(record?.position as Position)).toEqual(plain(positions[i] as Position));
+        expect(record?.event).toEqual(JSON.parse(JSON.stringify(event)));
+      });
+      const heads: Record<string, string> = {};
+      for (const record of records) heads[record.position.partition] = record.position.offset;
+      expect(await log.heads()).toEqual(heads);
+      const partitions = await log.partitions();
+      for (const partition of Object.keys(heads)) expect(partitions).toContain(partition);
+    });
+
+    it('keeps per-partition order: each batch is one partition in offset order, no larger than maxBatch', async () => {
+      await log.append(events(60, 5));
+      await log.append(events(40, 8, 20));
+      const { records, batches } = await readAll(log, { maxBatch: 7 });
+      expect(records).toHaveLength(100);
+      for (const batch of batches) expect(batch.length).toBeLessThanOrEqual(7);
+    });
+
+    it('keeps per-subject order across append calls, and one subject stays in one partition', async () => {
+      for (let seq = 0; seq < 8; seq++) {
+        await log.append(Array.from({ length: 10 }, (_, s) => (seq % 2 ? renamed(`thing-${s}`, seq) : created(`thing-${s}`, seq))));
+      }
+      const { records } = await readAll(log);
+      const bySubject = new Map<string, { seqs: number[]; partitions: Set<string> }>();
+      for (const record of records) {
+        const event = eventOf(record);
+        const entry = bySubject.get(event.subject) ?? { seqs: [], partitions: new Set<string>() };
+        entry.seqs.push(event.data.seq);
+        entry.partitions.add(record.position.partition);
+        bySubject.set(event.subject, entry);
+      }
+      expect(bySubject.size).toBe(10);
+      for (const [subjectName, entry] of bySubject) {
+        expect(entry.seqs, `order of ${subjectName}`).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+        expect(entry.partitions.size, `partitions of ${subjectName}`).toBe(1);
+      }
+    });
+
+    it("reads from 'latest': nothing that was appended before", async () => {
+      await log.append(events(10, 3));
+      const { records } = await readAll(log, { from: 'latest' });
+      expect(records).toEqual([]);
+    });
+
+    it('reads after a position: later records of that partition; partitions missing from the map from their start', async () => {
+      await log.append(events(30, 6));
+      const all = (await readAll(log)).records;
+      const partition = (all[0] as LogRecord).position.partition;
+      const ofPartition = all.filter((r) => r.position.partition === partition);
+      expect(ofPartition.length).toBeGreaterThan(2);
+      const resumeAt = ofPartition[1] as LogRecord;
+      const { records } = await readAll(log, { from: { after: { [partition]: resumeAt.position.offset } } });
+      const expected = all.filter(
+        (r) => r.position.partition !== partition || compareOffsets(r.position.offset, resumeAt.position.offset) > 0,
+      );
+      expect(records.map((r) => key(r.position)).sort()).toEqual(expected.map((r) => key(r.position)).sort());
+      expect(records.some((r) => key(r.position) === key(resumeAt.position))).toBe(false);
+    });
+
+    it('reads at a position: that record and the later ones of its partition', async () => {
+      await log.append(events(30, 6));
+      const all = (await readAll(log)).records;
+      const partition = (all[0] as LogRecord).position.partition;
+      const ofPartition = all.filter((r) => r.position.partition === partition);
+      const startAt = ofPartition[2] as LogRecord;
+      const { records } = await readAll(log, { from: { at: { [partition]: startAt.position.offset } }, partitions: [partition] });
+      expect(records.map((r) => plain(r.position))).toEqual(ofPartition.slice(2).map((r) => plain(r.position)));
+      expect(records[0]?.event).toEqual(startAt.event);
+    });
+
+    it('reads from a time: only records appended at or after it, given as Date, epoch ms or ISO text', async () => {
+      await log.append(events(12, 4));
+      const before = Date.now();
+      await until(() => Date.now() > before, 'the clock to move on', timeoutMs);
+      const from = Date.now();
+      const later = events(8, 4, 100);
+      const laterPositions = await log.append(later);
+      const expected = laterPositions.map(key).sort();
+      for (const time of [new Date(from), from, new Date(from).toISOString()]) {
+        const { records } = await readAll(log, { from: { time } });
+        expect(records.map((r) => key(r.position)).sort(), `from time ${String(time)}`).toEqual(expected);
+      }
+      const { records: everything } = await readAll(log, { from: { time: before - 60_000 } });
+      expect(everything).toHaveLength(20);
+    });
+
+    it('filters by type: only the types asked for, at the same positions as in a full read', async () => {
+      await log.append(Array.from({ length: 30 }, (_, i) => (i % 3 === 0 ? renamed(`thing-${i % 4}`, i) : created(`thing-${i % 4}`, i))));
+      const all = (await readAll(log)).records;
+      const { records } = await readAll(log, { types: ['contract/thing-renamed'] });
+      const expected = all.filter((r) => eventOf(r).type === 'contract/thing-renamed');
+      expect(records).toHaveLength(10);
+      expect(records.map((r) => key(r.position)).sort()).toEqual(expected.map((r) => key(r.position)).sort());
+      const both = await readAll(log, { types: ['contract/thing-renamed', 'contract/thing-created'] });
+      expect(both.records).toHaveLength(30);
+      expect((await readAll(log, { types: ['contract/thing-padded'] })).records).toEqual([]);
+    });
+
+    it('reads only the partitions asked for', async () => {
+      await log.append(events(40, 10));
+      const all = (await readAll(log)).records;
+      const used = [...new Set(all.map((r) => r.position.partition))];
+      const wanted = used.slice(0, 1);
+      const { records } = await readAll(log, { partitions: wanted });
+      expect(records.map((r) => key(r.position)).sort()).toEqual(
+        all
+          .filter((r) => wanted.includes(r.position.partition))
+          .map((r) => key(r.position))
+          .sort(),
+      );
+    });
+
+    it('many concurrent append calls: every call gets its own positions, nothing lost or mixed up', async () => {
+      const calls = Array.from({ length: 40 }, (_, c) => Array.from({ length: 5 }, (_, i) => created(`thing-${(c + i) % 7}`, c * 5 + i)));
+      const results = await Promise.all(calls.map((batch) => log.append(batch)));
+      const { records } = await readAll(log);
+      expect(records).toHaveLength(200);
+      const byId = new Map(records.map((r) => [eventOf(r).id, plain(r.position)]));
+      calls.forEach((batch, c) => {
+        expect(results[c]).toHaveLength(5);
+        batch.forEach((event, i) => {
+          expect(plain(results[c]?.[i] as Position)).toEqual(byId.get(event.id));
+        });
+      });
+      expect(new Set(results.flat().map(key)).size).toBe(200);
+    });
+
+    it('an id appended again through the same log is stored once and gets the same position back', async () => {
+      const [first, second, third] = [created('thing-0', 0), created('thing-1', 0), created('thing-0', 1)];
+      const positions = await log.append([first as Envelope, second as Envelope]);
+      const again = await log.append([JSON.parse(JSON.stringify(first)) as Envelope]);
+      expect(plain(again[0] as Position)).toEqual(plain(positions[0] as Position));
+      const mixed = await log.append([third as Envelope, { ...(second as Envelope) }]);
+      expect(plain(mixed[1] as Position)).toEqual(plain(positions[1] as Position));
+      const { records } = await readAll(log);
+      expect(records.map((r) => eventOf(r).id).sort()).toEqual([first, second, third].map((e) => e?.id).sort());
+      const thirdRecord = records.find((r) => eventOf(r).id === third?.id);
+      expect(plain(thirdRecord?.position as Position)).toEqual(plain(mixed[0] as Position));
+    });
+
+    it(`appends a batch of ${largeBatch.toLocaleString('en-US')} events in one call`, async () => {
+      const batch = events(largeBatch, 100);
+      const positions = await log.append(batch);
+      expect(positions).toHaveLength(largeBatch);
+      expect(new Set(positions.map(key)).size).toBe(largeBatch);
+      const { records, batches } = await readAll(log, { maxBatch: 1000 });
+      expect(records).toHaveLength(largeBatch);
+      for (const each of batches) expect(each.length).toBeLessThanOrEqual(1000);
+      const byId = new Map(records.map((r) => [eventOf(r).id, key(r.position)]));
+      batch.forEach((event, i) => {
+        if (byId.get(event.id) !== key(positions[i] as Position)) {
+          expect.fail(`event ${i}: append said ${key(positions[i] as Position)}, read back ${byId.get(event.id)}`);
+        }
+      });
+      const lastSeq = new Map<string, number>();
+      for (const record of records) {
+        const event = eventOf(record);
+        const previous = lastSeq.get(event.subject) ?? -1;
+        if (event.data.seq !== previous + 1) expect.fail(`${event.subject}: seq ${event.data.seq} after ${previous}`);
+        lastSeq.set(event.subject, event.data.seq);
+      }
+    });
+
+    it('refuses an oversize event with EventTooLargeError and writes nothing of the call; an event of exactly the limit fits', async () => {
+      const limit = log.maxEventBytes;
+      const small = created('thing-0', 0);
+      const big = padded('thing-1', 'x'.repeat(limit));
+      const error = await rejectionOf(() => log.append([small, big, created('thing-2', 0)]));
+      expect(error).toBeInstanceOf(EventTooLargeError);
+      expect((error as EventTooLargeError).code).toBe('EVENT_TOO_LARGE');
+      expect((error as EventTooLargeError).limit).toBe(limit);
+      expect((error as EventTooLargeError).size).toBe(envelopeBytes(big));
+      expect((await readAll(log)).records).toEqual([]);
+      expect(await log.heads()).toEqual({});
+
+      const base = padded('thing-3', '');
+      const exact = padded('thing-3', 'y'.repeat(limit - envelopeBytes(base)));
+      expect(envelopeBytes(exact)).toBe(limit);
+      const [position] = await log.append([exact]);
+      const { records } = await readAll(log);
+      expect(records.map((r) => plain(r.position))).toEqual([plain(position as Position)]);
+    });
+
+    it("after close every call rejects with ClosedError (code 'CLOSED'); close again is harmless", async () => {
+      await log.append(events(3, 3));
+      await log.close();
+      const refusals = [
+        await rejectionOf(() => log.append([created('thing-0', 9)])),
+        await rejectionOf(async () => {
+          for await (const _ of log.read()) {
+            // any batch at all would be a failure
+          }
+        }),
+        await rejectionOf(() => log.heads()),
+        await rejectionOf(() => log.partitions()),
+      ];
+      for (const refusal of refusals) {
+        expect(refusal).toBeInstanceOf(ClosedError);
+        expect((refusal as ClosedError).code).toBe('CLOSED');
+      }
+      await log.close();
+    });
+
+    it('follow mode delivers a later append and ends when its signal aborts', async () => {
+      await log.append(events(3, 3));
+      const controller = new AbortController();
+      const seen: LogRecord[] = [];
+      let failure: unknown;
+      let ended = false;
+      const reading = (async () => {
+        for await (const batch of log.read({ from: 'earliest', follow: true, signal: controller.signal })) seen.push(...batch);
+      })().then(
+        () => {
+          ended = true;
+        },
+        (error) => {
+          failure = error;
+        },
+      );
+      await until(
+        () => seen.length === 3,
+        'the 3 records already there',
+        timeoutMs,
+        () => failure,
+      );
+      const later = created('thing-9', 0);
+      const [position] = await log.append([later]);
+      await until(
+        () => seen.length === 4,
+        'the later append to be delivered',
+        timeoutMs,
+        () => failure,
+      );
+      expect(eventOf(seen[3] as LogRecord).id).toBe(later.id);
+      expect(plain((seen[3] as LogRecord).position)).toEqual(plain(position as Position));
+      expect(ended).toBe(false);
+      controller.abort();
+      await until(
+        () => ended,
+        'the following read to end after abort',
+        timeoutMs,
+        () => failure,
+      );
+      await reading;
+      expect(seen).toHaveLength(4);
+    });
+
+    it('a follow read that is waiting for records ends when its signal aborts', async () => {
+      const controller = new AbortController();
+      let ended = false;
+      let failure: unknown;
+      const reading = (async () => {
+        for await (const _ of log.read({ from: 'latest', follow: true, signal: controller.signal })) {
+          // nothing is appended
+        }
+      })().then(
+        () => {
+          ended = true;
+        },
+        (error) => {
+          failure = error;
+        },
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      controller.abort();
+      await until(
+        () => ended,
+        'the following read to end after abort',
+        timeoutMs,
+        () => failure,
+      );
+      await reading;
+    });
+
+    it('keeps its records across close and reopen (when the backend can reopen)', async (context) => {
+      if (!subject.reopen) {
+        context.skip();
+        return;
+      }
+      const first = await log.append(events(20, 5));
+      const before = await readAll(log);
+      const heads = await log.heads();
+      await log.close();
+      const reopened = await subject.reopen();
+      opened.push(reopened);
+      const after = await readAll(reopened);
+      expect(after.records).toEqual(before.records);
+      expect(await reopened.heads()).toEqual(heads);
+      const [next] = await reopened.append([created('thing-0', 100)]);
+      const partitionHead = heads[(next as Position).partition];
+      if (partitionHead !== undefined) expect(compareOffsets((next as Position).offset, partitionHead)).toBe(1);
+      expect(first).toHaveLength(20);
+    });
+  });
+}

@@ -1,0 +1,295 @@
+import {
+  type Envelope,
+  type EventLog,
+  memoryDeadLetters,
+  memoryLeaseStore,
+  memoryLog,
+  memoryViewStore,
+  type ViewStore,
+} from '@riverlog/core';
+import { describe, expect, test } from 'vitest';
+import { defineView, del } from './define-view.js';
+import { openView } from './open-view.js';
+import { created, imaged, login, purchased } from './retail.fixture.js';
+import { runView, type ViewCommitInfo } from './run-view.js';
+import type { SkippedRecord } from './skips.js';
+import { productsView, tallyView, winnerView } from './views.fixture.js';
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Events for `count` products: create, image and purchases, spread over subjects. */
+function shopEvents(count: number): Envelope[] {
+  const events: Envelope[] = [];
+  for (let i = 0; i < count; i++) events.push(created(`p${i}`, `Product ${String(i).padStart(4, '0')}`, `cat${i % 3}`));
+  for (let i = 0; i < count; i += 2) events.push(imaged(`p${i}`, `https://img.example/p${i}.jpg`));
+  for (let i = 0; i < count; i++) for (let k = 0; k < i % 4; k++) events.push(purchased(`p${i}`));
+  return events;
+}
+
+/** The tally a pure fold of the events gives, per subject. */
+function pureTally(events: readonly Envelope[]): Map<string, { count: number; sum: number; last: string }> {
+  const rows = new Map<string, { count: number; sum: number; last: string }>();
+  for (const event of events) {
+    const row = rows.get(event.subject) ?? { count: 0, sum: 0, last: '' };
+    const data = event.data as { name?: string; image?: string };
+    const add =
+      event.type === 'product/create' ? (data.name as string).length : event.type === 'product/image' ? (data.image as string).length : 1;
+    if (event.type === 'user-info/login') continue;
+    rows.set(event.subject, { count: row.count + 1, sum: row.sum + add, last: event.id });
+  }
+  return rows;
+}
+
+async function tallyRows(store: ViewStore, subjects: Iterable<string>) {
+  const rows = await store.getMany('tally@1', [...subjects]);
+  return new Map([...rows].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+describe('runView', () => {
+  test('builds a products view: by id and by category sorted by name, and switches the alias once caught up', async () => {
+    const log = memoryLog({ partitions: 3 });
+    const store = memoryViewStore();
+    await log.append([
+      created('p1', 'Clog', 'shoes'),
+      created('p2', 'Anorak', 'coats'),
+      created('p3', 'Boot', 'shoes'),
+      imaged('p3', 'https://img.example/boot.jpg'),
+      imaged('p9', 'https://img.example/orphan.jpg'),
+      login('u1', 'Ann'),
+    ]);
+    const runner = runView(productsView, { log, store });
+    await runner.caughtUp();
+    const products = openView(productsView, store);
+    expect(await products.get('p3')).toEqual({ id: 'p3', name: 'Boot', category: 'shoes', image: 'https://img.example/boot.jpg' });
+    expect(await products.get('p9')).toBeUndefined(); // an image of an unknown product creates no row
+    expect((await products.list('byCategory', { prefix: ['shoes'] })).map((r) => r.value.name)).toEqual(['Boot', 'Clog']);
+    expect((await products.list('byCategory', { reverse: true, limit: 2 })).map((r) => r.key)).toEqual(['p1', 'p3']);
+    await until(async () => (await store.alias('products')) === 'products@1', 'the alias');
+    await runner.stop();
+  });
+
+  test('folds several events of one row in a batch and writes the row once', async () => {
+    const log = memoryLog({ partitions: 1 });
+    const store = memoryViewStore();
+    await log.append([created('p1', 'Boot', 'shoes'), purchased('p1'), purchased('p1'), imaged('p1', 'https://i/1'), purchased('p1')]);
+    const commits: ViewCommitInfo[] = [];
+    const runner = runView(tallyView, { log, store, onCommit: (info) => commits.push(info) });
+    await runner.caughtUp();
+    await runner.stop();
+    expect(commits).toEqual([expect.objectContaining({ records: 5, applied: 5, rows: 1, from: undefined, to: '4' })]);
+    expect(await store.get('tally@1', 'p1')).toMatchObject({ count: 5 });
+  });
+
+  test('follows the log after catching up', async () => {
+    const log = memoryLog({ partitions: 2 });
+    const store = memoryViewStore();
+    const runner = runView(tallyView, { log, store });
+    await runner.caughtUp();
+    await log.append([created('p1', 'Boot', 'shoes'), purchased('p1')]);
+    await runner.caughtUp();
+    expect(await store.get('tally@1', 'p1')).toMatchObject({ count: 2 });
+    await log.append([purchased('p1')]);
+    await until(async () => ((await store.get('tally@1', 'p1')) as { count: number }).count === 3, 'the third event');
+    await runner.stop();
+    await expect(runner.caughtUp()).rejects.toThrow(/stopped/);
+  });
+
+  test('restarting resumes from the checkpoint without applying anything twice', async () => {
+    const log = memoryLog({ partitions: 4 });
+    const store = memoryViewStore();
+    const events = shopEvents(60);
+    await log.append(events.slice(0, 100));
+    const first = runView(tallyView, { log, store, batchSize: 7 });
+    await first.caughtUp();
+    await first.stop();
+    await log.append(events.slice(100));
+    const second = runView(tallyView, { log, store, batchSize: 7 });
+    await second.caughtUp();
+    await second.stop();
+    const expected = pureTally(events);
+    expect(await tallyRows(store, expected.keys())).toEqual(new Map([...expected].sort(([a], [b]) => (a < b ? -1 : 1))));
+  });
+
+  test('commits that fail are redelivered and still applied exactly once', async () => {
+    const log = memoryLog({ partitions: 3 });
+    const inner = memoryViewStore();
+    let calls = 0;
+    const flaky: ViewStore = {
+      ...inner,
+      commit: async (table, commit) => {
+        if (++calls % 3 === 0) throw new Error('disk hiccup');
+        if (calls % 5 === 0) {
+          await inner.commit(table, commit);
+          throw new Error('lost the acknowledgement'); // written, but the builder does not know
+        }
+        return inner.commit(table, commit);
+      },
+    };
+    const events = shopEvents(40);
+    await log.append(events);
+    const runner = runView(tallyView, { log, store: flaky, batchSize: 5 });
+    await runner.caughtUp();
+    await runner.stop();
+    const expected = pureTally(events);
+    expect(await tallyRows(inner, expected.keys())).toEqual(new Map([...expected].sort(([a], [b]) => (a < b ? -1 : 1))));
+    expect(calls).toBeGreaterThan(10);
+  });
+
+  test('two builders on one store without leases: the commit guard keeps the effect exactly once', async () => {
+    const log = memoryLog({ partitions: 2 });
+    const store = memoryViewStore();
+    const events = shopEvents(50);
+    const a = runView(tallyView, { log, store, batchSize: 3 });
+    const b = runView(tallyView, { log, store, batchSize: 3 });
+    for (let i = 0; i < events.length; i += 10) await log.append(events.slice(i, i + 10));
+    await Promise.all([a.caughtUp(), b.caughtUp()]);
+    await Promise.all([a.stop(), b.stop()]);
+    const expected = pureTally(events);
+    expect(await tallyRows(store, expected.keys())).toEqual(new Map([...expected].sort(([a], [b]) => (a < b ? -1 : 1))));
+  });
+
+  test('undecodable records are skipped, reported with the reason, and the checkpoint moves past them', async () => {
+    const log = memoryLog({ partitions: 1 });
+    const store = memoryViewStore();
+    const bad = { ...created('p1', 'Boot', 'shoes'), id: 'bad-1', data: { id: 'p1', name: 42 } } as unknown as Envelope;
+    await log.append([bad, created('p1', 'Boot', 'shoes'), purchased('p1')]);
+    const skipped: SkippedRecord[] = [];
+    const deadLetters = memoryDeadLetters();
+    const runner = runView(tallyView, { log, store, onSkip: (s) => void skipped.push(s), deadLetters });
+    const positions = await runner.caughtUp();
+    await runner.stop();
+    expect(positions).toEqual({ '0': '2' });
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]).toMatchObject({ view: 'tally@1', code: 'DECODE_FAILED', record: { position: { partition: '0', offset: '0' } } });
+    expect(skipped[0]?.reason).toMatch(/offset 0.*product\/create.*data\.name: expected string, got 42/);
+    expect(deadLetters.letters).toEqual([expect.objectContaining({ group: 'tally@1', code: 'DECODE_FAILED' })]);
+    expect(await store.get('tally@1', 'p1')).toMatchObject({ count: 2 });
+    expect(await store.positions('tally@1')).toEqual({ '0': '2' });
+  });
+
+  test('a handler that throws skips its whole event (no partial changes) and reports it', async () => {
+    const view = defineView({
+      name: 'fragile',
+      version: 1,
+      catalog: productsView.catalog,
+      initial: { n: 0 },
+      key: (event) => [event.data.id, 'total'],
+      apply: {
+        'product/create': (row, event, ctx) => {
+          if (ctx.key === 'total' && event.data.name === 'Bomb') throw new Error('boom');
+          return { n: row.n + 1 };
+        },
+        'product/purchase': (row, event, ctx) => (ctx.key === event.data.id ? del : row),
+      },
+    });
+    const log = memoryLog({ partitions: 1 });
+    const store = memoryViewStore();
+    await log.append([created('p1', 'Boot', 'shoes'), created('p2', 'Bomb', 'x'), created('p3', 'Clog', 'shoes'), purchased('p3')]);
+    const skipped: SkippedRecord[] = [];
+    const runner = runView(view, { log, store, onSkip: (s) => void skipped.push(s) });
+    await runner.caughtUp();
+    await runner.stop();
+    expect(skipped.map((s) => [s.code, s.record.position.offset])).toEqual([['APPLY_FAILED', '1']]);
+    expect(skipped[0]?.reason).toMatch(/apply\["product\/create"\] threw .* offset 1: boom/);
+    const rows = await store.getMany('fragile@1', ['p1', 'p2', 'p3', 'total']);
+    expect(Object.fromEntries(rows)).toEqual({ p1: { n: 1 }, total: { n: 2 } }); // p2 untouched, p3 deleted
+  });
+
+  test('a multi-entity view credits creator and photographer from the product row', async () => {
+    const log = memoryLog({ partitions: 4 });
+    const store = memoryViewStore();
+    const shop = (creator: string, photographer: string | undefined, id: string, before: number, after: number) => [
+      created(id, id, 'c', creator),
+      ...Array.from({ length: before }, () => purchased(id)),
+      ...(photographer ? [imaged(id, `https://i/${id}`, photographer)] : []),
+      ...Array.from({ length: after }, () => purchased(id)),
+    ];
+    await log.append([
+      ...shop('ann', 'pat', 'p1', 2, 3),
+      ...shop('bob', 'pat', 'p2', 0, 1),
+      ...shop('ann', 'quinn', 'p3', 1, 1),
+      ...shop('bob', undefined, 'p4', 4, 0),
+      purchased('unknown'),
+    ]);
+    const runner = runView(winnerView, { log, store, batchSize: 3 });
+    await runner.caughtUp();
+    await runner.stop();
+    const winner = openView(winnerView, store);
+    const creators = await winner.list('byScore', { prefix: ['creator'], reverse: true });
+    expect(creators.map((r) => r.value)).toEqual([
+      { kind: 'person', id: 'ann', role: 'creator', score: 7 },
+      { kind: 'person', id: 'bob', role: 'creator', score: 5 },
+    ]);
+    const [top] = await winner.list('byScore', { prefix: ['photographer'], reverse: true, limit: 1 });
+    expect(top?.value).toEqual({ kind: 'person', id: 'pat', role: 'photographer', score: 4 });
+    expect(await winner.get('person:photographer:quinn')).toMatchObject({ score: 1 });
+    expect(await winner.get('product:unknown')).toBeUndefined();
+  });
+
+  test('with leases, two builders share the partitions and one takes over when the other dies', async () => {
+    const log = memoryLog({ partitions: 4 });
+    const store = memoryViewStore();
+    const leases = memoryLeaseStore();
+    const events = shopEvents(80);
+    await log.append(events.slice(0, 120));
+    const a = runView(tallyView, { log, store, leases, owner: 'a', leaseTtlMs: 300, batchSize: 4 });
+    const b = runView(tallyView, { log, store, leases, owner: 'b', leaseTtlMs: 300, batchSize: 4 });
+    await until(() => a.progress().partitions.length === 2 && b.progress().partitions.length === 2, 'an even split');
+    await Promise.all([a.caughtUp(), b.caughtUp()]);
+    await b.stop();
+    await log.append(events.slice(120));
+    await a.caughtUp();
+    expect(a.progress().partitions).toHaveLength(4);
+    await a.stop();
+    const expected = pureTally(events);
+    expect(await tallyRows(store, expected.keys())).toEqual(new Map([...expected].sort(([a], [b]) => (a < b ? -1 : 1))));
+  });
+
+  test('exclusive leases: one builder at a time, the standby takes over', async () => {
+    const log = memoryLog({ partitions: 3 });
+    const store = memoryViewStore();
+    const leases = memoryLeaseStore();
+    await log.append(shopEvents(10));
+    const a = runView(winnerView, { log, store, leases, owner: 'a', exclusive: true, leaseTtlMs: 200 });
+    await a.caughtUp();
+    const b = runView(winnerView, { log, store, leases, owner: 'b', exclusive: true, leaseTtlMs: 200 });
+    await b.caughtUp();
+    expect(a.progress().partitions).toHaveLength(3);
+    expect(b.progress().partitions).toHaveLength(0);
+    await a.stop();
+    await until(() => b.progress().partitions.length === 3, 'the standby to take over');
+    await b.stop();
+  });
+
+  test('stops on an index bug with a clear error', async () => {
+    const view = defineView({
+      name: 'badindex',
+      version: 1,
+      catalog: productsView.catalog,
+      initial: { name: '' },
+      apply: { 'product/create': (_row, event) => ({ name: event.data.name }) },
+      indexes: { byName: (row) => [row.name, Number.NaN] },
+    });
+    const log: EventLog = memoryLog({ partitions: 1 });
+    await log.append([created('p1', 'Boot', 'shoes')]);
+    const errors: unknown[] = [];
+    const runner = runView(view, { log, store: memoryViewStore(), onError: (e) => errors.push(e) });
+    await expect(runner.caughtUp()).rejects.toThrow(/badindex@1: computing the indexes of row "p1" failed: indexes.byName must return/);
+    await expect(runner.done).rejects.toMatchObject({ code: 'VIEW_INDEX_FAILED' });
+    expect(errors).toHaveLength(1);
+  });
+
+  test('stops when its signal aborts', async () => {
+    const controller = new AbortController();
+    const runner = runView(tallyView, { log: memoryLog(), store: memoryViewStore(), signal: controller.signal });
+    await runner.caughtUp();
+    controller.abort();
+    await expect(runner.done).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,24 @@
+import type { ViewStore } from '@riverlog/core';
+import type { View } from './define-view.js';
+
+/** The version in a table name `${name}@${version}`, when the table belongs to the named view. */
+export function versionOf(table: string | undefined, name: string): number | undefined {
+  if (table === undefined || !table.startsWith(`${name}@`)) return undefined;
+  const version = Number(table.slice(name.length + 1));
+  return Number.isInteger(version) ? version : undefined;
+}
+
+/**
+ * Points the view's alias at this version when the alias is unset or names
+ * an older version of it; a newer version already in place is left alone.
+ * Returns the table the alias names afterwards.
+ */
+export async function switchAliasIfNewer(store: ViewStore, view: View): Promise<string> {
+  const current = await store.alias(view.name);
+  const version = versionOf(current, view.name);
+  if (current === undefined || (version !== undefined && version < view.version)) {
+    await store.setAlias(view.name, view.table);
+    return view.table;
+  }
+  return current;
+}

@@ -1,0 +1,16 @@
+import { kafkaLog } from '@riverlog/kafka';
+import { describeEventLogContract } from '@riverlog/testing';
+import { brokers, deleteTopic, describeKafka, uniqueTopic } from '../kafka/support.js';
+
+describeKafka('Kafka log on a real broker', () => {
+  describeEventLogContract(
+    'kafka log, 3 partitions',
+    async () => {
+      const topic = uniqueTopic('contract');
+      const open = () => kafkaLog({ brokers: brokers ?? [], topic, logLevel: 'error' });
+      const log = await kafkaLog({ brokers: brokers ?? [], topic, createTopic: { partitions: 3 }, logLevel: 'error' });
+      return { log, reopen: open, cleanup: () => deleteTopic(topic) };
+    },
+    { timeoutMs: 20_000 },
+  );
+});

@@ -1,0 +1,12 @@
+import { sqliteLog } from '@riverlog/sqlite';
+import { defineCatalog, defineEvent, t } from '@riverlog/core';
+import fs from 'node:fs';
+const N = +process.env.N || 500_000, B = +process.env.B || 1000;
+const c = defineCatalog([defineEvent('product/purchase', { data: { id: t.string, quantity: t.number, price: t.number, note: t.string } })]);
+const dir = '/tmp/rl/bench'; fs.rmSync(dir, { recursive: true, force: true }); fs.mkdirSync(dir);
+const events = Array.from({ length: N }, (_, i) => c.create('product/purchase', `product-${i % 1000}`, { id: `product-${i % 1000}`, quantity: 1 + (i % 5), price: 19.99, note: 'gift wrap please, thanks a lot' }, { source: 'bench/x' }));
+const log = sqliteLog({ path: `${dir}/ours.db` });
+const t0 = performance.now();
+for (let i = 0; i < N; i += B) await log.append(events.slice(i, i + B));
+console.log(N / ((performance.now() - t0) / 1000));
+await log.close();
