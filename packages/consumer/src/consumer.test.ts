@@ -1,6 +1,5 @@
 import {
   type CheckpointStore,
-  compareOffsets,
   type DeadLetter,
   defineCatalog,
   defineEvent,
@@ -160,7 +159,8 @@ describe('createConsumer', () => {
       ...checkpoints,
       async save(group, positions) {
         const upTo = Number(positions['0']);
-        for (let offset = 0; offset <= upTo; offset++) if (!finished.has(offset)) violations.push(`checkpoint ${upTo} before ${offset} finished`);
+        for (let offset = 0; offset <= upTo; offset++)
+          if (!finished.has(offset)) violations.push(`checkpoint ${upTo} before ${offset} finished`);
         await checkpoints.save(group, positions);
       },
     };
@@ -275,7 +275,12 @@ describe('createConsumer', () => {
     await consumer.stop();
     expect(deadLetter.letters).toHaveLength(1);
     const [letter] = deadLetter.letters;
-    expect(letter).toMatchObject({ group: 'g', code: 'HANDLER_FAILED', attempts: 3, record: { position: { partition: '0', offset: '0' } } });
+    expect(letter).toMatchObject({
+      group: 'g',
+      code: 'HANDLER_FAILED',
+      attempts: 3,
+      record: { position: { partition: '0', offset: '0' } },
+    });
     expect(letter?.reason).toContain('database refused: constraint violated');
     expect(letter?.reason).toContain('"product/create" failed 3 times at partition 0, offset 0');
     expect(handled.map((h) => h.offset)).toEqual(['1']);
@@ -309,7 +314,11 @@ describe('createConsumer', () => {
     expect(await strictRun.checkpoints.load('g')).toEqual({ '0': '3' });
 
     const ignored: string[] = [];
-    const lenient = setup({ log: memoryLog({ partitions: 1 }), unknownTypes: 'ignore', hooks: { onIgnored: ({ type }) => ignored.push(type) } });
+    const lenient = setup({
+      log: memoryLog({ partitions: 1 }),
+      unknownTypes: 'ignore',
+      hooks: { onIgnored: ({ type }) => ignored.push(type) },
+    });
     await lenient.log.append([...records, catalog.create('product/image', subject, { id: subject, image: 'x' }, { source: 't' })]);
     await lenient.consumer.start();
     await lenient.consumer.drain({ timeoutMs: 5000 });
@@ -450,9 +459,9 @@ describe('createConsumer', () => {
         handlers: { 'product/create': ignore, 'product/image': ignore, 'product/purchase': ignore, 'product/delete': ignore } as never,
       }),
     ).toThrow(/"product\/delete", which the catalog does not define/);
-    expect(() => createConsumer({ ...base, group: '', handlers: { 'product/create': ignore, 'product/image': ignore, 'product/purchase': ignore } })).toThrow(
-      /group must be a non-empty string/,
-    );
+    expect(() =>
+      createConsumer({ ...base, group: '', handlers: { 'product/create': ignore, 'product/image': ignore, 'product/purchase': ignore } }),
+    ).toThrow(/group must be a non-empty string/);
   });
 
   it('keeps going when a hook throws, and reports it', async () => {

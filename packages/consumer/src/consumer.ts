@@ -55,8 +55,8 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
   const workers = new Map<string, PartitionWorker>();
   const ending = new Map<string, Promise<void>>();
   let state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  let starting: Promise<void> | undefined;
   let stopped: Promise<void> | undefined;
-  let knownPartitions: string[] = [];
 
   const { emit, reportError } = hookEmitter<EventOf<C>>(options.hooks);
 
@@ -73,10 +73,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
 
   const coordinator = options.leases
     ? new LeaseCoordinator(resolveLeaseOptions(options.leases), group, {
-        partitions: async () => {
-          knownPartitions = await log.partitions();
-          return knownPartitions;
-        },
+        partitions: () => log.partitions(),
         startPartition,
         stopPartition,
         hasWorker: (partition) => workers.has(partition),
@@ -141,7 +138,10 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
 
   function startPartition(partition: string): void {
     const previous = ending.get(partition);
-    if (!previous) return startWorker(partition);
+    if (!previous) {
+      startWorker(partition);
+      return;
+    }
     void previous
       .catch(() => {})
       .then(() => {
@@ -168,6 +168,8 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
   }
 
   async function shutdown(): Promise<void> {
+    // A start() under way finishes first, so nothing it takes is left behind.
+    await starting?.catch(() => {});
     state = 'stopping';
     await coordinator?.halt();
     const results = await Promise.allSettled([...workers.keys()].map((partition) => stopPartition(partition, 'stopped')));
@@ -185,16 +187,21 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
 
   return {
     group,
-    async start() {
+    start() {
       if (state !== 'new') {
-        throw new RiverlogError('INVALID_STATE', `${where}: start() was already called; create a new consumer to start again.`);
+        return Promise.reject(
+          new RiverlogError('INVALID_STATE', `${where}: start() was already called; create a new consumer to start again.`),
+        );
       }
       state = 'starting';
-      knownPartitions = await log.partitions();
-      writer.start();
-      if (coordinator) await coordinator.start();
-      else for (const partition of knownPartitions) startWorker(partition);
-      if (state === 'starting') state = 'running';
+      starting = (async () => {
+        const partitions = await log.partitions();
+        writer.start();
+        if (coordinator) await coordinator.start();
+        else for (const partition of partitions) startWorker(partition);
+        if (state === 'starting') state = 'running';
+      })();
+      return starting;
     },
     stop() {
       if (state === 'new') state = 'stopped';
@@ -220,10 +227,15 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
         }
         if (signal?.aborted || state !== 'running') {
           const list = behind
-            .map((worker) => `partition ${worker.partition} (finished ${worker.finishedOffset ?? 'nothing'}, head ${heads[worker.partition]})`)
+            .map(
+              (worker) => `partition ${worker.partition} (finished ${worker.finishedOffset ?? 'nothing'}, head ${heads[worker.partition]})`,
+            )
             .join(', ');
           const why = state !== 'running' ? `the consumer is ${state}` : `${timeoutMs} ms passed`;
-          throw new RiverlogError('DRAIN_TIMEOUT', `${where}: drain() gave up because ${why}; still behind on ${list}. Is a handler stuck?`);
+          throw new RiverlogError(
+            'DRAIN_TIMEOUT',
+            `${where}: drain() gave up because ${why}; still behind on ${list}. Is a handler stuck?`,
+          );
         }
         await waitForChange(progress, 'progress', signal);
       }

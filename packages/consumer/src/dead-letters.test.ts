@@ -53,10 +53,13 @@ describe('logDeadLetters', () => {
 
   it('cuts what does not fit the log, keeping the reason and position', async () => {
     const log = memoryLog({ maxEventBytes: 2000 });
-    const big: DeadLetter = { ...letter, record: { position: letter.record.position, event: undefined, raw: 'y'.repeat(10_000), error: 'not JSON' } };
+    const big: DeadLetter = {
+      ...letter,
+      record: { position: letter.record.position, event: undefined, raw: 'y'.repeat(10_000), error: 'not JSON' },
+    };
     await logDeadLetters(log).send([big]);
     const [record] = await readAll(log);
-    const data = (record?.event as { data: Record<string, unknown> }).data;
+    const data = (record?.event as { data: Record<string, unknown> } | undefined)?.data ?? {};
     expect(data.truncated).toBe(true);
     expect(data.reason).toBe(letter.reason);
     expect(data.offset).toBe('41');
@@ -67,12 +70,26 @@ describe('logDeadLetters', () => {
 
 describe('classifyRecord', () => {
   it('treats a record that is not an envelope as poison, saying why and where', () => {
-    const classified = classifyRecord(catalog, { position: { partition: '1', offset: '7' }, event: undefined, raw: '{oops', error: 'not JSON' });
+    const classified = classifyRecord(catalog, {
+      position: { partition: '1', offset: '7' },
+      event: undefined,
+      raw: '{oops',
+      error: 'not JSON',
+    });
     expect(classified).toEqual({ kind: 'poison', reason: 'Cannot decode record at partition 1, offset 7: not an envelope: not JSON' });
   });
 
   it('tells an unknown type of a valid envelope from a broken record', () => {
-    const envelope = { specversion: '1.0', id: '1', type: 'pong', source: 's', subject: 'x', time: '2024-01-01T00:00:00Z', dataschema: 'pong@1', data: {} };
+    const envelope = {
+      specversion: '1.0',
+      id: '1',
+      type: 'pong',
+      source: 's',
+      subject: 'x',
+      time: '2024-01-01T00:00:00Z',
+      dataschema: 'pong@1',
+      data: {},
+    };
     expect(classifyRecord(catalog, { position: { partition: '0', offset: '1' }, event: envelope }).kind).toBe('unknown-type');
     expect(classifyRecord(catalog, { position: { partition: '0', offset: '1' }, event: { ...envelope, id: '' } }).kind).toBe('poison');
   });

@@ -1,4 +1,13 @@
-import { type DeadLetter, type DeadLetterSink, defineCatalog, defineEvent, type Envelope, type EventLog, envelopeBytes, t } from '@riverlog/core';
+import {
+  type DeadLetter,
+  type DeadLetterSink,
+  defineCatalog,
+  defineEvent,
+  type Envelope,
+  type EventLog,
+  envelopeBytes,
+  t,
+} from '@riverlog/core';
 
 /**
  * The event a dead letter becomes in a dead-letter log: what was given up

@@ -23,7 +23,10 @@ export function validateHandlers(catalog: Catalog, handlers: Readonly<Record<str
       );
     }
     if (typeof handler !== 'function' && handler !== ignore) {
-      throw new RiverlogError('INVALID_OPTION', `${where}: handlers[${JSON.stringify(type)}] must be a function or \`ignore\`, got ${typeof handler}.`);
+      throw new RiverlogError(
+        'INVALID_OPTION',
+        `${where}: handlers[${JSON.stringify(type)}] must be a function or \`ignore\`, got ${typeof handler}.`,
+      );
     }
   }
 }

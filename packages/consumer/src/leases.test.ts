@@ -143,13 +143,17 @@ describe('consumer groups with leases', () => {
     });
     await a.consumer.start();
     await log.append([ping('x', 1), ping('x', 2)]);
-    await vi.waitFor(() => expect(entered).toBe(true), { timeout: 5000 });
-    // Someone else takes the partition (the store's clock says a's lease ran out).
-    clock += 10_000;
-    expect(await leases.acquire('shared', '0', 'intruder', 60_000)).toBe(true);
-    await vi.waitFor(() => expect(a.consumer.assigned()).toEqual([]), { timeout: 5000 });
-    expect(a.stops).toEqual([]);
-    release();
+    try {
+      await vi.waitFor(() => expect(entered).toBe(true), { timeout: 5000 });
+      // Someone else takes the partition (the store's clock says a's lease ran out).
+      clock += 10_000;
+      expect(await leases.acquire('shared', '0', 'intruder', 60_000)).toBe(true);
+      await vi.waitFor(() => expect(a.consumer.assigned()).toEqual([]), { timeout: 5000 });
+      // Its in-flight record is still running: the partition is not stopped yet.
+      expect(a.stops).toEqual([]);
+    } finally {
+      release();
+    }
     await vi.waitFor(() => expect(a.stops).toEqual([{ partition: '0', reason: 'lease-lost' }]), { timeout: 5000 });
     expect(a.handled.map((h) => h.n)).toEqual([1]);
     expect(await sharedCheckpoints.load('shared')).toEqual({ '0': '0' });
@@ -163,6 +167,18 @@ describe('consumer groups with leases', () => {
     await a.consumer.start();
     expect(a.consumer.assigned()).toEqual(['0', '1', '2']);
     await a.consumer.stop();
+    expect(await leases.list('shared')).toEqual([]);
+    expect(await leases.list('shared#members')).toEqual([]);
+  });
+
+  it('a stop() during start() leaves no lease behind', async () => {
+    sharedCheckpoints = memoryCheckpointStore();
+    const leases = memoryLeaseStore();
+    const a = member(memoryLog({ partitions: 2 }), leases, 'a');
+    const starting = a.consumer.start();
+    await a.consumer.stop();
+    await starting;
+    expect(a.consumer.assigned()).toEqual([]);
     expect(await leases.list('shared')).toEqual([]);
     expect(await leases.list('shared#members')).toEqual([]);
   });

@@ -75,10 +75,15 @@ export class PartitionWorker {
     while (!signal.aborted) {
       const from: ReadFrom = after === undefined ? 'earliest' : { after: { [this.partition]: after } };
       try {
-        for await (const batch of options.log.read({ partitions: [this.partition], from, follow: true, signal, maxBatch: options.maxBatch })) {
+        for await (const batch of options.log.read({
+          partitions: [this.partition],
+          from,
+          follow: true,
+          signal,
+          maxBatch: options.maxBatch,
+        })) {
           for (const record of batch) {
             if (signal.aborted || !options.mayContinue()) return;
-            options.finished(record);
             if ((await options.process(record, signal)) === 'abandoned') return;
             after = record.position.offset;
             this.finishedOffset = after;

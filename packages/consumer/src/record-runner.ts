@@ -1,4 +1,4 @@
-import { type Catalog, type DeadLetter, type DeadLetterSink, type EventOf, ignore, type LogRecord } from '@riverlog/core';
+import type { Catalog, DeadLetter, DeadLetterSink, EventOf, ignore, LogRecord } from '@riverlog/core';
 import { classifyRecord, DeadLetterCodes, describeError } from './classify.js';
 import { backoffDelay, type ResolvedRetryPolicy, sleep } from './retry.js';
 import type { ConsumerHooks, ErrorStage, HandlerContext } from './types.js';
@@ -27,7 +27,10 @@ export interface RecordRunnerOptions<C extends Catalog, Context extends HandlerC
   readonly canWait?: (ms: number) => boolean;
   /** Builds the handler's context from the common part. */
   readonly context: (base: HandlerContext) => Context;
-  readonly emit: <K extends keyof ConsumerHooks<EventOf<C>>>(name: K, ...args: Parameters<NonNullable<ConsumerHooks<EventOf<C>>[K]>>) => void;
+  readonly emit: <K extends keyof ConsumerHooks<EventOf<C>>>(
+    name: K,
+    ...args: Parameters<NonNullable<ConsumerHooks<EventOf<C>>[K]>>
+  ) => void;
   readonly reportError: (error: unknown, stage: ErrorStage, partition?: string) => void;
 }
 
@@ -44,13 +47,14 @@ export async function runRecord<C extends Catalog, Context extends HandlerContex
   const classified = classifyRecord(options.catalog, record);
   if (classified.kind === 'poison') return deadLetter(record, DeadLetterCodes.decodeFailed, classified.reason, 0, signal, options);
   if (classified.kind === 'unknown-type') {
-    if (options.unknownTypes === 'dead-letter') return deadLetter(record, DeadLetterCodes.unknownType, classified.reason, 0, signal, options);
+    if (options.unknownTypes === 'dead-letter')
+      return deadLetter(record, DeadLetterCodes.unknownType, classified.reason, 0, signal, options);
     options.emit('onIgnored', { record, type: classified.type });
     return 'done';
   }
   const { event } = classified;
   const handler = options.handlers[event.type] as ((event: EventOf<C>, context: Context) => Promise<void> | void) | typeof ignore;
-  if (handler === ignore || handler === undefined) {
+  if (typeof handler !== 'function') {
     options.emit('onIgnored', { record, type: event.type });
     return 'done';
   }

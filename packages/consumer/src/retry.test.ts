@@ -10,7 +10,9 @@ describe('retry policy', () => {
   });
 
   it('refuses nonsense, naming the option', () => {
-    expect(() => resolveRetryPolicy({ maxAttempts: 0 }, 'createConsumer')).toThrow('createConsumer: retry.maxAttempts must be a whole number ≥ 1, got 0.');
+    expect(() => resolveRetryPolicy({ maxAttempts: 0 }, 'createConsumer')).toThrow(
+      'createConsumer: retry.maxAttempts must be a whole number ≥ 1, got 0.',
+    );
     expect(() => resolveRetryPolicy({ factor: 0.5 }, 'x')).toThrow('retry.factor must be ≥ 1');
     expect(() => resolveRetryPolicy({ initialDelayMs: -1 }, 'x')).toThrow('retry.initialDelayMs must be ≥ 0');
   });

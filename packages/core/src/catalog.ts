@@ -113,9 +113,18 @@ export type EventTypeOf<C> = C extends Catalog<infer Defs> ? Defs['type'] : neve
 /** The payload of one type of a set of definitions, as producers pass it. */
 export type DataOf<Defs, T> = Defs extends EventDefinition<infer Type, infer Data, infer _Wire> ? (Type extends T ? Data : never) : never;
 
-/** Marks a type in a handler map as deliberately not handled. */
-export const ignore: unique symbol = Symbol.for('riverlog.ignore');
-export type Ignore = typeof ignore;
+/** The type of `ignore`: an object type, so it keeps its meaning in a handler map declared on its own. */
+export interface Ignore {
+  readonly riverlog: 'ignore';
+}
+
+/**
+ * Marks a type in a handler map as deliberately not handled.
+ *
+ * @example
+ * const handlers = { 'product/create': onCreate, 'product/image': ignore };
+ */
+export const ignore: Ignore = Object.freeze({ riverlog: 'ignore' as const });
 
 /**
  * A handler per event type: every type of the union must be present, either

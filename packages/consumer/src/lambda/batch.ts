@@ -47,9 +47,7 @@ export interface BatchItem<Id> {
   readonly id: Id;
 }
 
-export interface BatchRunner<Id> {
-  (items: readonly BatchItem<Id>[], context: Context): Promise<Id[]>;
-}
+export type BatchRunner<Id> = (items: readonly BatchItem<Id>[], context: Context) => Promise<Id[]>;
 
 /**
  * Runs an invocation's records: lanes (subjects) in parallel, each in order;
@@ -59,10 +57,7 @@ export interface BatchRunner<Id> {
  */
 export function batchRunner<C extends Catalog, Id>(options: LambdaHandlerOptions<C>, where: string): BatchRunner<Id> {
   validateHandlers(options.catalog, options.handlers as Record<string, unknown>, where);
-  const retry: ResolvedRetryPolicy = resolveRetryPolicy(
-    { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 1000, ...options.retry },
-    where,
-  );
+  const retry: ResolvedRetryPolicy = resolveRetryPolicy({ maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 1000, ...options.retry }, where);
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RiverlogError('INVALID_OPTION', `${where}: concurrency must be a whole number ≥ 1, got ${concurrency}.`);

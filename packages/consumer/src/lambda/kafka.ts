@@ -22,7 +22,10 @@ export interface KafkaBatchResponse {
 function headersOf(record: MSKRecord): Record<string, Uint8Array[]> {
   const headers: Record<string, Uint8Array[]> = {};
   for (const entry of record.headers ?? []) {
-    for (const [name, bytes] of Object.entries(entry)) (headers[name] ??= []).push(Uint8Array.from(bytes));
+    for (const [name, bytes] of Object.entries(entry)) {
+      headers[name] ??= [];
+      headers[name].push(Uint8Array.from(bytes));
+    }
   }
   return headers;
 }

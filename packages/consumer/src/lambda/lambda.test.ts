@@ -1,4 +1,13 @@
-import { type DeadLetter, type DeadLetterSink, defineCatalog, defineEvent, type Envelope, ignore, memoryDeadLetters, t } from '@riverlog/core';
+import {
+  type DeadLetter,
+  type DeadLetterSink,
+  defineCatalog,
+  defineEvent,
+  type Envelope,
+  ignore,
+  memoryDeadLetters,
+  t,
+} from '@riverlog/core';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord, MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { kafkaHandler } from './kafka.js';
@@ -61,7 +70,13 @@ const kinesisEvent = (...records: KinesisStreamRecord[]): KinesisStreamEvent => 
 
 const summary = (letters: readonly DeadLetter[]) =>
   letters
-    .map((l) => ({ group: l.group, code: l.code, partition: l.record.position.partition, offset: l.record.position.offset, reason: l.reason }))
+    .map((l) => ({
+      group: l.group,
+      code: l.code,
+      partition: l.record.position.partition,
+      offset: l.record.position.offset,
+      reason: l.reason,
+    }))
     .sort((a, b) => a.offset.localeCompare(b.offset, 'en', { numeric: true }));
 
 describe('kinesisHandler', () => {
@@ -163,7 +178,11 @@ describe('kinesisHandler', () => {
     const failingSink: DeadLetterSink = {
       send: () => Promise.reject(new Error('queue unavailable')),
     };
-    const handler = kinesisHandler({ catalog, deadLetter: failingSink, handlers: { 'product/create': () => {}, 'product/purchase': () => {} } });
+    const handler = kinesisHandler({
+      catalog,
+      deadLetter: failingSink,
+      handlers: { 'product/create': () => {}, 'product/purchase': () => {} },
+    });
     const response = await handler(
       kinesisEvent(kinesisRecord(1, 'a', create('a')), kinesisRecord(2, 'b', 'garbage'), kinesisRecord(3, 'c', create('c'))),
       lambdaContext(),
@@ -197,7 +216,9 @@ describe('kinesisHandler', () => {
         'product/purchase': ignore,
       },
     });
-    const records = ['x1', 'y1', 'x2', 'y2', 'x3', 'y3'].map((name, i) => kinesisRecord(i + 1, name.slice(0, 1), create(name.slice(0, 1), name)));
+    const records = ['x1', 'y1', 'x2', 'y2', 'x3', 'y3'].map((name, i) =>
+      kinesisRecord(i + 1, name.slice(0, 1), create(name.slice(0, 1), name)),
+    );
     const response = await handler(kinesisEvent(...records), lambdaContext());
     expect(response.batchItemFailures).toEqual([]);
     expect(overlaps).toEqual([]);
@@ -218,7 +239,10 @@ describe('kinesisHandler', () => {
       },
     });
     const started = performance.now();
-    const response = await handler(kinesisEvent(kinesisRecord(1, 'a', purchase('a')), kinesisRecord(2, 'a', create('a'))), lambdaContext(1100));
+    const response = await handler(
+      kinesisEvent(kinesisRecord(1, 'a', purchase('a')), kinesisRecord(2, 'a', create('a'))),
+      lambdaContext(1100),
+    );
     expect(performance.now() - started).toBeLessThan(1000);
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: seq(2) }] });
   });
@@ -269,7 +293,11 @@ function binary(topic: string, partition: number, offset: number, event: Envelop
 
 function mskEvent(...records: MSKRecord[]): MSKEvent {
   const grouped: MSKEvent['records'] = {};
-  for (const record of records) (grouped[`${record.topic}-${record.partition}`] ??= []).push(record);
+  for (const record of records) {
+    const key = `${record.topic}-${record.partition}`;
+    grouped[key] ??= [];
+    grouped[key].push(record);
+  }
   return {
     eventSource: 'aws:kafka',
     eventSourceArn: 'arn:aws:kafka:eu-west-1:123456789012:cluster/retail/abc',
