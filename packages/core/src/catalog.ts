@@ -199,7 +199,18 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     if (options.correlationid !== undefined) event.correlationid = options.correlationid;
     if (options.causationid !== undefined) event.causationid = options.causationid;
     if (options.traceparent !== undefined) event.traceparent = options.traceparent;
-    if (!EnvelopeCodec.is(event)) {
+    // The producer made id and time itself unless given: check only what callers supply.
+    const suppliedOk =
+      typeof subject === 'string' &&
+      subject.length > 0 &&
+      typeof options.source === 'string' &&
+      options.source.length > 0 &&
+      (options.id === undefined || (typeof options.id === 'string' && options.id.length > 0)) &&
+      (options.time === undefined || !Number.isNaN(Date.parse(time))) &&
+      (options.correlationid === undefined || typeof options.correlationid === 'string') &&
+      (options.causationid === undefined || typeof options.causationid === 'string') &&
+      (options.traceparent === undefined || typeof options.traceparent === 'string');
+    if (!suppliedOk && !EnvelopeCodec.is(event)) {
       const checked = EnvelopeCodec.decode(event);
       const issues = E.isLeft(checked) ? toIssues(checked.left) : [];
       throw new ValidationError(type, issues, ' (envelope)');

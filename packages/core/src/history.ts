@@ -125,7 +125,8 @@ export class HistoryImportError extends RiverlogError {
 
 /**
  * Appends the events of a JSON Lines history (as `exportLog` writes it) to
- * `log`, in file order and in batches. Ids repeated in the file are skipped;
+ * `log`, in file order and in batches. `readable` is a byte or text stream
+ * (`fs.createReadStream`, `process.stdin`) or any iterable of chunks. Ids repeated in the file are skipped;
  * ids the log already holds are not stored again by the log's own dedupe, so
  * importing a file twice adds nothing the second time (within the log's
  * dedupe window: the whole log for SQLite and memory).
@@ -141,7 +142,7 @@ export class HistoryImportError extends RiverlogError {
  */
 export async function importLog(
   log: EventLog,
-  readable: AsyncIterable<string | Uint8Array>,
+  readable: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   options: ImportOptions = {},
 ): Promise<ImportResult> {
   const batchSize = options.batchSize ?? 500;

@@ -16,7 +16,9 @@ const envelope = {
 describe('envelopeFromKafkaRecord', () => {
   it('reads structured mode: the value is the envelope', () => {
     const value = Buffer.from(JSON.stringify(envelope));
-    expect(envelopeFromKafkaRecord({ key: Buffer.from('p1'), value, headers: { 'content-type': Buffer.from('application/cloudevents+json') } })).toEqual({
+    expect(
+      envelopeFromKafkaRecord({ key: Buffer.from('p1'), value, headers: { 'content-type': Buffer.from('application/cloudevents+json') } }),
+    ).toEqual({
       event: envelope,
     });
     expect(envelopeFromKafkaRecord({ value: JSON.stringify(envelope) })).toEqual({ event: envelope });
@@ -25,7 +27,11 @@ describe('envelopeFromKafkaRecord', () => {
   it('reads binary mode: ce_ headers, content-type and the data as value', () => {
     const { data, ...attributes } = envelope;
     const headers = Object.fromEntries(Object.entries(attributes).map(([name, value]) => [`ce_${name}`, Buffer.from(value)]));
-    const stored = envelopeFromKafkaRecord({ key: Buffer.from('p1'), value: Buffer.from(JSON.stringify(data)), headers: { ...headers, 'content-type': 'application/json; charset=utf-8' } });
+    const stored = envelopeFromKafkaRecord({
+      key: Buffer.from('p1'),
+      value: Buffer.from(JSON.stringify(data)),
+      headers: { ...headers, 'content-type': 'application/json; charset=utf-8' },
+    });
     expect(stored).toEqual({ event: { ...envelope, datacontenttype: 'application/json' } });
   });
 
@@ -39,14 +45,24 @@ describe('envelopeFromKafkaRecord', () => {
   });
 
   it('says why a record is not an envelope, keeping its text', () => {
-    expect(envelopeFromKafkaRecord({ value: '{"oops' })).toMatchObject({ event: undefined, raw: '{"oops', error: expect.stringContaining('record value is not JSON') });
+    expect(envelopeFromKafkaRecord({ value: '{"oops' })).toMatchObject({
+      event: undefined,
+      raw: '{"oops',
+      error: expect.stringContaining('record value is not JSON'),
+    });
     expect(envelopeFromKafkaRecord({ value: null })).toEqual({ event: undefined, raw: '', error: 'record has no value (a tombstone?)' });
-    expect(envelopeFromKafkaRecord({ value: '[1,2]' })).toEqual({ event: undefined, raw: '[1,2]', error: 'record value is JSON but not an object, so not a CloudEvents envelope' });
+    expect(envelopeFromKafkaRecord({ value: '[1,2]' })).toEqual({
+      event: undefined,
+      raw: '[1,2]',
+      error: 'record value is JSON but not an object, so not a CloudEvents envelope',
+    });
     expect(envelopeFromKafkaRecord({ value: 'hello', headers: { ce_specversion: '1.0', 'content-type': 'text/plain' } })).toEqual({
       event: undefined,
       raw: 'hello',
       error: 'binary-mode data has content type "text/plain"; riverlog events carry JSON data',
     });
-    expect(envelopeFromKafkaRecord({ value: '{', headers: { ce_specversion: '1.0' } })).toMatchObject({ error: expect.stringContaining('binary-mode data is not JSON') });
+    expect(envelopeFromKafkaRecord({ value: '{', headers: { ce_specversion: '1.0' } })).toMatchObject({
+      error: expect.stringContaining('binary-mode data is not JSON'),
+    });
   });
 });

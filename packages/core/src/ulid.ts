@@ -2,9 +2,16 @@ import { randomFillSync } from 'node:crypto';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const RANDOM_CHARS = 16;
+const POOL_SIZE = 4096;
 
 let lastTime = -1;
-const lastRandom = new Uint8Array(RANDOM_CHARS); // one base-32 digit (0..31) per char
+let timePart = '';
+const digits = new Uint8Array(RANDOM_CHARS); // one base-32 digit (0..31) per char
+let randomPart = '';
+
+// Random bytes are drawn from a pool refilled in bulk: one system call per 256 ids.
+const pool = new Uint8Array(POOL_SIZE);
+let poolUsed = POOL_SIZE;
 
 function encodeTime(time: number): string {
   let out = '';
@@ -16,16 +23,30 @@ function encodeTime(time: number): string {
   return out;
 }
 
-function incrementRandom(): void {
-  for (let i = RANDOM_CHARS - 1; i >= 0; i--) {
-    const digit = lastRandom[i] as number;
-    if (digit < 31) {
-      lastRandom[i] = digit + 1;
-      return;
-    }
-    lastRandom[i] = 0;
+function freshRandom(): void {
+  if (poolUsed + RANDOM_CHARS > POOL_SIZE) {
+    randomFillSync(pool);
+    poolUsed = 0;
   }
-  throw new Error('ULID random part overflowed within one millisecond');
+  for (let i = 0; i < RANDOM_CHARS; i++) digits[i] = (pool[poolUsed + i] as number) & 31;
+  poolUsed += RANDOM_CHARS;
+  // Leave headroom so increments within one millisecond cannot overflow.
+  digits[0] = (digits[0] as number) & 15;
+  randomPart = '';
+  for (let i = 0; i < RANDOM_CHARS; i++) randomPart += ALPHABET[digits[i] as number];
+}
+
+function incrementRandom(): void {
+  let i = RANDOM_CHARS - 1;
+  while (i >= 0 && digits[i] === 31) {
+    digits[i] = 0;
+    i--;
+  }
+  if (i < 0) throw new Error('ULID random part overflowed within one millisecond');
+  digits[i] = (digits[i] as number) + 1;
+  let tail = '';
+  for (let j = i; j < RANDOM_CHARS; j++) tail += ALPHABET[digits[j] as number];
+  randomPart = randomPart.slice(0, i) + tail;
 }
 
 /**
@@ -39,16 +60,12 @@ function incrementRandom(): void {
 export function ulid(now: number = Date.now()): string {
   if (now > lastTime) {
     lastTime = now;
-    randomFillSync(lastRandom);
-    for (let i = 0; i < RANDOM_CHARS; i++) lastRandom[i] = (lastRandom[i] as number) & 31;
-    // Leave headroom so increments within one millisecond cannot overflow.
-    lastRandom[0] = (lastRandom[0] as number) & 15;
+    timePart = encodeTime(now);
+    freshRandom();
   } else {
     incrementRandom();
   }
-  let random = '';
-  for (let i = 0; i < RANDOM_CHARS; i++) random += ALPHABET[lastRandom[i] as number];
-  return encodeTime(lastTime) + random;
+  return timePart + randomPart;
 }
 
 /** The millisecond timestamp inside a ULID. */

@@ -247,6 +247,17 @@ describe('createProducer: batching', () => {
     });
   });
 
+  it('with linger 0, gathers the emits of one event-loop turn, across awaits, into one append', async () => {
+    const { log, appends } = instrumentedLog();
+    const producer = createProducer({ log, catalog, source });
+    const tasks = Array.from({ length: 5 }, async (_, i) => {
+      for (let step = 0; step < i; step++) await Promise.resolve();
+      return producer.emit('product/purchase', `p${i}`, { id: `p${i}`, quantity: i });
+    });
+    await Promise.all(tasks);
+    expect(appends.map((b) => b.length)).toEqual([5]);
+  });
+
   it('appends one batch at a time, never two concurrently', async () => {
     const instrumented = instrumentedLog();
     const producer = createProducer({ log: instrumented.log, catalog, source, maxBatch: 10 });

@@ -8,10 +8,8 @@ import {
   type EventLog,
   type EventMeta,
   EventTooLargeError,
-  envelopeBytes,
   type Position,
   RiverlogError,
-  serializeEnvelope,
 } from '@riverlog/core';
 import { AppendQueue } from './append-queue.js';
 
@@ -104,10 +102,13 @@ export function createProducer<Defs extends AnyEventDefinition>(options: Produce
   function build(type: string, subject: string, data: unknown, meta: EventMeta | undefined): Envelope {
     const options = meta === undefined ? { source, time: isoNow() } : { time: isoNow(), ...meta, source };
     const event = catalog.create(type as Defs['type'], subject, data as never, options);
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: only count bytes when that bound exceeds the limit.
-    // The serialization is memoized, so the log's own write reuses it.
-    if (serializeEnvelope(event).length * 3 > limit) {
-      const size = envelopeBytes(event);
+    // Serialized only to measure, deliberately not through core's memo (serializeEnvelope): a WeakMap
+    // entry per young envelope cost more in garbage collection than the log's second JSON.stringify
+    // (bench/suites/20-producer.mjs; see the README). The size is envelopeBytes(event), counted only
+    // when the text could exceed the limit: UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const text = JSON.stringify(event);
+    if (text.length * 3 > limit) {
+      const size = Buffer.byteLength(text, 'utf8');
       if (size > limit) throw new EventTooLargeError(event.type, event.id, size, limit);
     }
     return event;

@@ -1,2 +1,2 @@
-export { describeEventLogContract, type EventLogContractOptions, type EventLogUnderTest } from './event-log-contract.js';
 export { type ConsumerContractOptions, type ConsumerUnderTest, describeConsumerContract } from './consumer-contract.js';
+export { describeEventLogContract, type EventLogContractOptions, type EventLogUnderTest } from './event-log-contract.js';
