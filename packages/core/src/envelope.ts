@@ -35,6 +35,8 @@ export interface RecordedEvent<E = Envelope> {
 /** Optional metadata a producer may set on an event. */
 export interface EventMeta {
   readonly id?: string;
+  /** Overrides the producer's `source` for this event, e.g. to name the acting user. */
+  readonly source?: string;
   readonly time?: string | Date;
   readonly correlationid?: string;
   readonly causationid?: string;

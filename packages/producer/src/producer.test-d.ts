@@ -23,8 +23,9 @@ describe('producer types', () => {
     producer.emit('product/purchase', 'p1', { id: 'p1', name: 'Boot' });
     // @ts-expect-error not a type of the catalog
     producer.emit('product/delete', 'p1', { id: 'p1' });
-    // @ts-expect-error meta has no field `source`: the producer sets it
-    producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' }, { source: 'else' });
+    producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' }, { source: 'shop/merchant/ann' });
+    // @ts-expect-error meta has no field `sauce`
+    producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' }, { sauce: 'else' });
   });
 
   it('checks each emitMany item against its own type', () => {

@@ -169,6 +169,17 @@ describe('createProducer: emit', () => {
     expect(records).toHaveLength(1);
     expect(records[0]?.event).toMatchObject({ id: 'evt-1', time: '2024-05-01T10:00:00.000Z', causationid: 'cause' });
   });
+
+  it("lets one event name its own source, keeping the producer's for the rest", async () => {
+    const log = memoryLog();
+    const producer = createProducer({ log, catalog, source });
+    await producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' }, { source: 'shop/merchant/ann' });
+    await producer.emit('product/create', 'p2', { id: 'p2', name: 'Cap' }, { source: undefined });
+    const sources = (await readAll(log))
+      .map((record) => record.event as { subject: string; source: string })
+      .sort((a, b) => a.subject.localeCompare(b.subject));
+    expect(sources.map((e) => e.source)).toEqual(['shop/merchant/ann', source]);
+  });
 });
 
 describe('createProducer: emitMany', () => {

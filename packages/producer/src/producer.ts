@@ -100,7 +100,7 @@ export function createProducer<Defs extends AnyEventDefinition>(options: Produce
   let closed = false;
 
   function build(type: string, subject: string, data: unknown, meta: EventMeta | undefined): Envelope {
-    const options = meta === undefined ? { source, time: isoNow() } : { time: isoNow(), ...meta, source };
+    const options = meta === undefined ? { source, time: isoNow() } : { time: isoNow(), ...meta, source: meta.source ?? source };
     const event = catalog.create(type as Defs['type'], subject, data as never, options);
     // Serialized only to measure, deliberately not through core's memo (serializeEnvelope): a WeakMap
     // entry per young envelope cost more in garbage collection than the log's second JSON.stringify
