@@ -52,7 +52,13 @@ function* shopEvents(total) {
   for (let k = 0; k < count + lag; k++) {
     if (k < count) {
       const id = `product-${k}`;
-      const data = { id, brand: 'Acme', name: `Product ${k % 9973}`, description: 'A fine thing for the bench', category: CATEGORIES[k % 8] };
+      const data = {
+        id,
+        brand: 'Acme',
+        name: `Product ${k % 9973}`,
+        description: 'A fine thing for the bench',
+        category: CATEGORIES[k % 8],
+      };
       yield { ...envelope(id), type: 'product/create', dataschema: 'product/create@1', data };
     }
     if (k >= lag) {
@@ -126,21 +132,39 @@ async function handWritten(logPath, storePath) {
   return EVENTS / seconds;
 }
 
-/** In the child: replays the whole log into the view and reports its peak RSS. */
-async function replayChild(logPath, storePath) {
+/**
+ * In the child: replays the whole log into the view (or, for the baseline,
+ * only reads it) and reports its peak RSS, with the RSS at each tenth.
+ */
+async function replayChild(mode, logPath, storePath) {
   const log = sqliteLog({ path: logPath });
   const store = sqliteViewStore({ path: storePath });
+  const samples = [];
+  let next = REPLAY_EVENTS / 10;
+  const sample = (records) => {
+    if (records < next) return;
+    next += REPLAY_EVENTS / 10;
+    samples.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+  };
   const started = performance.now();
-  const result = await replay({ log, into: products, store });
+  let events = 0;
+  if (mode === 'view') {
+    events = (await replay({ log, into: products, store, onProgress: (p) => sample(p.records) })).events;
+  } else {
+    for await (const batch of log.read({ from: 'earliest' })) {
+      events += batch.length;
+      sample(events);
+    }
+  }
   const seconds = (performance.now() - started) / 1000;
   await store.close();
   await log.close();
-  process.stdout.write(`${JSON.stringify({ events: result.events, seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
+  process.stdout.write(`${JSON.stringify({ events, seconds, samples, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
 }
 
-function measureReplay(logPath, storePath) {
+function measureReplay(mode, logPath, storePath) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HERE, 'replay-child', logPath, storePath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [HERE, 'replay-child', mode, logPath, storePath], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += chunk;
@@ -169,7 +193,8 @@ export async function run() {
 
     const bigLog = join(dir, 'big.db');
     await fillLog(bigLog, REPLAY_EVENTS);
-    const replayed = await measureReplay(bigLog, fresh());
+    const replayed = await measureReplay('view', bigLog, fresh());
+    const readOnly = await measureReplay('read', bigLog, fresh());
     if (replayed.events !== REPLAY_EVENTS) throw new Error(`replay folded ${replayed.events} events, expected ${REPLAY_EVENTS}`);
     return [
       {
@@ -185,12 +210,17 @@ export async function run() {
         name: `replay of ${REPLAY_EVENTS.toLocaleString('en-US')} events into the view (child process)`,
         unit: 'events/s',
         riverlog: REPLAY_EVENTS / replayed.seconds,
+        baseline: REPLAY_EVENTS / readOnly.seconds,
+        baselineName: 'log.read alone',
       },
       {
         name: `peak RSS through that ${REPLAY_EVENTS.toLocaleString('en-US')}-event replay`,
         unit: 'MB',
         riverlog: replayed.maxRssMb,
+        baseline: readOnly.maxRssMb,
+        baselineName: 'log.read alone',
         maxAbsolute: 200,
+        note: `RSS at each tenth: ${replayed.samples.join(', ')} MB (log.read alone: ${readOnly.samples.join(', ')})`,
       },
     ];
   } finally {
@@ -199,5 +229,5 @@ export async function run() {
 }
 
 if (process.argv[1] === HERE && process.argv[2] === 'replay-child') {
-  await replayChild(process.argv[3], process.argv[4]);
+  await replayChild(process.argv[3], process.argv[4], process.argv[5]);
 }

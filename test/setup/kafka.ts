@@ -25,11 +25,11 @@ interface KafkaInfra {
   startKafka(options?: { heap?: string }): Promise<KafkaHandle>;
 }
 
-/** True when the run includes a test file whose path mentions Kafka. */
+/** True when the run includes an integration test (under test/ or examples/) whose path mentions Kafka. */
 async function runIncludesKafka(project: TestProject): Promise<boolean> {
   const vitest = project.vitest as typeof project.vitest & { filenamePattern?: string[] };
   const specs = await vitest.globTestSpecifications(vitest.filenamePattern);
-  return specs.some((spec) => /kafka/i.test(path.relative(project.config.root, spec.moduleId)));
+  return specs.some((spec) => /^(test|examples)\/.*kafka/i.test(path.relative(project.config.root, spec.moduleId).split(path.sep).join('/')));
 }
 
 /**

@@ -39,6 +39,8 @@ class Builder {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
   caughtUp = false;
+  /** The partitions this builder committed. */
+  readonly committed = new Set<string>();
   private output = '';
   private errors = '';
 
@@ -57,7 +59,10 @@ class Builder {
       this.output = lines.pop() ?? '';
       for (const line of lines) {
         const [word, partition, to] = line.split(' ');
-        if (word === 'commit' && partition !== undefined) progress[partition] = Math.max(progress[partition] ?? -1, Number(to));
+        if (word === 'commit' && partition !== undefined) {
+          progress[partition] = Math.max(progress[partition] ?? -1, Number(to));
+          this.committed.add(partition);
+        }
         if (word === 'caught-up') this.caughtUp = true;
       }
     });
@@ -141,6 +146,7 @@ describe('view builder crashes (SQLite log and view store)', () => {
     let generation = 0;
     const start = (name: string) => new Builder(storePath, 'subject', progress, `${name}-${generation++}`, ttlMs);
     const builders = [start('a'), start('b')];
+    const all = [...builders];
     let kills = 0;
     for (const point of killPoints(12)) {
       await until(() => folded(progress) >= point || builders.some((b) => b.child.exitCode !== null), `${point} events folded`);
@@ -150,9 +156,14 @@ describe('view builder crashes (SQLite log and view store)', () => {
       await (builders[victim] as Builder).kill();
       kills++;
       builders[victim] = start(victim === 0 ? 'a' : 'b');
+      all.push(builders[victim] as Builder);
     }
     await Promise.all(builders.map((b) => b.finish()));
     expect(kills).toBeGreaterThanOrEqual(8);
+    // Partitions changed hands: each was built by several processes over the run.
+    for (const partition of Object.keys(heads)) {
+      expect(all.filter((b) => b.committed.has(partition)).length).toBeGreaterThanOrEqual(3);
+    }
     await expectPureFold(storePath, false);
   });
 });

@@ -120,20 +120,22 @@ export class KafkaAppender {
       throw error;
     }
     // One record batch per partition, in the order given: its records got consecutive offsets from baseOffset.
-    const next = new Map<number, bigint>();
+    const next = new Map<number, number | bigint>();
     for (const entry of metadata) {
       if (entry.topicName === topic && entry.errorCode === 0 && entry.baseOffset !== undefined && entry.baseOffset !== null) {
-        next.set(entry.partition, BigInt(entry.baseOffset));
+        const base = Number(entry.baseOffset);
+        // Offsets stay below 2^53 in practice; count in bigint beyond.
+        next.set(entry.partition, Number.isSafeInteger(base + chunk.length) ? base : BigInt(entry.baseOffset));
       }
     }
     for (const item of chunk) {
       const offset = next.get(item.partition);
-      if (offset === undefined || offset < 0n) {
+      if (offset === undefined || offset < 0) {
         this.discardProducer();
         throw new Error(`the broker's reply names no offset for partition ${item.partition}: ${JSON.stringify(metadata)}`);
       }
-      next.set(item.partition, offset + 1n);
-      const position = { partition: String(item.partition), offset: offset.toString() };
+      next.set(item.partition, typeof offset === 'bigint' ? offset + 1n : offset + 1);
+      const position = { partition: String(item.partition), offset: String(offset) };
       positions[item.index] = position;
       window.remember(item.event.id, position);
     }

@@ -68,7 +68,7 @@ export interface KafkaConsumerLike {
   resume(topics: { topic: string; partitions?: number[] }[]): void;
   // biome-ignore lint/suspicious/noExplicitAny: listener payloads differ per event; only GROUP_JOIN and CRASH are read.
   on?(eventName: string, listener: (event: any) => void): unknown;
-  readonly events?: { readonly GROUP_JOIN: string; readonly CRASH: string };
+  readonly events?: { readonly GROUP_JOIN: string; readonly CRASH: string; readonly REBALANCING: string };
 }
 
 export interface KafkaAdminLike {
@@ -78,10 +78,15 @@ export interface KafkaAdminLike {
     waitForLeaders?: boolean;
     topics: { topic: string; numPartitions?: number; replicationFactor?: number; configEntries?: { name: string; value: string }[] }[];
   }): Promise<boolean>;
-  fetchTopicMetadata(options: { topics: string[] }): Promise<{ topics: { name: string; partitions: { partitionId: number; leader: number }[] }[] }>;
+  fetchTopicMetadata(options: {
+    topics: string[];
+  }): Promise<{ topics: { name: string; partitions: { partitionId: number; leader: number }[] }[] }>;
   fetchTopicOffsets(topic: string): Promise<{ partition: number; offset: string; high: string; low: string }[]>;
   fetchTopicOffsetsByTimestamp(topic: string, timestamp?: number): Promise<{ partition: number; offset: string }[]>;
-  fetchOffsets(options: { groupId: string; topics: string[] }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+  fetchOffsets(options: {
+    groupId: string;
+    topics: string[];
+  }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   setOffsets(options: { groupId: string; topic: string; partitions: { partition: number; offset: string }[] }): Promise<void>;
   describeConfigs(options: {
     resources: { type: number; name: string; configNames?: string[] }[];
@@ -117,16 +122,35 @@ export interface ProducerSettings {
 
 export interface ConsumerSettings {
   readonly groupId: string;
+  readonly topic: string;
   readonly fromBeginning: boolean;
   readonly maxWaitTimeInMs?: number;
   /** Extra consumer config (e.g. `sessionTimeout`, `heartbeatInterval`). */
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
+/** What a group member learns about its membership, whichever client tells it. */
+export interface GroupEvents {
+  /** Partitions of the topic given to this member; `whole`: the list is the entire new assignment. */
+  assigned(partitions: number[], whole: boolean): void;
+  /** Partitions taken away (before they move, where the client allows it). */
+  revoked(partitions: number[]): void;
+  /** A rebalance began: finish the record in hand. */
+  rebalancing(): void;
+  /** The client's consumer failed; `restarting`: it rejoins by itself. */
+  crashed(error: unknown, restarting: boolean): void;
+}
+
+export interface RunSettings {
+  readonly partitionsConsumedConcurrently: number;
+  readonly eachBatch: (payload: KafkaEachBatchPayload) => Promise<void>;
+}
+
 /**
  * Builds producer and consumer configs and send/subscribe/run arguments in
  * the shape each client wants: kafkajs takes them flat and per call; the
- * Confluent client wants them under `kafkaJS` in the constructor config.
+ * Confluent client wants them under `kafkaJS` in the constructor config,
+ * reports rebalances through `rebalance_cb` and has no instrumentation events.
  */
 export interface ClientShape {
   readonly flavor: KafkaClientFlavor;
@@ -137,8 +161,10 @@ export interface ClientShape {
     messages: KafkaOutgoingMessage[],
     settings: ProducerSettings,
   ): Promise<KafkaRecordMetadata[]>;
-  consumer(kafka: KafkaClientLike, settings: ConsumerSettings): KafkaConsumerLike;
-  subscribe(consumer: KafkaConsumerLike, topic: string, settings: ConsumerSettings): Promise<void>;
+  consumer(kafka: KafkaClientLike, settings: ConsumerSettings, events?: GroupEvents): KafkaConsumerLike;
+  subscribe(consumer: KafkaConsumerLike, settings: ConsumerSettings): Promise<void>;
+  /** Starts consuming with autoCommit off and eachBatchAutoResolve off. */
+  run(consumer: KafkaConsumerLike, settings: RunSettings): Promise<void>;
 }
 
 /** Every message carries its partition (chosen by riverlog); the client's partitioner only passes it on. */
@@ -148,21 +174,38 @@ const kafkajsShape: ClientShape = {
   flavor: 'kafkajs',
   producer: (kafka, settings) => kafka.producer({ idempotent: true, createPartitioner: explicitPartition, ...settings.extra }),
   send: (producer, topic, messages, settings) => producer.send({ topic, messages, acks: -1, compression: settings.compression }),
-  consumer: (kafka, settings) =>
-    kafka.consumer({
+  consumer(kafka, settings, events) {
+    const consumer = kafka.consumer({
       groupId: settings.groupId,
       ...(settings.maxWaitTimeInMs === undefined ? {} : { maxWaitTimeInMs: settings.maxWaitTimeInMs }),
       ...settings.extra,
-    }),
-  subscribe: (consumer, topic, settings) => consumer.subscribe({ topics: [topic], fromBeginning: settings.fromBeginning }),
+    });
+    if (events && consumer.on && consumer.events) {
+      const names = consumer.events as { GROUP_JOIN: string; CRASH: string; REBALANCING: string };
+      consumer.on(names.GROUP_JOIN, (event: { payload: { memberAssignment: Record<string, number[]> } }) =>
+        events.assigned([...(event.payload.memberAssignment[settings.topic] ?? [])], true),
+      );
+      consumer.on(names.REBALANCING, () => events.rebalancing());
+      consumer.on(names.CRASH, (event: { payload: { error: unknown; restart: boolean } }) =>
+        events.crashed(event.payload.error, event.payload.restart),
+      );
+    }
+    return consumer;
+  },
+  subscribe: (consumer, settings) => consumer.subscribe({ topics: [settings.topic], fromBeginning: settings.fromBeginning }),
+  run: (consumer, settings) => consumer.run({ autoCommit: false, eachBatchAutoResolve: false, ...settings }),
 };
+
+/** librdkafka's rebalance event codes. */
+const ASSIGN_PARTITIONS = -175;
+const REVOKE_PARTITIONS = -174;
 
 const confluentShape: ClientShape = {
   flavor: 'confluent',
   producer: (kafka, settings) =>
     kafka.producer({ kafkaJS: { idempotent: true, acks: -1, compression: compressionName(settings.compression), ...settings.extra } }),
   send: (producer, topic, messages) => producer.send({ topic, messages }),
-  consumer: (kafka, settings) =>
+  consumer: (kafka, settings, events) =>
     kafka.consumer({
       kafkaJS: {
         groupId: settings.groupId,
@@ -171,8 +214,21 @@ const confluentShape: ClientShape = {
         ...(settings.maxWaitTimeInMs === undefined ? {} : { maxWaitTimeInMs: settings.maxWaitTimeInMs }),
         ...settings.extra,
       },
+      ...(events
+        ? {
+            rebalance_cb: (error: { code?: number }, assignment: { topic: string; partition: number }[]) => {
+              const partitions = assignment.filter((a) => a.topic === settings.topic).map((a) => a.partition);
+              if (error?.code === ASSIGN_PARTITIONS) events.assigned(partitions, false);
+              else if (error?.code === REVOKE_PARTITIONS) {
+                events.rebalancing();
+                events.revoked(partitions);
+              }
+            },
+          }
+        : {}),
     }),
-  subscribe: (consumer, topic) => consumer.subscribe({ topics: [topic] }),
+  subscribe: (consumer, settings) => consumer.subscribe({ topics: [settings.topic] }),
+  run: (consumer, settings) => consumer.run({ eachBatchAutoResolve: false, ...settings }),
 };
 
 function compressionName(code: number): string {
@@ -189,7 +245,11 @@ export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
 const LOG_LEVELS: Record<KafkaLogLevel, number> = { nothing: 0, error: 1, warn: 2, info: 4, debug: 5 };
 
 /** Makes a kafkajs client for `brokers`; kafkajs is an optional peer dependency, loaded only here. */
-export async function kafkajsClient(brokers: readonly string[], clientId: string, logLevel: KafkaLogLevel = 'warn'): Promise<KafkaClientLike> {
+export async function kafkajsClient(
+  brokers: readonly string[],
+  clientId: string,
+  logLevel: KafkaLogLevel = 'warn',
+): Promise<KafkaClientLike> {
   let kafkajs: { Kafka: new (config: object) => KafkaClientLike };
   try {
     kafkajs = (await import('kafkajs')) as unknown as typeof kafkajs;

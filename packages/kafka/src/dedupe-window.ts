@@ -7,21 +7,25 @@ import type { Position } from '@riverlog/core';
  */
 export class DedupeWindow {
   private readonly positions = new Map<string, Position>();
+  /** Ids in the order remembered, as a ring: the slot at `next` holds the oldest once full. */
+  private readonly order: (string | undefined)[];
+  private next = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number) {
+    this.order = new Array(capacity);
+  }
 
   get(id: string): Position | undefined {
     return this.positions.get(id);
   }
 
   remember(id: string, position: Position): void {
-    if (this.capacity === 0) return;
-    this.positions.delete(id);
+    if (this.capacity === 0 || this.positions.has(id)) return;
+    const oldest = this.order[this.next];
+    if (oldest !== undefined) this.positions.delete(oldest);
+    this.order[this.next] = id;
+    this.next = (this.next + 1) % this.capacity;
     this.positions.set(id, position);
-    if (this.positions.size > this.capacity) {
-      const oldest = this.positions.keys().next();
-      if (!oldest.done) this.positions.delete(oldest.value);
-    }
   }
 
   get size(): number {

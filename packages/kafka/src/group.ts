@@ -1,5 +1,5 @@
 import { type GroupBatchControl, type GroupSubscribeOptions, type LogRecord, type PositionMap, RiverlogError } from '@riverlog/core';
-import type { KafkaEachBatchPayload } from './client.js';
+import type { GroupEvents, KafkaEachBatchPayload, KafkaIncomingMessage } from './client.js';
 import type { KafkaLogContext } from './context.js';
 import { matchesTypes, toLogRecord } from './records.js';
 
@@ -7,6 +7,8 @@ import { matchesTypes, toLogRecord } from './records.js';
 export type SubscriptionErrorHandler = (error: unknown, info: { readonly group: string; readonly partition?: string }) => void;
 
 interface PartitionProgress {
+  /** Where `startAfter` says to begin (the offset after the external checkpoint), asked once per assignment. */
+  start: Promise<bigint | undefined> | undefined;
   /** The next offset to hand out; set once per assignment, from `startAfter` or from the first fetched batch. */
   next: bigint | undefined;
   /** The last offset committed to the group in this assignment. */
@@ -48,15 +50,11 @@ export async function subscribeGroup(
     throw new RiverlogError('INVALID_OPTION', `subscribe: group must be a non-empty string, got ${JSON.stringify(group)}.`);
   }
   const types = options.types ? new Set(options.types) : undefined;
-  const consumer = ctx.shape.consumer(ctx.kafka, {
-    groupId: group,
-    fromBeginning: options.from !== 'latest',
-    extra: ctx.consumerConfig,
-  });
 
   let stopping = false;
+  /** Bumped on every new assignment: batches of an older one may no longer commit. */
   let generation = 0;
-  /** A heartbeat learned of a rebalance: batches finish the record in hand and return, so the member rejoins soon. */
+  /** A rebalance began: batches finish the record in hand and return, so the member rejoins soon. */
   let rebalancePending = false;
   let assigned = new Set<number>();
   let progress = new Map<number, PartitionProgress>();
@@ -82,35 +80,81 @@ export async function subscribeGroup(
     }
   };
 
-  if (consumer.on && consumer.events) {
-    const events = consumer.events as { GROUP_JOIN: string; CRASH: string; REBALANCING?: string };
-    consumer.on(events.GROUP_JOIN, (event: { payload: { memberAssignment: Record<string, number[]> } }) => {
+  const revoke = (partitions: number[]) => {
+    const gone = partitions.filter((p) => assigned.has(p));
+    for (const p of gone) {
+      assigned.delete(p);
+      progress.delete(p);
+    }
+    if (gone.length > 0) hook(() => options.onRevoked?.(gone.map(String)));
+  };
+
+  /** The partition's progress in this assignment; asks `startAfter` and seeks there as soon as it answers. */
+  function progressOf(partition: number): PartitionProgress {
+    let state = progress.get(partition);
+    if (state) return state;
+    const fresh: PartitionProgress = { start: undefined, next: undefined, committed: undefined, soughtBack: false };
+    progress.set(partition, fresh);
+    askStart(partition, fresh);
+    return fresh;
+  }
+
+  function askStart(partition: number, state: PartitionProgress): void {
+    if (!options.startAfter) return;
+    const start = options.startAfter(String(partition)).then((after) => (after === undefined ? undefined : BigInt(after) + 1n));
+    state.start = start;
+    start.then(
+      (wanted) => {
+        if (wanted === undefined || stopping || progress.get(partition) !== state || state.next !== undefined) return;
+        // Go to the external checkpoint before anything is fetched from the group's own offset.
+        state.soughtBack = true;
+        try {
+          consumer.seek({ topic, partition, offset: wanted.toString() });
+        } catch (error) {
+          report(error, partition);
+        }
+      },
+      (error) => {
+        report(error, partition);
+        if (state.start === start) state.start = undefined;
+      },
+    );
+  }
+
+  const events: GroupEvents = {
+    assigned(partitions, whole) {
       generation++;
       for (const batch of inFlight) batch.active = false;
       rebalancePending = false;
-      const now = new Set(event.payload.memberAssignment[topic] ?? []);
-      const revoked = [...assigned].filter((p) => !now.has(p));
-      const added = [...now].filter((p) => !assigned.has(p));
-      assigned = now;
-      // Someone else may have owned a partition in between: every assignment starts afresh.
-      progress = new Map();
-      if (revoked.length > 0) hook(() => options.onRevoked?.(revoked.map(String)));
+      if (whole) {
+        const now = new Set(partitions);
+        revoke([...assigned].filter((p) => !now.has(p)));
+        // Someone else may have owned a kept partition in between: every assignment starts afresh.
+        progress = new Map();
+      }
+      const added = partitions.filter((p) => !assigned.has(p));
+      for (const p of added) assigned.add(p);
+      for (const p of partitions) progressOf(p);
       if (added.length > 0) hook(() => options.onAssigned?.(added.map(String)));
-    });
-    if (events.REBALANCING) consumer.on(events.REBALANCING, deactivateAll);
-    consumer.on(events.CRASH, (event: { payload: { error: unknown; restart: boolean } }) => {
+    },
+    revoked: revoke,
+    rebalancing: deactivateAll,
+    crashed(error, restarting) {
       deactivateAll();
       report(
         new RiverlogError(
           'SUBSCRIPTION_CRASHED',
-          `The Kafka consumer of group ${JSON.stringify(group)} on ${ctx.uri} crashed${event.payload.restart ? ' and restarts' : ' and stopped'}: ${
-            (event.payload.error as Error)?.message ?? String(event.payload.error)
+          `The Kafka consumer of group ${JSON.stringify(group)} on ${ctx.uri} crashed${restarting ? ' and restarts' : ' and stopped'}: ${
+            (error as Error)?.message ?? String(error)
           }`,
-          { cause: event.payload.error },
+          { cause: error },
         ),
       );
-    });
-  }
+    },
+  };
+  // A shorter long-poll than kafkajs's 5 s: seeks and stop() take effect after the fetch under way.
+  const settings = { groupId: group, topic, fromBeginning: options.from !== 'latest', maxWaitTimeInMs: 1_000, extra: ctx.consumerConfig };
+  const consumer = ctx.shape.consumer(ctx.kafka, settings, events);
 
   async function commit(partition: number, offset: bigint, state: PartitionProgress, batchGeneration: number): Promise<void> {
     if (batchGeneration !== generation) {
@@ -131,15 +175,22 @@ export async function subscribeGroup(
     const first = batch.messages[0];
     if (first === undefined || stopping) return;
 
-    let state = progress.get(partition);
-    if (!state) {
-      state = { next: undefined, committed: undefined, soughtBack: false };
-      progress.set(partition, state);
-    }
+    const state = progressOf(partition);
     if (state.next === undefined) {
-      const after = options.startAfter ? await options.startAfter(String(partition)) : undefined;
-      if (after !== undefined) {
-        const wanted = BigInt(after) + 1n;
+      let wanted: bigint | undefined;
+      if (options.startAfter) {
+        if (!state.start) askStart(partition, state);
+        try {
+          wanted = await state.start;
+        } catch {
+          // Reported by askStart; asked again with the next batch.
+          await new Promise((resolve) => setTimeout(resolve, RETRY_FAILED_BATCH_MS));
+          return;
+        }
+        // The seek to the external checkpoint supersedes what this batch holds.
+        if (payload.isStale() || stopping || progress.get(partition) !== state) return;
+      }
+      if (wanted !== undefined) {
         if (BigInt(first.offset) > wanted && !state.soughtBack) {
           // The group's offset is ahead of the external checkpoint: go back to it once.
           state.soughtBack = true;
@@ -150,23 +201,26 @@ export async function subscribeGroup(
       } else {
         state.next = BigInt(first.offset);
       }
-      if (!assigned.has(partition) && !(consumer.on && consumer.events)) {
-        // A client without group events: learn the assignment from the batches.
-        assigned.add(partition);
-        hook(() => options.onAssigned?.([String(partition)]));
-      }
     }
 
     const records: LogRecord[] = [];
-    let last: bigint | undefined;
-    for (const message of batch.messages) {
-      const offset = BigInt(message.offset);
-      if (offset < state.next) continue;
-      last = offset;
-      const record = toLogRecord(partition, message);
+    const id = String(partition);
+    const messages = batch.messages;
+    // Usually the whole batch is new: compare offsets only when it starts before `next`.
+    let from = 0;
+    if (BigInt(first.offset) < state.next) {
+      while (from < messages.length && BigInt((messages[from] as KafkaIncomingMessage).offset) < state.next) from++;
+    }
+    const last = from < messages.length ? BigInt((messages[messages.length - 1] as KafkaIncomingMessage).offset) : undefined;
+    for (let i = from; i < messages.length; i++) {
+      const record = toLogRecord(id, messages[i] as KafkaIncomingMessage);
       if (matchesTypes(record, types)) records.push(record);
     }
-    if (last === undefined) return;
+    if (last === undefined) {
+      // All of it was finished before (behind an external checkpoint): fetch on from there.
+      consumer.seek({ topic, partition, offset: state.next.toString() });
+      return;
+    }
 
     const flight: BatchInFlight = { active: !stopping && !rebalancePending && batchGeneration === generation };
     if (!flight.active) return;
@@ -183,31 +237,36 @@ export async function subscribeGroup(
     const timer = setInterval(() => beat().catch(() => {}), HEARTBEAT_EVERY_MS);
     const current = state;
     const control: GroupBatchControl = {
-      partition: String(partition),
+      partition: id,
       commit: (offset) => commit(partition, BigInt(offset), current, batchGeneration),
       heartbeat: beat,
       isActive,
     };
     try {
       if (records.length > 0) await options.onBatch(records, control);
-      if (isActive()) {
-        // Finished while still ours: everything in the batch is done.
-        await commit(partition, last, current, batchGeneration);
-        current.next = last + 1n;
-        payload.resolveOffset(last.toString());
-      }
     } catch (error) {
       report(error, partition);
       if (isActive()) {
         // Deliver again from the first record not committed, after a pause.
-        const from = current.committed === undefined ? current.next : current.committed + 1n;
+        const from = current.committed === undefined ? (current.next ?? 0n) : current.committed + 1n;
         current.next = from;
-        consumer.seek({ topic, partition, offset: (from ?? 0n).toString() });
+        consumer.seek({ topic, partition, offset: from.toString() });
         await new Promise((resolve) => setTimeout(resolve, RETRY_FAILED_BATCH_MS));
       }
+      return;
     } finally {
       clearInterval(timer);
       inFlight.delete(flight);
+    }
+    if (!isActive()) return;
+    // Finished while still ours: everything in the batch is done.
+    current.next = last + 1n;
+    payload.resolveOffset(last.toString());
+    try {
+      await commit(partition, last, current, batchGeneration);
+    } catch (error) {
+      // The work is done; the next batch's commit covers it. A revoked partition's offset is its new owner's.
+      if ((error as RiverlogError).code !== 'PARTITION_REVOKED') report(error, partition);
     }
   }
 
@@ -217,12 +276,7 @@ export async function subscribeGroup(
     for (const [id, offset] of Object.entries(positions)) {
       const partition = Number(id);
       if (!assigned.has(partition)) continue;
-      let state = progress.get(partition);
-      if (!state) {
-        state = { next: undefined, committed: undefined, soughtBack: false };
-        progress.set(partition, state);
-      }
-      await commit(partition, BigInt(offset), state, batchGeneration);
+      await commit(partition, BigInt(offset), progressOf(partition), batchGeneration);
     }
   }
 
@@ -234,13 +288,8 @@ export async function subscribeGroup(
   });
   try {
     await consumer.connect();
-    await ctx.shape.subscribe(consumer, topic, { groupId: group, fromBeginning: options.from !== 'latest', extra: {} });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: Math.max(1, (await ctx.partitionIds()).length),
-      eachBatch,
-    });
+    await ctx.shape.subscribe(consumer, settings);
+    await ctx.shape.run(consumer, { partitionsConsumedConcurrently: Math.max(1, (await ctx.partitionIds()).length), eachBatch });
   } catch (error) {
     untrack();
     unregister();

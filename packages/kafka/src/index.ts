@@ -7,7 +7,14 @@ export type {
   KafkaProducerLike,
 } from './client.js';
 export type { SubscriptionErrorHandler } from './group.js';
-export { type KafkaCompression, type KafkaLog, type KafkaLogOptions, type KafkaTopicSpec, kafkaCheckpoints, kafkaLog } from './kafka-log.js';
+export {
+  type KafkaCompression,
+  type KafkaLog,
+  type KafkaLogOptions,
+  type KafkaTopicSpec,
+  kafkaCheckpoints,
+  kafkaLog,
+} from './kafka-log.js';
 export { kafkaPartitionForKey } from './partitioner.js';
 export { kafkaLogFromUri, kafkaOptionsFromUri } from './uri.js';
 export { STRUCTURED_CONTENT_TYPE } from './wire.js';

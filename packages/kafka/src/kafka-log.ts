@@ -65,7 +65,7 @@ export interface KafkaLogOptions {
   readonly createTopic?: boolean | KafkaTopicSpec;
   /** Compression of produced batches. Default `'none'`. */
   readonly compression?: KafkaCompression;
-  /** How many recently acknowledged event ids this log instance remembers to recognise repeats. Default 100,000. */
+  /** How many recently acknowledged event ids this log instance remembers to recognise repeats. Default 10,000. */
   readonly dedupeWindow?: number;
   /** Lowers the largest accepted envelope below what the topic allows. */
   readonly maxEventBytes?: number;
@@ -113,7 +113,7 @@ export async function kafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
   if (!options.kafka && (!brokers || brokers.length === 0)) {
     throw new RiverlogError('INVALID_OPTION', 'kafkaLog: pass either `kafka` (a configured client) or `brokers`.');
   }
-  const dedupeWindow = options.dedupeWindow ?? 100_000;
+  const dedupeWindow = options.dedupeWindow ?? 10_000;
   if (!Number.isInteger(dedupeWindow) || dedupeWindow < 0) {
     throw new RiverlogError('INVALID_OPTION', `kafkaLog: dedupeWindow must be a whole number ≥ 0, got ${dedupeWindow}.`);
   }
@@ -129,7 +129,9 @@ export async function kafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
   try {
     await admin.connect();
   } catch (error) {
-    throw new RiverlogError('CONNECT_FAILED', `kafkaLog: cannot reach Kafka for ${uri}: ${(error as Error)?.message ?? error}`, { cause: error });
+    throw new RiverlogError('CONNECT_FAILED', `kafkaLog: cannot reach Kafka for ${uri}: ${(error as Error)?.message ?? error}`, {
+      cause: error,
+    });
   }
   try {
     const ctx = new KafkaLogContext(kafka, shape, admin, topic, uri, options.readGroupPrefix ?? 'riverlog-read-', options.consumer ?? {});
@@ -148,7 +150,9 @@ export async function kafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
       window: new DedupeWindow(dedupeWindow),
     });
     const onError: SubscriptionErrorHandler =
-      options.onError ?? ((error, info) => console.error(`riverlog kafka: group ${info.group}${info.partition ? ` partition ${info.partition}` : ''}:`, error));
+      options.onError ??
+      ((error, info) =>
+        console.error(`riverlog kafka: group ${info.group}${info.partition ? ` partition ${info.partition}` : ''}:`, error));
     let closing: Promise<void> | undefined;
 
     const log: KafkaLog = {
@@ -251,9 +255,13 @@ async function waitForLeaders(ctx: KafkaLogContext, timeoutMs = 30_000): Promise
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new RiverlogError('TOPIC_NOT_READY', `Kafka topic ${JSON.stringify(ctx.topic)} has no leaders after ${timeoutMs} ms: ${(last as Error)?.message ?? last}`, {
-        cause: last,
-      });
+      throw new RiverlogError(
+        'TOPIC_NOT_READY',
+        `Kafka topic ${JSON.stringify(ctx.topic)} has no leaders after ${timeoutMs} ms: ${(last as Error)?.message ?? last}`,
+        {
+          cause: last,
+        },
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -40,12 +40,18 @@ export async function* readKafka(ctx: KafkaLogContext, options: ReadOptions): As
   if ([...states.values()].every((s) => s.done) || signal?.aborted || ctx.isClosed) return;
 
   const channel = new Channel<LogRecord[]>();
-  const consumer = ctx.shape.consumer(ctx.kafka, {
-    groupId: `${ctx.readGroupPrefix}${ulid()}`,
-    fromBeginning: true,
-    maxWaitTimeInMs: follow ? 500 : 100,
-    extra: {},
-  });
+  const consumer = ctx.shape.consumer(
+    ctx.kafka,
+    { groupId: `${ctx.readGroupPrefix}${ulid()}`, topic, fromBeginning: true, maxWaitTimeInMs: follow ? 500 : 100, extra: {} },
+    {
+      assigned() {},
+      revoked() {},
+      rebalancing() {},
+      crashed(error, restarting) {
+        if (!restarting) channel.end(readFailed(ctx.uri, error));
+      },
+    },
+  );
   const untrack = ctx.track(consumer, () => channel.end());
   const onAbort = () => channel.end();
   signal?.addEventListener('abort', onAbort);
@@ -89,6 +95,7 @@ export async function* readKafka(ctx: KafkaLogContext, options: ReadOptions): As
       return;
     }
     const records: LogRecord[] = [];
+    const id = String(batch.partition);
     let last: string | undefined;
     for (const message of batch.messages) {
       const offset = BigInt(message.offset);
@@ -96,10 +103,15 @@ export async function* readKafka(ctx: KafkaLogContext, options: ReadOptions): As
       if (state.end !== undefined && offset >= state.end) break;
       state.next = offset + 1n;
       last = message.offset;
-      const record = toLogRecord(batch.partition, message);
+      const record = toLogRecord(id, message);
       if (matchesTypes(record, types)) records.push(record);
     }
     if (last !== undefined) resolveOffset(last);
+    else if (batch.messages.length > 0 && (state.end === undefined || state.next < state.end)) {
+      // Everything fetched lay before `next` (a restart from the earliest offset): jump there.
+      consumer.seek({ topic, partition: batch.partition, offset: state.next.toString() });
+      return;
+    }
     for (let i = 0; i < records.length; i += maxBatch) {
       if (!(await deliver(records.slice(i, i + maxBatch), heartbeat))) return;
     }
@@ -112,8 +124,8 @@ export async function* readKafka(ctx: KafkaLogContext, options: ReadOptions): As
 
   try {
     await consumer.connect();
-    await ctx.shape.subscribe(consumer, topic, { groupId: '', fromBeginning: true, extra: {} });
-    const running = consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+    await ctx.shape.subscribe(consumer, { groupId: '', topic, fromBeginning: true, extra: {} });
+    const running = ctx.shape.run(consumer, { partitionsConsumedConcurrently: 1, eachBatch });
     running.catch((error) => channel.end(readFailed(ctx.uri, error)));
     // Right after run(): kafkajs keeps seeks and pauses until the partitions are assigned.
     for (const [partition, state] of states) {
@@ -132,11 +144,6 @@ export async function* readKafka(ctx: KafkaLogContext, options: ReadOptions): As
       } catch {
         // Paused on their first batch instead.
       }
-    }
-    if (consumer.on && consumer.events) {
-      consumer.on(consumer.events.CRASH, (event: { payload: { error: unknown; restart: boolean } }) => {
-        if (!event.payload.restart) channel.end(readFailed(ctx.uri, event.payload.error));
-      });
     }
     for (;;) {
       const batch = await channel.pull();

@@ -1,10 +1,25 @@
 import { envelopeFromKafkaRecord, type LogRecord, RiverlogError } from '@riverlog/core';
-import type { KafkaIncomingMessage } from './client.js';
+import type { KafkaHeaders, KafkaIncomingMessage } from './client.js';
 
-/** A fetched Kafka message as a `LogRecord`: the envelope (structured or binary mode), or the raw text and why it is not one. */
-export function toLogRecord(partition: number, message: KafkaIncomingMessage): LogRecord {
-  const stored = envelopeFromKafkaRecord({ key: message.key, value: message.value, headers: message.headers ?? {} });
-  return { position: { partition: String(partition), offset: message.offset }, ...stored };
+/** Binary-mode records carry their attributes as `ce_*` headers; structured ones need no header read at all. */
+function hasAttributeHeaders(headers: KafkaHeaders | undefined): boolean {
+  if (!headers) return false;
+  for (const name in headers) if (name.length > 3 && name.slice(0, 3).toLowerCase() === 'ce_') return true;
+  return false;
+}
+
+/**
+ * A fetched Kafka message as a `LogRecord`: the envelope (structured or
+ * binary mode), or the raw text and why it is not one. `partition` is the
+ * partition id as text, made once per batch.
+ */
+export function toLogRecord(partition: string, message: KafkaIncomingMessage): LogRecord {
+  const stored = envelopeFromKafkaRecord({
+    key: message.key,
+    value: message.value === null ? null : message.value.toString('utf8'),
+    ...(hasAttributeHeaders(message.headers) ? { headers: message.headers } : {}),
+  });
+  return { position: { partition, offset: message.offset }, ...stored };
 }
 
 /** Whether a record passes a `types` filter; records that are not envelopes never do. */

@@ -10,20 +10,16 @@ import { type KafkaCompression, type KafkaLog, type KafkaLogOptions, kafkaLog } 
  * // { brokers: ['127.0.0.1:9092'], topic: 'retail-stream', createTopic: { partitions: 3 } }
  */
 export function kafkaOptionsFromUri(uri: string): KafkaLogOptions {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw invalid(uri, 'it is not a URI');
-  }
-  if (url.protocol !== 'kafka:') throw invalid(uri, `the scheme is ${JSON.stringify(url.protocol)}, not "kafka:"`);
-  // URL parses only the first host:port of a list, so take the authority from the text.
-  const authority = /^kafka:\/\/([^/?#]*)/.exec(uri)?.[1] ?? '';
-  const brokers = authority.split(',').filter((b) => b.length > 0);
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1];
+  if (scheme === undefined) throw invalid(uri, 'it is not a URI');
+  if (scheme.toLowerCase() !== 'kafka') throw invalid(uri, `the scheme is ${JSON.stringify(`${scheme}:`)}, not "kafka:"`);
+  // Parsed by hand: URL takes one host:port, not a list of brokers.
+  const parts = /^kafka:\/\/([^/?#]*)\/?([^?#]*)(?:\?([^#]*))?$/i.exec(uri);
+  const brokers = (parts?.[1] ?? '').split(',').filter((b) => b.length > 0);
   if (brokers.length === 0 || brokers.some((b) => !/^[^:]+:\d+$/.test(b))) throw invalid(uri, 'brokers must be host:port[,host:port...]');
-  const topic = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  const topic = decodeURIComponent(parts?.[2] ?? '');
   if (topic.length === 0 || topic.includes('/')) throw invalid(uri, 'the path must be the topic name');
-  const params = url.searchParams;
+  const params = new URLSearchParams(parts?.[3] ?? '');
   const number = (name: string): number | undefined => {
     const value = params.get(name);
     if (value === null) return undefined;

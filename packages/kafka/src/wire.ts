@@ -12,7 +12,10 @@ export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json; charset=UT
 const HEADERS = { [CONTENT_TYPE_HEADER]: STRUCTURED_CONTENT_TYPE };
 
 /** The record a Kafka message carries for `event`: key = subject, value = the envelope as JSON. */
-export function toKafkaMessage(event: Envelope, partition: number): { key: string; value: string; partition: number; headers: Record<string, string> } {
+export function toKafkaMessage(
+  event: Envelope,
+  partition: number,
+): { key: string; value: string; partition: number; headers: Record<string, string> } {
   return { key: event.subject, value: serializeEnvelope(event), partition, headers: HEADERS };
 }
 

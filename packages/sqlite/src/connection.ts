@@ -44,7 +44,10 @@ export interface StoreConnection {
 export function openStoreConnection(given: SqliteSource, what: string, schema: string): StoreConnection {
   const source = typeof given === 'string' ? { path: given } : given;
   if (!source || typeof source !== 'object' || (!('path' in source) && !('database' in source))) {
-    throw new RiverlogError('INVALID_OPTION', `${what}: pass { path } of an SQLite file or { database } (an open better-sqlite3 Database).`);
+    throw new RiverlogError(
+      'INVALID_OPTION',
+      `${what}: pass { path } of an SQLite file or { database } (an open better-sqlite3 Database).`,
+    );
   }
   const owned = 'path' in source;
   const location = owned ? source.path : source.database.name;
@@ -56,9 +59,13 @@ export function openStoreConnection(given: SqliteSource, what: string, schema: s
     try {
       db = new Database(source.path, { timeout: BUSY_TIMEOUT_MS });
     } catch (error) {
-      throw new RiverlogError('STORE_OPEN_FAILED', `${what}: cannot open ${location} (${describeSqliteError(error)}). Nothing was changed.`, {
-        cause: error,
-      });
+      throw new RiverlogError(
+        'STORE_OPEN_FAILED',
+        `${what}: cannot open ${location} (${describeSqliteError(error)}). Nothing was changed.`,
+        {
+          cause: error,
+        },
+      );
     }
   } else {
     db = source.database;

@@ -1,5 +1,4 @@
-export { type SqliteSource } from './connection.js';
-export { LOG_FORMAT, LOG_FORMAT_VERSION } from './log/log-file.js';
+export type { SqliteSource } from './connection.js';
 export { type SqliteLog, type SqliteLogOptions, sqliteLog } from './log/sqlite-log.js';
 export { sqliteCheckpointStore } from './stores/checkpoint-store.js';
 export { type SqliteDeadLetters, sqliteDeadLetters } from './stores/dead-letters.js';

@@ -1,5 +1,5 @@
 import type { Envelope, LogRecord, Position, ViewChange } from '@riverlog/core';
-import { RiverlogError } from '@riverlog/core';
+import { compareOffsets, RiverlogError } from '@riverlog/core';
 import { type Apply, type ApplyContext, del, RowChanges, type View } from './define-view.js';
 import type { SkippedRecord } from './skips.js';
 
@@ -17,14 +17,6 @@ export interface DecodedBatch {
 
 /** Loads stored rows by key; absent keys are missing from the map. */
 export type LoadRows = (keys: readonly string[]) => Promise<Map<string, unknown>>;
-
-export interface FoldOutcome {
-  /** One change per row that ended the batch different from how it started. */
-  readonly changes: ViewChange[];
-  readonly skipped: SkippedRecord[];
-  /** Events applied (skipped ones not counted). */
-  readonly applied: number;
-}
 
 /** An index function of the view threw or returned something that is not an index key: a bug in the view, not in the event. */
 export class ViewIndexError extends RiverlogError {
@@ -101,59 +93,120 @@ export function decodeForView(view: View, records: readonly LogRecord[]): Decode
 }
 
 /**
- * Folds decoded events in order into the rows they touch, loading rows
- * first (and on demand when a handler reads another row), and returns one
- * change per row that changed. A handler that throws skips its event
- * whole: none of that event's changes are kept.
+ * One commit in the making: batches folded in memory, in order, into the
+ * rows they touch — several events of one row end as one change — with the
+ * checkpoint they reach per partition. Rows are loaded once per unit, first
+ * for a whole batch, then on demand when a handler reads another row.
  */
-export async function foldEvents(view: View, events: readonly Applicable[], load: LoadRows): Promise<FoldOutcome> {
-  const { fold } = view;
-  const rows = new Map<string, Slot>();
-  const stored = new Set<string>();
-  const dirty = new Set<string>();
-  const skipped: SkippedRecord[] = [];
+export class FoldUnit {
+  /** Records taken in (decoded or not). */
+  records = 0;
+  /** Events applied (skipped ones not counted). */
+  applied = 0;
+  readonly skipped: SkippedRecord[] = [];
+  /** Per partition: the checkpoint before this unit (undefined: none yet) and the last offset folded. */
+  readonly from = new Map<string, string | undefined>();
+  readonly to = new Map<string, string>();
+  private readonly rows = new Map<string, Slot>();
+  private readonly stored = new Set<string>();
+  private readonly dirty = new Set<string>();
 
-  async function loadKeys(keys: Iterable<string>): Promise<void> {
-    const wanted = [...keys].filter((key) => !rows.has(key));
+  constructor(
+    private readonly view: View,
+    private readonly load: LoadRows,
+  ) {}
+
+  /** Where this unit has got to in a partition, else `checkpoint`. */
+  reached(partition: string, checkpoint: string | undefined): string | undefined {
+    return this.to.get(partition) ?? checkpoint;
+  }
+
+  /** Folds one batch (records of one partition, in order, after `checkpoint`). */
+  async add(records: readonly LogRecord[], checkpoint: string | undefined): Promise<void> {
+    const last = records[records.length - 1];
+    if (!last) return;
+    const partition = last.position.partition;
+    if (!this.from.has(partition)) this.from.set(partition, checkpoint);
+    const decoded = decodeForView(this.view, records);
+    await this.fold(decoded.events);
+    this.skipped.push(...decoded.skipped);
+    this.to.set(partition, last.position.offset);
+    this.records += records.length;
+  }
+
+  /** The changes to write: one per row that differs from the store. */
+  changes(): ViewChange[] {
+    const { fold } = this.view;
+    const changes: ViewChange[] = [];
+    for (const key of this.dirty) {
+      const slot = this.rows.get(key);
+      if (slot === ABSENT) {
+        if (this.stored.has(key)) changes.push({ key, delete: true });
+        continue;
+      }
+      let indexes: ReturnType<typeof fold.indexesOf>;
+      try {
+        indexes = fold.indexesOf(slot);
+      } catch (error) {
+        throw new ViewIndexError(this.view.table, key, error);
+      }
+      changes.push(indexes === undefined ? { key, value: slot } : { key, value: slot, indexes });
+    }
+    return changes;
+  }
+
+  /** The skipped records in log order per partition. */
+  skippedInOrder(): SkippedRecord[] {
+    return [...this.skipped].sort((a, b) => {
+      const [p, q] = [a.record.position, b.record.position];
+      return p.partition === q.partition ? compareOffsets(p.offset, q.offset) : p.partition < q.partition ? -1 : 1;
+    });
+  }
+
+  private async loadKeys(keys: Iterable<string>): Promise<void> {
+    const wanted: string[] = [];
+    for (const key of keys) if (!this.rows.has(key)) wanted.push(key);
     if (wanted.length === 0) return;
-    const found = await load(wanted);
+    const found = await this.load(wanted);
     for (const key of wanted) {
       if (found.has(key)) {
-        rows.set(key, found.get(key));
-        stored.add(key);
-      } else rows.set(key, ABSENT);
+        this.rows.set(key, found.get(key));
+        this.stored.add(key);
+      } else this.rows.set(key, ABSENT);
     }
   }
 
-  const firstKeys = new Set<string>();
-  for (const item of events) for (const key of item.keys) firstKeys.add(key);
-  await loadKeys(firstKeys);
-
-  let applied = 0;
-  for (let i = 0; i < events.length; ) {
-    const item = events[i] as Applicable;
-    try {
-      applyEvent(item);
-      applied++;
-      i++;
-    } catch (error) {
-      if (error instanceof MissingRow) {
-        await loadKeys([error.key]);
-        continue; // the same event again, now that the row is loaded
+  private async fold(events: readonly Applicable[]): Promise<void> {
+    const keys = new Set<string>();
+    for (const item of events) for (const key of item.keys) keys.add(key);
+    await this.loadKeys(keys);
+    for (let i = 0; i < events.length; ) {
+      const item = events[i] as Applicable;
+      try {
+        this.applyEvent(item);
+        this.applied++;
+        i++;
+      } catch (error) {
+        if (error instanceof MissingRow) {
+          await this.loadKeys([error.key]);
+          continue; // the same event again, now that the row is loaded
+        }
+        this.skipped.push({
+          view: this.view.table,
+          record: item.record,
+          code: 'APPLY_FAILED',
+          reason: `View ${this.view.table}: apply[${JSON.stringify(item.event.type)}] threw for event ${item.event.id} at ${where(item.record.position)}: ${messageOf(error)}`,
+          error,
+        });
+        i++;
       }
-      skipped.push({
-        view: view.table,
-        record: item.record,
-        code: 'APPLY_FAILED',
-        reason: `View ${view.table}: apply[${JSON.stringify(item.event.type)}] threw for event ${item.event.id} at ${where(item.record.position)}: ${messageOf(error)}`,
-        error,
-      });
-      i++;
     }
   }
 
-  function applyEvent(item: Applicable): void {
-    const handler = fold.apply(item.event.type);
+  private applyEvent(item: Applicable): void {
+    const { fold } = this.view;
+    const rows = this.rows;
+    const handler = fold.apply(item.event.type) as Apply<unknown, Envelope>;
     // One event's changes land together or not at all: they go to a scratch map first.
     const scratch = new Map<string, Slot>();
     const read = (key: string): Slot => {
@@ -173,7 +226,7 @@ export async function foldEvents(view: View, events: readonly Applicable[], load
           return slot === ABSENT ? undefined : slot;
         },
       };
-      const result = (handler as Apply<unknown, Envelope>)(state, item.event, context);
+      const result = handler(state, item.event, context);
       if (result instanceof RowChanges) {
         for (const [changed, value] of result.rows) {
           if (value === undefined)
@@ -189,24 +242,7 @@ export async function foldEvents(view: View, events: readonly Applicable[], load
     }
     for (const [key, slot] of scratch) {
       rows.set(key, slot);
-      dirty.add(key);
+      this.dirty.add(key);
     }
   }
-
-  const changes: ViewChange[] = [];
-  for (const key of dirty) {
-    const slot = rows.get(key);
-    if (slot === ABSENT) {
-      if (stored.has(key)) changes.push({ key, delete: true });
-      continue;
-    }
-    let indexes: ReturnType<typeof fold.indexesOf>;
-    try {
-      indexes = fold.indexesOf(slot);
-    } catch (error) {
-      throw new ViewIndexError(view.table, key, error);
-    }
-    changes.push(indexes === undefined ? { key, value: slot } : { key, value: slot, indexes });
-  }
-  return { changes, skipped, applied };
 }

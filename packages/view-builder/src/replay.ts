@@ -1,7 +1,7 @@
 import type { Envelope, EventLog, EventTypeOf, LogRecord, Position, PositionMap, ReadFrom, ViewStore } from '@riverlog/core';
 import { compareOffsets, RiverlogError } from '@riverlog/core';
 import type { AnyCatalog, AnyView, EventOfType, View } from './define-view.js';
-import { decodeForView, foldEvents } from './fold.js';
+import { FoldUnit } from './fold.js';
 import { reportSkips, type SkippedRecord, type SkipReporting } from './skips.js';
 
 /** Where a replay starts: `'earliest'`, a `ReadFrom`, a time (`Date`), or a position map (each offset included). */
@@ -36,6 +36,8 @@ interface ReplayBase extends SkipReporting {
   readonly subjects?: readonly string[];
   /** Largest batch read at once. Default 1,000. */
   readonly batchSize?: number;
+  /** Into a view: most records folded into one commit. Default 10,000. */
+  readonly commitSize?: number;
   /** Called after each batch. */
   readonly onProgress?: (progress: ReplayProgress) => void;
   /** Ends the replay early; it then resolves with how far it got. */
@@ -100,11 +102,13 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
   const types = view ? (options.types ?? view.types).filter((type) => view.types.includes(type)) : options.types;
   const subjects = options.subjects ? new Set(options.subjects) : undefined;
   const checkpoint: Record<string, string> = view && store ? { ...(await store.positions(view.table)) } : {};
+  const commitSize = options.commitSize ?? 10_000;
+  let unit: FoldUnit | undefined;
 
   const positions: Record<string, string> = {};
   const counters = { records: 0, events: 0, skipped: 0 };
   const finished = new Set<string>();
-  const progress = (): ReplayProgress => ({ ...counters, positions: { ...positions } });
+  const progress = (): ReplayProgress => ({ ...counters, events: counters.events + (unit?.applied ?? 0), positions: { ...positions } });
   if (bounds.size === 0 || options.signal?.aborted) return progress();
 
   for await (const batch of log.read({
@@ -134,23 +138,11 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
     counters.records += inRange.length;
 
     if (view && store) {
-      const done = checkpoint[partition];
+      unit ??= new FoldUnit(view, (keys) => store.getMany(view.table, keys));
+      const done = unit.reached(partition, checkpoint[partition]);
       const fresh = done === undefined ? records : records.filter((r) => compareOffsets(r.position.offset, done) > 0);
-      const last = fresh[fresh.length - 1];
-      if (last) {
-        const decoded = decodeForView(view, fresh);
-        const outcome = await foldEvents(view, decoded.events, (keys) => store.getMany(view.table, keys));
-        const skipped = decoded.skipped.concat(outcome.skipped);
-        await reportSkips(skipped, options);
-        await store.commit(view.table, {
-          changes: outcome.changes,
-          positions: { [partition]: last.position.offset },
-          expected: done === undefined ? {} : { [partition]: done },
-        });
-        checkpoint[partition] = last.position.offset;
-        counters.events += outcome.applied;
-        counters.skipped += skipped.length;
-      }
+      if (fresh.length > 0) await unit.add(fresh, checkpoint[partition]);
+      if (unit.records >= commitSize) await commitUnit();
     } else {
       const handler = into as ReplayHandler<Envelope>;
       const skipped: SkippedRecord[] = [];
@@ -179,7 +171,24 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
     options.onProgress?.(progress());
     if (finished.size === bounds.size) break;
   }
+  await commitUnit();
   return progress();
+
+  async function commitUnit(): Promise<void> {
+    if (!unit || !view || !store) return;
+    const folded = unit;
+    unit = undefined;
+    if (folded.to.size === 0) return;
+    const skipped = folded.skippedInOrder();
+    await reportSkips(skipped, options);
+    const expected: Record<string, string> = {};
+    for (const [partition, offset] of folded.from) if (offset !== undefined) expected[partition] = offset;
+    const to = Object.fromEntries(folded.to);
+    await store.commit(view.table, { changes: folded.changes(), positions: to, expected });
+    Object.assign(checkpoint, to);
+    counters.events += folded.applied;
+    counters.skipped += skipped.length;
+  }
 }
 
 function resolveFrom(from: ReplayFrom | undefined): ReadFrom {

@@ -46,6 +46,10 @@ function pureTally(events: readonly Envelope[]): Map<string, { count: number; su
   return rows;
 }
 
+function pick(map: Readonly<Record<string, string>>, keys: readonly string[]): Record<string, string> {
+  return Object.fromEntries(keys.filter((k) => k in map).map((k) => [k, map[k] as string]));
+}
+
 async function tallyRows(store: ViewStore, subjects: Iterable<string>) {
   const rows = await store.getMany('tally@1', [...subjects]);
   return new Map([...rows].sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -82,8 +86,27 @@ describe('runView', () => {
     const runner = runView(tallyView, { log, store, onCommit: (info) => commits.push(info) });
     await runner.caughtUp();
     await runner.stop();
-    expect(commits).toEqual([expect.objectContaining({ records: 5, applied: 5, rows: 1, from: undefined, to: '4' })]);
+    expect(commits).toEqual([expect.objectContaining({ records: 5, applied: 5, rows: 1, from: {}, to: { '0': '4' } })]);
     expect(await store.get('tally@1', 'p1')).toMatchObject({ count: 5 });
+  });
+
+  test('folds batches that are already there into one commit across partitions, up to commitSize', async () => {
+    const log = memoryLog({ partitions: 3 });
+    const store = memoryViewStore();
+    const events = shopEvents(30);
+    await log.append(events);
+    const commits: ViewCommitInfo[] = [];
+    const runner = runView(tallyView, { log, store, batchSize: 4, commitSize: 20, onCommit: (info) => commits.push(info) });
+    await runner.caughtUp();
+    await runner.stop();
+    expect(commits.reduce((sum, c) => sum + c.records, 0)).toBe(events.length);
+    expect(commits.length).toBeLessThan(Math.ceil(events.length / 4));
+    expect(commits.slice(0, -1).every((c) => c.records >= 20 && c.records < 24)).toBe(true);
+    expect(commits.some((c) => Object.keys(c.to).length > 1)).toBe(true);
+    for (const [i, c] of commits.entries())
+      if (i > 0) expect(c.from).toEqual(expect.objectContaining(pick(commits[i - 1]?.to ?? {}, Object.keys(c.from))));
+    const expected = pureTally(events);
+    expect(await tallyRows(store, expected.keys())).toEqual(new Map([...expected].sort(([a], [b]) => (a < b ? -1 : 1))));
   });
 
   test('follows the log after catching up', async () => {
@@ -105,11 +128,11 @@ describe('runView', () => {
     const store = memoryViewStore();
     const events = shopEvents(60);
     await log.append(events.slice(0, 100));
-    const first = runView(tallyView, { log, store, batchSize: 7 });
+    const first = runView(tallyView, { log, store, batchSize: 7, commitSize: 7 });
     await first.caughtUp();
     await first.stop();
     await log.append(events.slice(100));
-    const second = runView(tallyView, { log, store, batchSize: 7 });
+    const second = runView(tallyView, { log, store, batchSize: 7, commitSize: 7 });
     await second.caughtUp();
     await second.stop();
     const expected = pureTally(events);
@@ -133,7 +156,7 @@ describe('runView', () => {
     };
     const events = shopEvents(40);
     await log.append(events);
-    const runner = runView(tallyView, { log, store: flaky, batchSize: 5 });
+    const runner = runView(tallyView, { log, store: flaky, batchSize: 5, commitSize: 5 });
     await runner.caughtUp();
     await runner.stop();
     const expected = pureTally(events);
@@ -145,8 +168,8 @@ describe('runView', () => {
     const log = memoryLog({ partitions: 2 });
     const store = memoryViewStore();
     const events = shopEvents(50);
-    const a = runView(tallyView, { log, store, batchSize: 3 });
-    const b = runView(tallyView, { log, store, batchSize: 3 });
+    const a = runView(tallyView, { log, store, batchSize: 3, commitSize: 3 });
+    const b = runView(tallyView, { log, store, batchSize: 3, commitSize: 3 });
     for (let i = 0; i < events.length; i += 10) await log.append(events.slice(i, i + 10));
     await Promise.all([a.caughtUp(), b.caughtUp()]);
     await Promise.all([a.stop(), b.stop()]);
@@ -217,7 +240,7 @@ describe('runView', () => {
       ...shop('bob', undefined, 'p4', 4, 0),
       purchased('unknown'),
     ]);
-    const runner = runView(winnerView, { log, store, batchSize: 3 });
+    const runner = runView(winnerView, { log, store, batchSize: 3, commitSize: 6 });
     await runner.caughtUp();
     await runner.stop();
     const winner = openView(winnerView, store);
@@ -238,8 +261,8 @@ describe('runView', () => {
     const leases = memoryLeaseStore();
     const events = shopEvents(80);
     await log.append(events.slice(0, 120));
-    const a = runView(tallyView, { log, store, leases, owner: 'a', leaseTtlMs: 300, batchSize: 4 });
-    const b = runView(tallyView, { log, store, leases, owner: 'b', leaseTtlMs: 300, batchSize: 4 });
+    const a = runView(tallyView, { log, store, leases, owner: 'a', leaseTtlMs: 300, batchSize: 4, commitSize: 4 });
+    const b = runView(tallyView, { log, store, leases, owner: 'b', leaseTtlMs: 300, batchSize: 4, commitSize: 4 });
     await until(() => a.progress().partitions.length === 2 && b.progress().partitions.length === 2, 'an even split');
     await Promise.all([a.caughtUp(), b.caughtUp()]);
     await b.stop();

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { EventLog, LeaseStore, LogRecord, PositionMap, ViewStore } from '@riverlog/core';
 import { ClosedError, compareOffsets, RiverlogError } from '@riverlog/core';
 import type { AnyView, View } from './define-view.js';
-import { decodeForView, foldEvents, ViewIndexError } from './fold.js';
+import { FoldUnit, ViewIndexError } from './fold.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { reportSkips, type SkipReporting } from './skips.js';
 import { switchAliasIfNewer } from './versions.js';
@@ -10,11 +10,10 @@ import { switchAliasIfNewer } from './versions.js';
 /** What one commit of a view did. */
 export interface ViewCommitInfo {
   readonly table: string;
-  readonly partition: string;
-  /** The checkpoint before (undefined on the partition's first commit) and after. */
-  readonly from: string | undefined;
-  readonly to: string;
-  /** Records read, events applied, records skipped, rows written. */
+  /** The checkpoint of the partitions committed, before (absent: none yet) and after. */
+  readonly from: PositionMap;
+  readonly to: PositionMap;
+  /** Records read, events applied, records skipped, rows written (put or deleted). */
   readonly records: number;
   readonly applied: number;
   readonly skipped: number;
@@ -51,8 +50,14 @@ export interface RunViewOptions extends SkipReporting {
    * rows are changed from several partitions (multi-entity views).
    */
   readonly exclusive?: boolean;
-  /** Largest batch read (and committed) at once. Default 1,000. */
+  /** Largest batch read from the log at once (records of one partition). Default 1,000. */
   readonly batchSize?: number;
+  /**
+   * Most records folded into one commit. Batches that are already there are
+   * folded together (any partitions) up to this many, then committed at once;
+   * when the log has nothing more right now, what is folded is committed. Default 10,000.
+   */
+  readonly commitSize?: number;
   /** Stops the view, like `stop()`. */
   readonly signal?: AbortSignal;
   /**
@@ -80,14 +85,16 @@ export interface ViewRunner {
   caughtUp(): Promise<PositionMap>;
   /** Counters and the checkpoint so far. */
   progress(): ViewProgress;
-  /** Stops reading, waits for the batch in hand to commit, gives back leases. Does not close the log or store. */
+  /** Stops reading, commits what is folded, gives back leases. Does not close the log or store. */
   stop(): Promise<void>;
   /** Settles when the view stops: resolves after `stop()`, rejects with the error that stopped it. */
   readonly done: Promise<void>;
 }
 
 const RETRIES = 5;
+const IDLE: unique symbol = Symbol('idle');
 
+/** Thrown inside the read loop to read again from the stored checkpoint. */
 class Restart {}
 
 interface Waiter {
@@ -98,11 +105,21 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
+function wholeNumber(table: string, name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RiverlogError('INVALID_OPTION', `runView(${table}): ${name} must be a whole number ≥ 1, got ${value}.`);
+  }
+  return value;
+}
+
+/** Resolves with IDLE after pending I/O callbacks: a log read that has data resolves before it. */
+const idle = () => new Promise<typeof IDLE>((resolve) => setImmediate(() => resolve(IDLE)));
+
 /**
- * Builds a view: catches up with the log, then follows it. Each batch (one
- * partition) is decoded, folded in memory — several events of one row are
- * written once — and committed together with the view's checkpoint, so a
- * crash and redelivery never apply an event twice.
+ * Builds a view: catches up with the log, then follows it. Batches are
+ * decoded and folded in memory — several events of one row are written once —
+ * and committed together with the view's checkpoint, so a crash and
+ * redelivery never apply an event twice.
  *
  * @example
  * const runner = runView(products, { log, store });
@@ -115,12 +132,11 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
   const v = view as View;
   const { log, store, leases } = options;
   const table = v.table;
-  const batchSize = options.batchSize ?? 1000;
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new RiverlogError('INVALID_OPTION', `runView(${table}): batchSize must be a whole number ≥ 1, got ${batchSize}.`);
-  }
-  const ttlMs = options.leaseTtlMs ?? 10_000;
+  const batchSize = wholeNumber(table, 'batchSize', options.batchSize ?? 1000);
+  const commitSize = wholeNumber(table, 'commitSize', options.commitSize ?? 10_000);
+  const ttlMs = wholeNumber(table, 'leaseTtlMs', options.leaseTtlMs ?? 10_000);
   const owner = options.owner ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const load = (keys: readonly string[]) => store.getMany(table, keys);
 
   let stopped = false;
   let failure: unknown;
@@ -129,7 +145,9 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
   let keeper: LeaseKeeper | undefined;
   let ownershipChanged: (() => void) | undefined;
   let pollTimer: NodeJS.Timeout | undefined;
+  /** The stored checkpoint of the partitions this process builds. */
   const checkpoint: Record<string, string> = {};
+  /** The furthest checkpoint seen per partition, ours or (with leases) other builders'. */
   const known: Record<string, string> = {};
   const waiters = new Set<Waiter>();
   const counters = { records: 0, applied: 0, skipped: 0, commits: 0, conflicts: 0 };
@@ -145,20 +163,19 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
     return !keeper || keeper.owned.has(partition);
   }
 
+  function learn(positions: PositionMap): void {
+    for (const [partition, offset] of Object.entries(positions)) {
+      const at = known[partition];
+      if (at === undefined || compareOffsets(offset, at) > 0) known[partition] = offset;
+    }
+  }
+
   function covered(heads: PositionMap): boolean {
     for (const [partition, head] of Object.entries(heads)) {
       const at = known[partition];
       if (at === undefined || compareOffsets(at, head) < 0) return false;
     }
     return true;
-  }
-
-  /** Takes in checkpoint offsets, keeping the furthest seen per partition. */
-  function learn(positions: PositionMap): void {
-    for (const [partition, offset] of Object.entries(positions)) {
-      const at = known[partition];
-      if (at === undefined || compareOffsets(offset, at) > 0) known[partition] = offset;
-    }
   }
 
   function settleWaiters(): void {
@@ -189,58 +206,48 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
     pollTimer.unref();
   }
 
-  async function processBatch(batch: readonly LogRecord[]): Promise<void> {
-    const first = batch[0];
-    if (!first) return;
-    const partition = first.position.partition;
+  async function reloadCheckpoint(): Promise<void> {
+    const stored = await store.positions(table);
+    for (const partition of Object.keys(checkpoint)) delete checkpoint[partition];
+    Object.assign(checkpoint, stored);
+    learn(stored);
+  }
+
+  /** Folds a batch into the unit, leaving out what is already folded or committed. */
+  async function fold(unit: FoldUnit, batch: readonly LogRecord[]): Promise<void> {
+    const partition = batch[0]?.position.partition;
+    if (partition === undefined) return;
     if (!owns(partition)) return requestRestart();
-    const expected = checkpoint[partition];
-    const records = expected === undefined ? batch : batch.filter((r) => compareOffsets(r.position.offset, expected) > 0);
-    const last = records[records.length - 1];
-    if (!last) return;
-    const decoded = decodeForView(v, records);
-    const outcome = await foldEvents(v, decoded.events, (keys) => store.getMany(table, keys));
-    const skipped = decoded.skipped.concat(outcome.skipped);
-    if (skipped.length > 1) skipped.sort((a, b) => compareOffsets(a.record.position.offset, b.record.position.offset));
+    const reached = unit.reached(partition, checkpoint[partition]);
+    const records = reached === undefined ? batch : batch.filter((r) => compareOffsets(r.position.offset, reached) > 0);
+    if (records.length > 0) await unit.add(records, checkpoint[partition]);
+  }
+
+  async function commit(unit: FoldUnit): Promise<void> {
+    if (unit.to.size === 0) return;
+    const changes = unit.changes();
+    const skipped = unit.skippedInOrder();
     await reportSkips(skipped, options);
-    const to = last.position.offset;
+    const from: Record<string, string> = {};
+    for (const [partition, offset] of unit.from) if (offset !== undefined) from[partition] = offset;
+    const to = Object.fromEntries(unit.to);
     try {
-      await store.commit(table, {
-        changes: outcome.changes,
-        positions: { [partition]: to },
-        expected: expected === undefined ? {} : { [partition]: expected },
-      });
+      await store.commit(table, { changes, positions: to, expected: from });
     } catch (error) {
       if ((error as { code?: unknown }).code !== 'CONFLICT') throw error;
       counters.conflicts++;
       await reloadCheckpoint();
       throw new Restart();
     }
-    checkpoint[partition] = to;
-    learn({ [partition]: to });
+    Object.assign(checkpoint, to);
+    learn(to);
     failures = 0;
-    counters.records += records.length;
-    counters.applied += outcome.applied;
+    counters.records += unit.records;
+    counters.applied += unit.applied;
     counters.skipped += skipped.length;
     counters.commits++;
-    options.onCommit?.({
-      table,
-      partition,
-      from: expected,
-      to,
-      records: records.length,
-      applied: outcome.applied,
-      skipped: skipped.length,
-      rows: outcome.changes.length,
-    });
+    options.onCommit?.({ table, from, to, records: unit.records, applied: unit.applied, skipped: skipped.length, rows: changes.length });
     if (waiters.size > 0) settleWaiters();
-  }
-
-  async function reloadCheckpoint(): Promise<void> {
-    const stored = await store.positions(table);
-    for (const partition of Object.keys(checkpoint)) delete checkpoint[partition];
-    Object.assign(checkpoint, stored);
-    learn(stored);
   }
 
   async function waitForOwnership(): Promise<void> {
@@ -258,26 +265,47 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
     const controller = new AbortController();
     reading = controller;
     restartWanted = false;
-    try {
-      for await (const batch of log.read({
+    const batches = log
+      .read({
         from: { after: { ...checkpoint } },
         ...(partitions ? { partitions } : {}),
         follow: true,
         maxBatch: batchSize,
         signal: controller.signal,
-      })) {
-        if (stopped || restartWanted) break;
-        await processBatch(batch);
-        if (stopped || restartWanted) break;
+      })
+      [Symbol.asyncIterator]();
+    let unit: FoldUnit | undefined;
+    try {
+      while (!stopped && !restartWanted) {
+        const next = batches.next();
+        let result = unit ? await Promise.race([next, idle()]) : await next;
+        if (result === IDLE) {
+          // Nothing more right now: commit what is folded, then wait.
+          await commit(unit as FoldUnit);
+          unit = undefined;
+          result = await next;
+        }
+        if (result.done || stopped || restartWanted) break;
+        unit ??= new FoldUnit(v, load);
+        await fold(unit, result.value);
+        if (unit.records >= commitSize) {
+          await commit(unit);
+          unit = undefined;
+        }
       }
+      // Stopping or handing over partitions: keep what is folded (the commit guard refuses it if it is no longer ours).
+      if (unit) await commit(unit);
     } catch (error) {
       if (!(error instanceof Restart)) throw error;
     } finally {
       reading = undefined;
+      controller.abort();
+      await batches.return?.();
     }
   }
 
   async function loop(): Promise<void> {
+    let lastLeaseError: string | undefined;
     if (leases) {
       keeper = new LeaseKeeper({
         leases,
@@ -290,7 +318,15 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
           requestRestart();
           ownershipChanged?.();
         },
-        onError: () => {},
+        onError: (error) => {
+          // The next beat tries again; say so once per distinct failure rather than at every beat.
+          const message = error instanceof Error ? error.message : String(error);
+          if (message === lastLeaseError) return;
+          lastLeaseError = message;
+          process.emitWarning(`View ${table}: renewing or taking leases failed (${message}); retrying every ${Math.floor(ttlMs / 3)} ms.`, {
+            code: 'RIVERLOG_LEASE_FAILED',
+          });
+        },
       });
       await keeper.start();
       pollOthers();
@@ -350,24 +386,23 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
     await done.catch(() => {});
   }
 
+  function waitForHeads(external: boolean): Promise<PositionMap> {
+    return log.heads().then(
+      (heads) =>
+        new Promise<PositionMap>((resolve, reject) => {
+          if (stopped) return reject(failure ?? new RiverlogError('STOPPED', `View ${table} stopped before it caught up.`));
+          waiters.add({ heads, external, resolve, reject });
+          settleWaiters();
+          if (waiters.size > 0) pollOthers();
+        }),
+    );
+  }
+
   function caughtUp(): Promise<PositionMap> {
     if (stopped) {
       return Promise.reject(failure ?? new RiverlogError('STOPPED', `View ${table} is stopped; start it again with runView.`));
     }
     return waitForHeads(true);
-  }
-
-  function waitForHeads(external: boolean): Promise<PositionMap> {
-    return log.heads().then(
-      (heads) =>
-        new Promise<PositionMap>((resolve, reject) => {
-          const waiter: Waiter = { heads, external, resolve, reject };
-          if (stopped) return reject(failure ?? new RiverlogError('STOPPED', `View ${table} stopped before it caught up.`));
-          waiters.add(waiter);
-          settleWaiters();
-          if (waiters.size > 0) pollOthers();
-        }),
-    );
   }
 
   if (options.switchAlias ?? true) {

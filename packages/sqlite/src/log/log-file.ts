@@ -127,7 +127,10 @@ function checkExisting(db: Database.Database, path: string, tables: readonly str
   }
   const stored = Number(meta.get('partitions'));
   if (!Number.isInteger(stored) || stored < 1 || stored > MAX_PARTITIONS) {
-    throw new LogFormatError(path, `its partition count ${JSON.stringify(meta.get('partitions'))} is not a whole number in 1..${MAX_PARTITIONS}`);
+    throw new LogFormatError(
+      path,
+      `its partition count ${JSON.stringify(meta.get('partitions'))} is not a whole number in 1..${MAX_PARTITIONS}`,
+    );
   }
   if (!tables.includes(EVENTS_TABLE)) throw new LogFormatError(path, `its ${EVENTS_TABLE} table is missing`);
   if (requested !== undefined && requested !== stored) throw new PartitionCountError(path, stored, requested);

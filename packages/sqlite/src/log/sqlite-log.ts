@@ -90,7 +90,10 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   }
   const requested = options.partitions;
   if (requested !== undefined && (!Number.isInteger(requested) || requested < 1 || requested > MAX_PARTITIONS)) {
-    throw new RiverlogError('INVALID_OPTION', `sqliteLog: partitions must be a whole number in 1..${MAX_PARTITIONS}, got ${preview(requested)}.`);
+    throw new RiverlogError(
+      'INVALID_OPTION',
+      `sqliteLog: partitions must be a whole number in 1..${MAX_PARTITIONS}, got ${preview(requested)}.`,
+    );
   }
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   if (!Number.isInteger(maxEventBytes) || maxEventBytes < 1) {
@@ -123,7 +126,9 @@ class SqliteEventLog implements SqliteLog {
   private readonly page: Database.Statement;
   private readonly typedPage: Database.Statement;
   private readonly dataVersion: Database.Statement;
-  private readonly appendInTransaction: Database.Transaction<(events: readonly Envelope[], texts: string[], partitions: Uint16Array) => Position[]>;
+  private readonly appendInTransaction: Database.Transaction<
+    (events: readonly Envelope[], texts: string[], partitions: Uint16Array) => Position[]
+  >;
 
   constructor(
     readonly database: Database.Database,
@@ -144,7 +149,9 @@ class SqliteEventLog implements SqliteLog {
       .prepare('SELECT position, appended_at FROM riverlog_events WHERE position >= ? AND position < ? ORDER BY position DESC LIMIT 1')
       .raw();
     this.appendedAtOf = db.prepare('SELECT appended_at FROM riverlog_events WHERE position = ?').pluck();
-    this.page = db.prepare('SELECT position, envelope FROM riverlog_events WHERE position >= ? AND position < ? ORDER BY position LIMIT ?').raw();
+    this.page = db
+      .prepare('SELECT position, envelope FROM riverlog_events WHERE position >= ? AND position < ? ORDER BY position LIMIT ?')
+      .raw();
     // Rows of other types come back with a NULL envelope: they move the cursor on without being parsed.
     this.typedPage = db
       .prepare(
@@ -164,9 +171,9 @@ class SqliteEventLog implements SqliteLog {
         },
         this.wake,
       );
-      let followers = openLogs.get(path);
-      if (!followers) openLogs.set(path, (followers = new Set()));
+      const followers = openLogs.get(path) ?? new Set();
       followers.add(this.wake);
+      openLogs.set(path, followers);
     }
   }
 
@@ -282,10 +289,11 @@ class SqliteEventLog implements SqliteLog {
           const from = base + (cursors[i] as number);
           let rows: [number, string | null][];
           try {
-            rows = (types === undefined ? this.page.all(from, base + PARTITION_SPAN, maxBatch) : this.typedPage.all(types, from, base + PARTITION_SPAN, maxBatch)) as [
-              number,
-              string | null,
-            ][];
+            rows = (
+              types === undefined
+                ? this.page.all(from, base + PARTITION_SPAN, maxBatch)
+                : this.typedPage.all(types, from, base + PARTITION_SPAN, maxBatch)
+            ) as [number, string | null][];
           } catch (error) {
             throw this.readFailure(error, partition, cursors[i] as number);
           }
@@ -381,7 +389,7 @@ class SqliteEventLog implements SqliteLog {
   }
 
   private ensureOpen(): void {
-    if (this.closed) throw new ClosedError(`SQLite log ${this.path}`);
+    if (this.closed || !this.database.open) throw new ClosedError(`SQLite log ${this.path}`);
   }
 
   private writeFailure(error: unknown, count: number): Error {
@@ -393,7 +401,8 @@ class SqliteEventLog implements SqliteLog {
         { cause: error },
       );
     }
-    if (code?.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return new LogFormatError(this.path, explain(error), { cause: error });
+    if (code?.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
+      return new LogFormatError(this.path, explain(error), { cause: error });
     return new RiverlogError(
       'LOG_WRITE_FAILED',
       `Appending ${count} events to ${this.path} failed (${describeSqliteError(error)}); none of them was written.`,
@@ -417,5 +426,9 @@ function invalidEnvelope(event: unknown, index: number): ValidationError {
     .filter((field) => typeof fields?.[field] !== 'string' || fields[field] === '')
     .map((field) => ({ path: field, expected: 'non-empty string', actual: preview(fields?.[field]) }));
   const type = typeof fields?.type === 'string' ? fields.type : '(unknown)';
-  return new ValidationError(type, issues.length > 0 ? issues : [{ path: '', expected: 'an envelope', actual: preview(event) }], ` at index ${index} of the append`);
+  return new ValidationError(
+    type,
+    issues.length > 0 ? issues : [{ path: '', expected: 'an envelope', actual: preview(event) }],
+    ` at index ${index} of the append`,
+  );
 }

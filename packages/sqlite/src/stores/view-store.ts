@@ -58,10 +58,16 @@ function toJson(value: unknown, table: string, key: string): string {
   try {
     text = JSON.stringify(value);
   } catch (error) {
-    throw new RiverlogError('INVALID_VIEW_VALUE', `View table ${table}, row ${JSON.stringify(key)}: the value cannot be stored as JSON (${(error as Error).message}).`);
+    throw new RiverlogError(
+      'INVALID_VIEW_VALUE',
+      `View table ${table}, row ${JSON.stringify(key)}: the value cannot be stored as JSON (${(error as Error).message}).`,
+    );
   }
   if (text === undefined) {
-    throw new RiverlogError('INVALID_VIEW_VALUE', `View table ${table}, row ${JSON.stringify(key)}: the value ${preview(value)} cannot be stored as JSON.`);
+    throw new RiverlogError(
+      'INVALID_VIEW_VALUE',
+      `View table ${table}, row ${JSON.stringify(key)}: the value ${preview(value)} cannot be stored as JSON.`,
+    );
   }
   return text;
 }
@@ -98,7 +104,9 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
   );
   const deleteRow = db.prepare('DELETE FROM riverlog_view_rows WHERE table_name = ? AND row_key = ?');
   const putIndex = db.prepare('INSERT INTO riverlog_view_index (table_name, index_name, sort_key, row_key) VALUES (?, ?, ?, ?)');
-  const deleteIndex = db.prepare('DELETE FROM riverlog_view_index WHERE table_name = ? AND index_name = ? AND sort_key = ? AND row_key = ?');
+  const deleteIndex = db.prepare(
+    'DELETE FROM riverlog_view_index WHERE table_name = ? AND index_name = ? AND sort_key = ? AND row_key = ?',
+  );
   const selectPositions = db.prepare('SELECT partition_id, last_offset FROM riverlog_view_positions WHERE table_name = ?').raw();
   const putPosition = db.prepare(
     'INSERT INTO riverlog_view_positions (table_name, partition_id, last_offset) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_offset = excluded.last_offset',
@@ -112,7 +120,8 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     db.prepare('DELETE FROM riverlog_view_rows WHERE table_name = ?'),
     db.prepare('DELETE FROM riverlog_view_positions WHERE table_name = ?'),
   ];
-  const select = 'SELECT r.row_key, r.value FROM riverlog_view_index i JOIN riverlog_view_rows r ON r.table_name = i.table_name AND r.row_key = i.row_key';
+  const select =
+    'SELECT r.row_key, r.value FROM riverlog_view_index i JOIN riverlog_view_rows r ON r.table_name = i.table_name AND r.row_key = i.row_key';
   const where = 'WHERE i.table_name = @table AND i.index_name = @index';
   const queries = {
     all: {
@@ -121,7 +130,9 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     },
     prefix: {
       asc: db.prepare(`${select} ${where} AND i.sort_key >= @low AND i.sort_key < @high ORDER BY i.sort_key, i.row_key LIMIT @limit`).raw(),
-      desc: db.prepare(`${select} ${where} AND i.sort_key >= @low AND i.sort_key < @high ORDER BY i.sort_key DESC, i.row_key DESC LIMIT @limit`).raw(),
+      desc: db
+        .prepare(`${select} ${where} AND i.sort_key >= @low AND i.sort_key < @high ORDER BY i.sort_key DESC, i.row_key DESC LIMIT @limit`)
+        .raw(),
     },
   };
 

@@ -1,0 +1,181 @@
+// The Kafka log against raw kafkajs on the same broker, in the same run:
+// produce (kafkaLog.append vs producer.send, equal batches) and consume
+// (kafkaLog.subscribe vs a raw eachBatch loop that parses and commits per batch).
+import { defineCatalog, defineEvent, t, ulid } from '@riverlog/core';
+import { kafkaLog } from '@riverlog/kafka';
+import { Kafka, logLevel } from 'kafkajs';
+
+export const title = 'Kafka';
+export const about =
+  'One local broker (test/infra/kafka.mjs, or `RIVERLOG_KAFKA_BROKERS`), a 3-partition topic. Both sides use an idempotent producer with acks=all and send batches of the same size one after another; both consumers commit offsets after each batch.';
+
+const EVENTS = 100_000;
+const BATCH = 500;
+const PARTITIONS = 3;
+const RUNS = 3;
+const source = 'bench';
+const catalog = defineCatalog([defineEvent('cart/add', { data: { sku: t.string, quantity: t.number } })]);
+const subject = (i) => `cart-${i % 1000}`;
+const payload = (i) => ({ sku: `p-${i % 997}`, quantity: (i % 5) + 1 });
+const envelopes = () => Array.from({ length: EVENTS }, (_, i) => catalog.create('cart/add', subject(i), payload(i), { source }));
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function broker() {
+  if (process.env.RIVERLOG_KAFKA_BROKERS) return { brokers: process.env.RIVERLOG_KAFKA_BROKERS.split(','), stop: async () => {} };
+  const { startKafka } = await import('../../test/infra/kafka.mjs');
+  return startKafka();
+}
+
+async function createTopic(kafka, topic) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }] });
+  for (;;) {
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+    const partitions = metadata?.topics[0]?.partitions ?? [];
+    if (partitions.length === PARTITIONS && partitions.every((p) => p.leader >= 0) && (await admin.fetchTopicOffsets(topic).catch(() => false))) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await admin.disconnect();
+}
+
+async function rawProduce(kafka, topic) {
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  const events = envelopes();
+  const started = performance.now();
+  for (let i = 0; i < EVENTS; i += BATCH) {
+    const messages = events.slice(i, i + BATCH).map((event) => ({ key: event.subject, value: JSON.stringify(event) }));
+    await producer.send({ topic, acks: -1, messages });
+  }
+  const rate = EVENTS / ((performance.now() - started) / 1000);
+  await producer.disconnect();
+  return rate;
+}
+
+async function riverlogProduce(brokers, topic) {
+  const log = await kafkaLog({ brokers, topic, logLevel: 'nothing' });
+  const events = envelopes();
+  const started = performance.now();
+  for (let i = 0; i < EVENTS; i += BATCH) await log.append(events.slice(i, i + BATCH));
+  const rate = EVENTS / ((performance.now() - started) / 1000);
+  await log.close();
+  return rate;
+}
+
+async function rawConsume(kafka, topic, total) {
+  const consumer = kafka.consumer({ groupId: `bench-raw-${ulid()}`, maxWaitTimeInMs: 1000 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let count = 0;
+  let done;
+  const finished = new Promise((resolve) => {
+    done = resolve;
+  });
+  const started = performance.now();
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: PARTITIONS,
+    eachBatch: async ({ batch, resolveOffset }) => {
+      let last;
+      for (const message of batch.messages) {
+        const event = JSON.parse(message.value.toString('utf8'));
+        if (event.type) count++;
+        last = message.offset;
+      }
+      if (last === undefined) return;
+      resolveOffset(last);
+      await consumer.commitOffsets([{ topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+      if (count >= total) done();
+    },
+  });
+  await finished;
+  const rate = total / ((performance.now() - started) / 1000);
+  await consumer.disconnect();
+  return rate;
+}
+
+async function riverlogConsume(brokers, topic, total) {
+  const log = await kafkaLog({ brokers, topic, logLevel: 'nothing' });
+  let count = 0;
+  let done;
+  const finished = new Promise((resolve) => {
+    done = resolve;
+  });
+  const started = performance.now();
+  const subscription = await log.subscribe({
+    group: `bench-riverlog-${ulid()}`,
+    onBatch: async (batch) => {
+      for (const record of batch) if (record.event) count++;
+      if (count >= total) done();
+    },
+  });
+  await finished;
+  const rate = total / ((performance.now() - started) / 1000);
+  await subscription.stop();
+  await log.close();
+  return rate;
+}
+
+export async function run() {
+  let server;
+  try {
+    server = await broker();
+  } catch (error) {
+    console.warn(`Kafka benchmarks skipped: ${error.message}`);
+    return [];
+  }
+  const { brokers } = server;
+  const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING });
+  try {
+    const produceTopic = `bench-produce-${ulid().toLowerCase()}`;
+    await createTopic(kafka, produceTopic);
+    // warm-up: JIT, connections, the group coordinator
+    await riverlogProduce(brokers, produceTopic);
+    await rawProduce(kafka, produceTopic);
+    const raw = [];
+    const ours = [];
+    for (let run = 0; run < RUNS; run++) {
+      raw.push(await rawProduce(kafka, produceTopic));
+      ours.push(await riverlogProduce(brokers, produceTopic));
+    }
+
+    const consumeTopic = `bench-consume-${ulid().toLowerCase()}`;
+    await createTopic(kafka, consumeTopic);
+    await riverlogProduce(brokers, consumeTopic);
+    await rawConsume(kafka, consumeTopic, EVENTS);
+    await riverlogConsume(brokers, consumeTopic, EVENTS);
+    const rawReads = [];
+    const ourReads = [];
+    for (let run = 0; run < RUNS; run++) {
+      rawReads.push(await rawConsume(kafka, consumeTopic, EVENTS));
+      ourReads.push(await riverlogConsume(brokers, consumeTopic, EVENTS));
+    }
+
+    const bytes = Buffer.byteLength(JSON.stringify(catalog.create('cart/add', subject(1), payload(1), { source })));
+    const note = `${EVENTS.toLocaleString('en-US')} events of ${bytes} B, ${PARTITIONS} partitions; median of ${RUNS}`;
+    return [
+      {
+        name: `kafkaLog.append, batches of ${BATCH} (idempotent, acks=all, key = subject, structured CloudEvents)`,
+        unit: 'events/s',
+        riverlog: median(ours),
+        baselineName: `kafkajs producer.send, batches of ${BATCH}, idempotent, acks=all`,
+        baseline: median(raw),
+        minRatio: 0.85,
+        note,
+      },
+      {
+        name: 'kafkaLog.subscribe (consumer group, records parsed, commit after each batch)',
+        unit: 'events/s',
+        riverlog: median(ourReads),
+        baselineName: 'kafkajs consumer.run eachBatch: JSON.parse each value, commit after each batch',
+        baseline: median(rawReads),
+        minRatio: 0.85,
+        note: `${note}; timed from joining the group until all are read`,
+      },
+    ];
+  } finally {
+    await server.stop();
+  }
+}

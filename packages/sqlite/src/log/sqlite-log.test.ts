@@ -1,0 +1,289 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ClosedError,
+  defineCatalog,
+  defineEvent,
+  type Envelope,
+  type EventLog,
+  EventTooLargeError,
+  envelopeBytes,
+  type LogRecord,
+  memoryLog,
+  type Position,
+  type ReadOptions,
+  RiverlogError,
+  t,
+  ValidationError,
+} from '@riverlog/core';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type SqliteLog, sqliteLog } from './sqlite-log.js';
+
+const catalog = defineCatalog([
+  defineEvent('test/created', { data: { seq: t.number } }),
+  defineEvent('test/renamed', { data: { seq: t.number, name: t.string } }),
+]);
+const source = 'sqlite/test';
+const created = (subject: string, seq: number) => catalog.create('test/created', subject, { seq }, { source });
+const renamed = (subject: string, seq: number) => catalog.create('test/renamed', subject, { seq, name: `n${seq}` }, { source });
+const key = (p: Position) => `${p.partition}/${p.offset}`;
+
+async function readAll(log: EventLog, options: ReadOptions = {}): Promise<LogRecord[][]> {
+  const batches: LogRecord[][] = [];
+  for await (const batch of log.read(options)) batches.push(batch);
+  return batches;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+let dir: string;
+const logs: EventLog[] = [];
+function open(options: Partial<Parameters<typeof sqliteLog>[0]> = {}, name = 'log.db'): SqliteLog {
+  const log = sqliteLog({ path: join(dir, name), ...options });
+  logs.push(log);
+  return log;
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'riverlog-sqlite-'));
+});
+afterEach(async () => {
+  for (const log of logs.splice(0)) await log.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('sqliteLog', () => {
+  it('gives the same positions and records as memoryLog for the same appends', async () => {
+    const sqlite = open({ partitions: 3 });
+    const memory = memoryLog({ partitions: 3 });
+    const batches = [
+      Array.from({ length: 25 }, (_, i) => created(`s${i % 7}`, i)),
+      Array.from({ length: 10 }, (_, i) => renamed(`s${i % 4}`, 100 + i)),
+    ];
+    for (const batch of batches) expect((await sqlite.append(batch)).map(key)).toEqual((await memory.append(batch)).map(key));
+    expect(await sqlite.heads()).toEqual(await memory.heads());
+    expect(await sqlite.partitions()).toEqual(await memory.partitions());
+    for (const options of [
+      {},
+      { types: ['test/renamed'] },
+      { from: { after: { '1': '2' } } },
+      { from: { at: { '0': '3' } }, partitions: ['0'] },
+    ]) {
+      const ours = (await readAll(sqlite, { ...options, maxBatch: 4 })).flat();
+      const theirs = (await readAll(memory, { ...options, maxBatch: 4 })).flat();
+      const byPosition = (records: LogRecord[]) => records.map((r) => [key(r.position), r.event]).sort();
+      expect(byPosition(ours), JSON.stringify(options)).toEqual(byPosition(theirs));
+    }
+    await memory.close();
+  });
+
+  it('counts offsets from 0 in each partition, stores the partition count and keeps it on reopen', async () => {
+    const log = open({ partitions: 2 });
+    const positions = await log.append(Array.from({ length: 10 }, (_, i) => created(`s${i}`, i)));
+    for (const partition of ['0', '1']) {
+      const offsets = positions.filter((p) => p.partition === partition).map((p) => Number(p.offset));
+      expect(offsets).toEqual(offsets.map((_, i) => i));
+    }
+    await log.close();
+    const again = open();
+    expect(again.partitionCount).toBe(2);
+    expect(await again.partitions()).toEqual(['0', '1']);
+    expect(again.uri).toBe(`sqlite:${join(dir, 'log.db')}`);
+  });
+
+  it('stores an id once, within a batch, across batches, across reopen and across two connections', async () => {
+    const log = open();
+    const first = created('a', 1);
+    const [p1, p2] = await log.append([first, { ...first }]);
+    expect(p2).toEqual(p1);
+    const [p3, p4] = await log.append([created('a', 2), first]);
+    expect(p4).toEqual(p1);
+    expect(Number(p3?.offset)).toBe(Number(p1?.offset) + 1);
+    const other = open({}, 'log.db');
+    expect(await other.append([first])).toEqual([p1]);
+    await log.close();
+    const reopened = open();
+    expect(await reopened.append([JSON.parse(JSON.stringify(first)) as Envelope])).toEqual([p1]);
+    expect((await readAll(reopened)).flat()).toHaveLength(2);
+    // An id is the key even when the subject differs, as in the memory log.
+    expect(await reopened.append([{ ...first, subject: 'zzz' }])).toEqual([p1]);
+  });
+
+  it('keeps append times from going back within a partition, so a time read stays correct when the clock steps back', async () => {
+    const log = open({ partitions: 1 });
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(now);
+      await log.append([created('a', 0)]);
+      clock.mockReturnValue(now - 60_000);
+      const [stepped] = await log.append([created('a', 1)]);
+      clock.mockReturnValue(now + 1000);
+      const [later] = await log.append([created('a', 2)]);
+      const times = log.database.prepare('SELECT appended_at FROM riverlog_records ORDER BY "offset"').pluck().all();
+      expect(times).toEqual([now, now, now + 1000]);
+      const fromNow = (await readAll(log, { from: { time: now } })).flat();
+      expect(fromNow.map((r) => r.position.offset)).toEqual(['0', '1', '2']);
+      expect((await readAll(log, { from: { time: now + 1 } })).flat().map((r) => r.position)).toEqual([later]);
+      expect(stepped?.offset).toBe('1');
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it('reads from a time with a binary search over a partition of many records', async () => {
+    const log = open({ partitions: 1 });
+    const start = Date.now();
+    const clock = vi.spyOn(Date, 'now');
+    try {
+      for (let i = 0; i < 50; i++) {
+        clock.mockReturnValue(start + i * 10);
+        await log.append([created('a', 2 * i), created('a', 2 * i + 1)]);
+      }
+    } finally {
+      clock.mockRestore();
+    }
+    for (const [time, first] of [
+      [start - 1, 0],
+      [start, 0],
+      [start + 1, 2],
+      [start + 250, 50],
+      [start + 490, 98],
+      [start + 491, 100],
+    ] as const) {
+      const records = (await readAll(log, { from: { time } })).flat();
+      expect(records[0]?.position.offset ?? '100', `time +${time - start}`).toBe(String(first));
+      expect(records).toHaveLength(100 - first);
+    }
+  });
+
+  it('filters by type in the database, over pages with few matches, and never yields more than maxBatch', async () => {
+    const log = open({ partitions: 1 });
+    await log.append(Array.from({ length: 300 }, (_, i) => (i % 50 === 7 ? renamed('a', i) : created('a', i))));
+    const batches = await readAll(log, { types: ['test/renamed'], maxBatch: 4 });
+    const records = batches.flat();
+    expect(records.map((r) => r.position.offset)).toEqual(['7', '57', '107', '157', '207', '257']);
+    for (const batch of batches) expect(batch.length).toBeLessThanOrEqual(4);
+    expect((await readAll(log, { types: [] })).flat()).toEqual([]);
+  });
+
+  it('refuses an oversize event before writing anything; an event of exactly the limit fits', async () => {
+    const log = open({ maxEventBytes: 2048 });
+    const small = created('a', 0);
+    const big = catalog.create('test/renamed', 'b', { seq: 1, name: 'é'.repeat(1100) }, { source });
+    const error = await log.append([small, big]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EventTooLargeError);
+    expect(error).toMatchObject({ code: 'EVENT_TOO_LARGE', size: envelopeBytes(big), limit: 2048, id: big.id });
+    expect(await log.heads()).toEqual({});
+    const base = envelopeBytes(catalog.create('test/renamed', 'c', { seq: 1, name: '' }, { source }));
+    const exact = catalog.create('test/renamed', 'c', { seq: 1, name: 'x'.repeat(2048 - base) }, { source });
+    expect(envelopeBytes(exact)).toBe(2048);
+    expect(await log.append([exact])).toHaveLength(1);
+  });
+
+  it('refuses a record that is not an envelope with a ValidationError naming the field and index', async () => {
+    const log = open();
+    const broken = { ...created('a', 0), subject: undefined } as unknown as Envelope;
+    const error = await log.append([created('a', 1), broken]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).message).toContain('at index 1');
+    expect((error as ValidationError).issues.map((i) => i.path)).toEqual(['subject']);
+    expect(await log.heads()).toEqual({});
+  });
+
+  it('refuses unknown partitions, malformed offsets and bad options with one clear error', async () => {
+    const log = open({ partitions: 2 });
+    await expect(readAll(log, { partitions: ['7'] })).rejects.toThrow(/has no partition "7"; it has 0, 1/);
+    await expect(readAll(log, { from: { after: { '0': '-1' } } })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(readAll(log, { from: { time: 'yesterday' } })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(readAll(log, { maxBatch: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    expect(() => sqliteLog({ path: join(dir, 'x.db'), partitions: 0 })).toThrow(RiverlogError);
+    expect(() => sqliteLog({ path: '' })).toThrow(/path must be a non-empty string/);
+  });
+
+  it('delivers an append to a following reader of the same log and of another log on the same file', async () => {
+    const writer = open();
+    const reader = open({}, 'log.db');
+    const controller = new AbortController();
+    const seen: { own: LogRecord[]; other: LogRecord[] } = { own: [], other: [] };
+    const follow = async (log: EventLog, into: LogRecord[]) => {
+      for await (const batch of log.read({ from: 'latest', follow: true, signal: controller.signal })) into.push(...batch);
+    };
+    const reading = Promise.all([follow(writer, seen.own), follow(reader, seen.other)]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const positions = await writer.append([created('a', 1), created('b', 2)]);
+    await until(() => seen.own.length === 2 && seen.other.length === 2, 'both readers to see the append');
+    expect(seen.other.map((r) => r.position).sort((a, b) => key(a).localeCompare(key(b)))).toEqual(
+      [...positions].sort((a, b) => key(a).localeCompare(key(b))),
+    );
+    controller.abort();
+    await reading;
+  });
+
+  it('notices a commit made by another connection (another process) through the file watch', async () => {
+    const log = open({ partitions: 1 });
+    await log.append([created('a', 0)]);
+    const seen: LogRecord[] = [];
+    const reading = (async () => {
+      for await (const batch of log.read({ from: 'earliest', follow: true })) seen.push(...batch);
+    })();
+    await until(() => seen.length === 1, 'the first record');
+    // A second connection that is not a SqliteLog of this process: no in-process wake-up reaches the reader.
+    const foreign = new Database(join(dir, 'log.db'));
+    const event = created('a', 1);
+    foreign
+      .prepare('INSERT INTO riverlog_events (position, appended_at, type, id, envelope) VALUES (1, ?, ?, ?, ?)')
+      .run(Date.now(), event.type, event.id, JSON.stringify(event));
+    foreign.close();
+    await until(() => seen.length === 2, 'the record committed by the other connection', 3000);
+    expect(seen[1]?.event).toEqual(JSON.parse(JSON.stringify(event)));
+    await log.close();
+    await reading;
+  });
+
+  it('ends a following read on close, and rejects every call after close with ClosedError', async () => {
+    const log = open();
+    let ended = false;
+    const reading = (async () => {
+      for await (const _ of log.read({ follow: true })) {
+        // nothing to read
+      }
+      ended = true;
+    })();
+    await new Promise((resolve) => setImmediate(resolve));
+    await log.close();
+    await reading;
+    expect(ended).toBe(true);
+    await log.close();
+    await expect(log.append([created('a', 0)])).rejects.toBeInstanceOf(ClosedError);
+    await expect(log.heads()).rejects.toBeInstanceOf(ClosedError);
+    await expect(log.partitions()).rejects.toBeInstanceOf(ClosedError);
+    expect(() => log.read()).toThrow(ClosedError);
+  });
+
+  it('yields a record whose stored text is not JSON with the raw text and the reason', async () => {
+    const log = open({ partitions: 1 });
+    log.database.prepare("INSERT INTO riverlog_events VALUES (0, 0, 'x/y', 'id-1', '{not json')").run();
+    const [record] = (await readAll(log)).flat();
+    expect(record).toMatchObject({ position: { partition: '0', offset: '0' }, event: undefined, raw: '{not json' });
+    expect(record?.error).toMatch(/^not JSON/);
+  });
+
+  it('reads a large partition in pages, round-robin with the other partitions', async () => {
+    const log = open({ partitions: 2 });
+    const events = Array.from({ length: 2500 }, (_, i) => created(i % 5 === 0 ? 'x' : `s${i}`, i));
+    await log.append(events);
+    const batches = await readAll(log, { maxBatch: 500 });
+    expect(batches.flat()).toHaveLength(2500);
+    // The first two batches come from different partitions: neither waits for the other to be drained.
+    expect(batches[0]?.[0]?.position.partition).not.toBe(batches[1]?.[0]?.position.partition);
+  });
+});
