@@ -1,4 +1,4 @@
-import { advance, type CheckpointStore, type Position, type PositionMap } from '@riverlog/core';
+import { advance, type CheckpointStore, compareOffsets, type Position, type PositionMap } from '@riverlog/core';
 
 export interface CheckpointWriterOptions {
   readonly store: CheckpointStore;
@@ -16,7 +16,7 @@ export interface CheckpointWriterOptions {
  * the next one.
  */
 export class CheckpointWriter {
-  private pending: PositionMap = {};
+  private pending: Record<string, string> = {};
   private count = 0;
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -31,13 +31,19 @@ export class CheckpointWriter {
 
   /** Records that everything up to `position` in its partition is finished. */
   finished(position: Position): void {
-    this.pending = advance(this.pending, position);
+    // Mutated in place: this runs once per record. `write` swaps in a fresh object.
+    const current = this.pending[position.partition];
+    if (current === undefined || compareOffsets(current, position.offset) < 0) this.pending[position.partition] = position.offset;
     if (++this.count >= this.options.everyRecords) this.flush().catch(() => {});
   }
 
   /** Writes what is pending, after any write already under way. Rejects if this write fails. */
   flush(): Promise<void> {
-    const write = this.chain.then(() => this.write());
+    // Taken now, not when the write runs: records finishing meanwhile belong to the next write.
+    const positions = this.pending;
+    this.pending = {};
+    this.count = 0;
+    const write = this.chain.then(() => this.write(positions));
     this.chain = write.catch(() => {});
     return write;
   }
@@ -49,15 +55,12 @@ export class CheckpointWriter {
     await this.flush();
   }
 
-  private async write(): Promise<void> {
-    const positions = this.pending;
+  private async write(positions: PositionMap): Promise<void> {
     if (Object.keys(positions).length === 0) return;
-    this.pending = {};
-    this.count = 0;
     try {
       await this.options.store.save(this.options.group, positions);
     } catch (error) {
-      for (const [partition, offset] of Object.entries(positions)) this.pending = advance(this.pending, { partition, offset });
+      for (const [partition, offset] of Object.entries(positions)) this.pending = { ...advance(this.pending, { partition, offset }) };
       this.options.onError(error);
       throw error;
     }

@@ -10,7 +10,8 @@ export interface PartitionWorkerOptions {
   readonly maxBatch: number | undefined;
   /** The offset to resume after (the checkpoint), or undefined to start from the beginning. */
   readonly start: () => Promise<string | undefined>;
-  readonly process: (record: LogRecord, signal: AbortSignal) => Promise<RecordOutcome>;
+  /** Synchronous when the record finished synchronously. */
+  readonly process: (record: LogRecord, signal: AbortSignal) => RecordOutcome | Promise<RecordOutcome>;
   /** Called after each finished record, in offset order. */
   readonly finished: (record: LogRecord) => void;
   /** False when this worker may no longer start a record (e.g. its lease ran out). */
@@ -84,7 +85,9 @@ export class PartitionWorker {
         })) {
           for (const record of batch) {
             if (signal.aborted || !options.mayContinue()) return;
-            if ((await options.process(record, signal)) === 'abandoned') return;
+            let outcome = options.process(record, signal);
+            if (typeof outcome !== 'string') outcome = await outcome;
+            if (outcome === 'abandoned') return;
             after = record.position.offset;
             this.finishedOffset = after;
             failures = 0;

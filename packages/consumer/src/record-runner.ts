@@ -32,18 +32,22 @@ export interface RecordRunnerOptions<C extends Catalog, Context extends HandlerC
     ...args: Parameters<NonNullable<ConsumerHooks<EventOf<C>>[K]>>
   ) => void;
   readonly reportError: (error: unknown, stage: ErrorStage, partition?: string) => void;
+  /** Whether anyone listens to a hook, so the hot path builds no payload for nobody. Default: yes. */
+  readonly wants?: (name: keyof ConsumerHooks<EventOf<C>>) => boolean;
 }
 
 /**
  * Takes one record from decoding to done: dead letter for what does not
  * decode (and unknown types, unless ignored), the handler of its type with
  * retries and backoff for the rest. Shared by the consumer and the Lambda adapters.
+ * A record whose handler finishes synchronously is done synchronously: no
+ * promise is made for it, which is most of the cost of a fast handler.
  */
-export async function runRecord<C extends Catalog, Context extends HandlerContext>(
+export function runRecord<C extends Catalog, Context extends HandlerContext>(
   record: LogRecord,
   signal: AbortSignal,
   options: RecordRunnerOptions<C, Context>,
-): Promise<RunOutcome> {
+): RunOutcome | Promise<RunOutcome> {
   const classified = classifyRecord(options.catalog, record);
   if (classified.kind === 'poison') return deadLetter(record, DeadLetterCodes.decodeFailed, classified.reason, 0, signal, options);
   if (classified.kind === 'unknown-type') {
@@ -53,34 +57,66 @@ export async function runRecord<C extends Catalog, Context extends HandlerContex
     return 'done';
   }
   const { event } = classified;
-  const handler = options.handlers[event.type] as ((event: EventOf<C>, context: Context) => Promise<void> | void) | typeof ignore;
+  const handler = options.handlers[event.type] as Handler<C, Context> | typeof ignore;
   if (typeof handler !== 'function') {
     options.emit('onIgnored', { record, type: event.type });
     return 'done';
   }
+  if (signal.aborted) return 'abandoned';
+  const timed = options.wants?.('onHandled') ?? true;
+  const started = timed ? performance.now() : 0;
+  const handled = (): RunOutcome => {
+    if (timed) options.emit('onHandled', { event, position: record.position, attempts: 1, durationMs: performance.now() - started });
+    return 'done';
+  };
+  let result: Promise<void> | void;
+  try {
+    result = handler(event, options.context({ group: options.group, position: record.position, attempt: 1, signal, record }));
+  } catch (error) {
+    return retryAfterFailure(record, event, handler, error, signal, options);
+  }
+  if (result === undefined || typeof (result as Promise<void>).then !== 'function') return handled();
+  return (result as Promise<void>).then(handled, (error: unknown) => retryAfterFailure(record, event, handler, error, signal, options));
+}
+
+type Handler<C extends Catalog, Context> = (event: EventOf<C>, context: Context) => Promise<void> | void;
+
+/** The retry loop after the first try failed: backoff, further tries, then the dead letter (or `failed`). */
+async function retryAfterFailure<C extends Catalog, Context extends HandlerContext>(
+  record: LogRecord,
+  event: EventOf<C>,
+  handler: Handler<C, Context>,
+  firstError: unknown,
+  signal: AbortSignal,
+  options: RecordRunnerOptions<C, Context>,
+): Promise<RunOutcome> {
   const { retry } = options;
+  let error = firstError;
   for (let attempt = 1; ; attempt++) {
-    if (signal.aborted) return 'abandoned';
-    const started = performance.now();
-    try {
-      await handler(event, options.context({ group: options.group, position: record.position, attempt, signal, record }));
-      options.emit('onHandled', { event, position: record.position, attempts: attempt, durationMs: performance.now() - started });
-      return 'done';
-    } catch (error) {
+    if (attempt > 1) {
       if (signal.aborted) return 'abandoned';
-      const delayMs = backoffDelay(retry, attempt);
-      if (attempt >= retry.maxAttempts || !(options.canWait?.(delayMs) ?? true)) {
-        if (options.whenExhausted === 'fail') {
-          options.reportError(error, 'handler', record.position.partition);
-          return 'failed';
-        }
-        const { partition, offset } = record.position;
-        const reason = `handler for ${JSON.stringify(event.type)} failed ${attempt} time${attempt === 1 ? '' : 's'} at partition ${partition}, offset ${offset}; last error: ${describeError(error)}`;
-        return deadLetter(record, DeadLetterCodes.handlerFailed, reason, attempt, signal, options);
+      const started = performance.now();
+      try {
+        await handler(event, options.context({ group: options.group, position: record.position, attempt, signal, record }));
+        options.emit('onHandled', { event, position: record.position, attempts: attempt, durationMs: performance.now() - started });
+        return 'done';
+      } catch (thrown) {
+        error = thrown;
       }
-      options.emit('onRetry', { event, position: record.position, attempt, error, delayMs });
-      if (!(await sleep(delayMs, signal))) return 'abandoned';
     }
+    if (signal.aborted) return 'abandoned';
+    const delayMs = backoffDelay(retry, attempt);
+    if (attempt >= retry.maxAttempts || !(options.canWait?.(delayMs) ?? true)) {
+      if (options.whenExhausted === 'fail') {
+        options.reportError(error, 'handler', record.position.partition);
+        return 'failed';
+      }
+      const { partition, offset } = record.position;
+      const reason = `handler for ${JSON.stringify(event.type)} failed ${attempt} time${attempt === 1 ? '' : 's'} at partition ${partition}, offset ${offset}; last error: ${describeError(error)}`;
+      return deadLetter(record, DeadLetterCodes.handlerFailed, reason, attempt, signal, options);
+    }
+    options.emit('onRetry', { event, position: record.position, attempt, error, delayMs });
+    if (!(await sleep(delayMs, signal))) return 'abandoned';
   }
 }
 

@@ -86,7 +86,7 @@ export interface LeaseOptions {
 
 /** How often finished work is written to the checkpoint store. */
 export interface CheckpointPolicy {
-  /** Write after this many finished records. Default 100. */
+  /** Write after this many finished records. Default 5,000: each write is a durable transaction, and a crash costs at most this many redeliveries (or one second's worth). */
   readonly records?: number;
   /** Write at least this often while there is something to write. Default 1000 ms. */
   readonly ms?: number;
@@ -104,7 +104,12 @@ export interface ConsumerOptions<C extends Catalog> {
   readonly retry?: RetryPolicy;
   /** What to do with valid envelopes of types the catalog does not define. Default `'dead-letter'`. */
   readonly unknownTypes?: 'dead-letter' | 'ignore';
-  /** Share partitions with other processes of the group. Without it, this consumer works on every partition. */
+  /**
+   * Share partitions with other processes of the group. Without it, this
+   * consumer works on every partition, except on a log that runs consumer
+   * groups itself (Kafka, see `isGroupSubscribable`): there it joins the
+   * log's group and works on the partitions the log assigns it.
+   */
   readonly leases?: LeaseOptions | LeaseStore;
   readonly checkpointEvery?: CheckpointPolicy;
   /** Where a partition without a checkpoint starts. Default `'earliest'`. */

@@ -51,9 +51,10 @@ export function toIssues(errors: t.Errors, prefix = ''): ValidationIssue[] {
  */
 export function strict<P extends t.Props>(props: P, name?: string): t.Type<t.TypeOf<t.TypeC<P>>, t.OutputOf<t.TypeC<P>>, unknown> {
   const base = t.type(props);
+  const plain = Object.values(props).every((prop) => isIdentityCodec(prop));
   const allowed = new Set(Object.keys(props));
   const codecName = name ?? base.name;
-  return new t.Type(
+  const codec = new t.Type(
     codecName,
     (u): u is t.TypeOf<t.TypeC<P>> => base.is(u) && Object.keys(u as object).every((k) => allowed.has(k)),
     (u, context) => {
@@ -70,4 +71,18 @@ export function strict<P extends t.Props>(props: P, name?: string): t.Type<t.Typ
     },
     base.encode,
   );
+  if (plain) identityCodecs.add(codec);
+  return codec;
+}
+
+const identityCodecs = new WeakSet<t.Mixed>();
+
+/**
+ * True for codecs whose decoded value is the input itself (made by `strict`
+ * from plain field codecs), so a passing `is` check may stand in for `validate`.
+ */
+export function isIdentityCodec(codec: t.Mixed): boolean {
+  if (identityCodecs.has(codec)) return true;
+  const tag = (codec as { _tag?: string })._tag;
+  return tag === 'StringType' || tag === 'NumberType' || tag === 'BooleanType' || tag === 'UnknownType';
 }
