@@ -1,5 +1,14 @@
-import { type Catalog, compareOffsets, type EventOf, type LogRecord, RiverlogError, waitForChange } from '@riverlog/core';
+import {
+  type Catalog,
+  compareOffsets,
+  type EventOf,
+  isGroupSubscribable,
+  type LogRecord,
+  RiverlogError,
+  waitForChange,
+} from '@riverlog/core';
 import { CheckpointWriter } from './checkpoint-writer.js';
+import { GroupMember } from './group-member.js';
 import { validateHandlers } from './handlers.js';
 import { hookEmitter } from './hooks.js';
 import { LeaseCoordinator, resolveLeaseOptions } from './lease-coordinator.js';
@@ -41,7 +50,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     throw new RiverlogError('INVALID_OPTION', 'createConsumer: group must be a non-empty string, e.g. "photo-assignment".');
   }
   validateHandlers(options.catalog, options.handlers as Record<string, unknown>, where);
-  const everyRecords = options.checkpointEvery?.records ?? 100;
+  const everyRecords = options.checkpointEvery?.records ?? 5000;
   const everyMs = options.checkpointEvery?.ms ?? 1000;
   if (!Number.isInteger(everyRecords) || everyRecords < 1) {
     throw new RiverlogError('INVALID_OPTION', `${where}: checkpointEvery.records must be a whole number ≥ 1, got ${everyRecords}.`);
@@ -60,7 +69,16 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
 
   const { emit, reportError } = hookEmitter<EventOf<C>>(options.hooks);
 
-  const changed = () => progress.dispatchEvent(new Event('progress'));
+  // Progress wakes drain(); records finish thousands per tick, so one wake-up per tick is enough.
+  let progressQueued = false;
+  const changed = () => {
+    if (progressQueued) return;
+    progressQueued = true;
+    setImmediate(() => {
+      progressQueued = false;
+      progress.dispatchEvent(new Event('progress'));
+    });
+  };
 
   const writer = new CheckpointWriter({
     store: checkpoints,
@@ -92,13 +110,33 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     whenSinkFails: 'retry',
     context: (base) => base,
     emit,
+    wants: (name) => options.hooks?.[name] !== undefined,
     reportError,
   };
 
-  async function processRecord(record: LogRecord, signal: AbortSignal): Promise<RecordOutcome> {
+  function processRecord(record: LogRecord, signal: AbortSignal): RecordOutcome | Promise<RecordOutcome> {
     // With these options a record is never 'failed': it ends in the handler or the dead letter.
-    return (await runRecord(record, signal, runnerOptions)) === 'done' ? 'done' : 'abandoned';
+    const outcome = runRecord(record, signal, runnerOptions);
+    if (typeof outcome === 'string') return outcome === 'done' ? 'done' : 'abandoned';
+    return outcome.then((settled) => (settled === 'done' ? 'done' : 'abandoned'));
   }
+
+  // A log that runs consumer groups itself (Kafka) assigns the partitions when no leases are given.
+  const member =
+    !options.leases && isGroupSubscribable(log)
+      ? new GroupMember({
+          log,
+          group,
+          checkpoints,
+          from: options.from ?? 'earliest',
+          writer,
+          process: processRecord,
+          changed,
+          onPartitionStart: (partition, after) => emit('onPartitionStart', { partition, after }),
+          onPartitionStop: (partition, reason) => emit('onPartitionStop', { partition, reason }),
+          onError: (error, partition) => reportError(error, 'read', partition),
+        })
+      : undefined;
 
   function startWorker(partition: string): void {
     if (state === 'stopping' || state === 'stopped' || workers.has(partition)) return;
@@ -171,6 +209,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     // A start() under way finishes first, so nothing it takes is left behind.
     await starting?.catch(() => {});
     state = 'stopping';
+    await member?.stop();
     await coordinator?.halt();
     const results = await Promise.allSettled([...workers.keys()].map((partition) => stopPartition(partition, 'stopped')));
     await Promise.allSettled(ending.values());
@@ -197,7 +236,8 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
       starting = (async () => {
         const partitions = await log.partitions();
         writer.start();
-        if (coordinator) await coordinator.start();
+        if (member) await member.start();
+        else if (coordinator) await coordinator.start();
         else for (const partition of partitions) startWorker(partition);
         if (state === 'starting') state = 'running';
       })();
@@ -216,7 +256,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
       const { timeoutMs } = drainOptions;
       const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
       for (;;) {
-        const behind = [...workers.values()].filter((worker) => {
+        const behind = [...workers.values(), ...(member?.tracked() ?? [])].filter((worker) => {
           const head = heads[worker.partition];
           if (head === undefined) return false;
           return !worker.started || worker.finishedOffset === undefined || compareOffsets(worker.finishedOffset, head) < 0;
@@ -252,7 +292,8 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
       return lag;
     },
     assigned() {
-      return [...workers.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+      const partitions = member ? member.tracked().map((p) => p.partition) : [...workers.keys()];
+      return partitions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     },
   };
 }

@@ -91,7 +91,7 @@ export async function subscribeGroup(
 
   /** The partition's progress in this assignment; asks `startAfter` and seeks there as soon as it answers. */
   function progressOf(partition: number): PartitionProgress {
-    let state = progress.get(partition);
+    const state = progress.get(partition);
     if (state) return state;
     const fresh: PartitionProgress = { start: undefined, next: undefined, committed: undefined, soughtBack: false };
     progress.set(partition, fresh);
@@ -135,7 +135,8 @@ export async function subscribeGroup(
       const added = partitions.filter((p) => !assigned.has(p));
       for (const p of added) assigned.add(p);
       for (const p of partitions) progressOf(p);
-      if (added.length > 0) hook(() => options.onAssigned?.(added.map(String)));
+      // After a join, even an empty assignment is news: the member is in the group.
+      if (added.length > 0 || whole) hook(() => options.onAssigned?.(added.map(String)));
     },
     revoked: revoke,
     rebalancing: deactivateAll,
@@ -168,7 +169,16 @@ export async function subscribeGroup(
     state.committed = offset;
   }
 
-  async function eachBatch(payload: KafkaEachBatchPayload): Promise<void> {
+  /** Batches being handled: stop() waits for them, since kafkajs drops commits once it is stopping. */
+  const handling = new Set<Promise<void>>();
+
+  function eachBatch(payload: KafkaEachBatchPayload): Promise<void> {
+    const run = handleBatch(payload);
+    handling.add(run);
+    return run.finally(() => handling.delete(run));
+  }
+
+  async function handleBatch(payload: KafkaEachBatchPayload): Promise<void> {
     const { batch } = payload;
     const partition = batch.partition;
     const batchGeneration = generation;
@@ -307,6 +317,8 @@ export async function subscribeGroup(
       stopped ??= (async () => {
         stopping = true;
         deactivateAll();
+        // Batches finish the record in hand and commit it while the consumer still may.
+        await Promise.allSettled([...handling]);
         await consumer.disconnect().catch((error) => report(error));
         untrack();
         unregister();
