@@ -25,8 +25,10 @@ for (const file of files) {
     const ratio = row.baseline ? row.riverlog / row.baseline : undefined;
     const checks = [];
     if (row.minRatio !== undefined) checks.push(ratio >= row.minRatio ? `≥ ${row.minRatio}× ✅` : `≥ ${row.minRatio}× ❌`);
-    if (row.minAbsolute !== undefined) checks.push(row.riverlog >= row.minAbsolute ? `≥ ${fmt(row.minAbsolute)} ✅` : `≥ ${fmt(row.minAbsolute)} ❌`);
-    if (row.maxAbsolute !== undefined) checks.push(row.riverlog <= row.maxAbsolute ? `≤ ${fmt(row.maxAbsolute)} ✅` : `≤ ${fmt(row.maxAbsolute)} ❌`);
+    if (row.minAbsolute !== undefined)
+      checks.push(row.riverlog >= row.minAbsolute ? `≥ ${fmt(row.minAbsolute)} ✅` : `≥ ${fmt(row.minAbsolute)} ❌`);
+    if (row.maxAbsolute !== undefined)
+      checks.push(row.riverlog <= row.maxAbsolute ? `≤ ${fmt(row.maxAbsolute)} ✅` : `≤ ${fmt(row.maxAbsolute)} ❌`);
     if (checks.some((c) => c.includes('❌'))) failures++;
     const line = `| ${row.name} | ${fmt(row.riverlog)} ${row.unit} | ${row.baselineName ?? ''} | ${row.baseline === undefined ? '' : `${fmt(row.baseline)} ${row.unit}`} | ${ratio === undefined ? '' : `${ratio.toFixed(2)}×`} | ${checks.join(', ')} | ${row.note ?? ''} |`;
     lines.push(line);

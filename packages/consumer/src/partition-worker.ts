@@ -35,7 +35,7 @@ export class PartitionWorker {
   private readonly controller = new AbortController();
   private running: Promise<void> | undefined;
 
-  constructor(private readonly options: PartitionWorkerOptions) {
+  constructor(readonly options: PartitionWorkerOptions) {
     this.partition = options.partition;
   }
 

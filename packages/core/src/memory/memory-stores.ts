@@ -118,7 +118,7 @@ export function memoryViewStore(): ViewStore {
       const matches: { sort: string; row: ViewRow }[] = [];
       for (const [key, row] of table(name).rows) {
         const sort = row.indexes.get(query.index);
-        if (sort !== undefined && sort.startsWith(prefix)) matches.push({ sort: sort + key, row: { key, value: clone(row.value) } });
+        if (sort?.startsWith(prefix)) matches.push({ sort: sort + key, row: { key, value: clone(row.value) } });
       }
       matches.sort((a, b) => (a.sort < b.sort ? -1 : a.sort > b.sort ? 1 : 0));
       if (query.reverse) matches.reverse();
