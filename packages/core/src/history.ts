@@ -5,22 +5,15 @@ import type { Catalog } from './catalog.js';
 import { type Envelope, EnvelopeCodec, envelopeBytes } from './envelope.js';
 import { RiverlogError } from './errors.js';
 import { toIssues } from './issues.js';
-import type { EventLog, ReadFrom } from './ports.js';
+import type { EventLog, ReadOptions } from './ports.js';
 import { advance, type PositionMap } from './position.js';
 
 // History files are JSON Lines: one CloudEvents envelope per line, each
 // partition's events in log order. They hold envelopes only, no positions:
 // an import gets new positions from the log it writes to.
 
-export interface ExportOptions {
-  /** Where to start. Default `'earliest'`. */
-  readonly from?: ReadFrom;
-  /** Export only these partitions (default: all). */
-  readonly partitions?: readonly string[];
-  /** Export only these event types (default: all). */
-  readonly types?: readonly string[];
-  /** Stops the export; the promise then rejects with an `AbortError`. */
-  readonly signal?: AbortSignal;
+/** Which records to export: the read options of `EventLog.read` (not following), and whether to end the stream. */
+export interface ExportOptions extends Pick<ReadOptions, 'from' | 'partitions' | 'types' | 'signal'> {
   /** End `writable` when done, as `stream.pipeline` does. Default true; pass false for `process.stdout`. */
   readonly end?: boolean;
 }
