@@ -47,7 +47,11 @@ describeKafka('bad input written by a raw kafkajs producer', () => {
           { key: 'x', value: '{"specversion":"1.0", "id": ', headers: structured },
           { key: 'p-3', value: JSON.stringify(wrongSchema), headers: structured },
           // Binary mode with attributes missing: no ce_id, no ce_type.
-          { key: 'x', value: JSON.stringify({ id: 'p-9' }), headers: { ce_specversion: '1.0', ce_source: 'raw', 'content-type': 'application/json' } },
+          {
+            key: 'x',
+            value: JSON.stringify({ id: 'p-9' }),
+            headers: { ce_specversion: '1.0', ce_source: 'raw', 'content-type': 'application/json' },
+          },
           // No headers, and JSON that is no envelope at all.
           { key: 'x', value: JSON.stringify({ hello: 'world' }) },
           { key: 'p-2', value: JSON.stringify(unknown), headers: structured },

@@ -12,9 +12,6 @@ export const brokers: string[] | undefined = broker.brokers;
 export const describeKafka: typeof describe = brokers ? describe : (describe.skip as typeof describe);
 if (!brokers) console.warn(`Kafka tests skip: ${broker.reason}`);
 
-/** The PID of the broker the setup started (undefined for your own broker). */
-export const brokerPid: number | undefined = broker.pid;
-
 /** A raw kafkajs client on the run's broker, for setting up and checking from outside riverlog. */
 export function rawKafka(clientId = 'riverlog-test'): Kafka {
   if (!brokers) throw new Error('no Kafka broker in this run');

@@ -29,7 +29,9 @@ interface KafkaInfra {
 async function runIncludesKafka(project: TestProject): Promise<boolean> {
   const vitest = project.vitest as typeof project.vitest & { filenamePattern?: string[] };
   const specs = await vitest.globTestSpecifications(vitest.filenamePattern);
-  return specs.some((spec) => /^(test|examples)\/.*kafka/i.test(path.relative(project.config.root, spec.moduleId).split(path.sep).join('/')));
+  return specs.some((spec) =>
+    /^(test|examples)\/.*kafka/i.test(path.relative(project.config.root, spec.moduleId).split(path.sep).join('/')),
+  );
 }
 
 /**

@@ -1,14 +1,17 @@
 import { type EventLog, memoryLog, RiverlogError } from '@riverlog/core';
+import { kafkaLogFromUri } from '@riverlog/kafka';
 import { sqliteLog } from '@riverlog/sqlite';
 
 /** The log URI schemes `openLog` understands, for messages. */
-export const LOG_SCHEMES = ['sqlite:<path>', 'memory:'] as const;
+export const LOG_SCHEMES = ['sqlite:<path>', 'memory:', 'kafka://<host:port>/<topic>'] as const;
 
 /**
  * Opens the central log a URI names:
  *
  * - `sqlite:<path>` — the embedded SQLite log in that file (created if absent);
- * - `memory:` — an in-process log, gone when the process ends.
+ * - `memory:` — an in-process log, gone when the process ends;
+ * - `kafka://<host:port>[,<host:port>...]/<topic>` — a Kafka topic (created
+ *   if absent, with the broker's default partitions unless `?partitions=<n>`).
  *
  * Both take `?partitions=<n>` for a new log (default 4). The same program
  * runs unchanged on each: only this URI changes.
@@ -30,6 +33,8 @@ export async function openLog(uri: string): Promise<EventLog> {
     }
     case 'memory':
       return memoryLog(partitions === undefined ? {} : { partitions });
+    case 'kafka':
+      return kafkaLogFromUri(uri);
     default:
       throw invalid(uri, `unknown scheme ${JSON.stringify(scheme)}`);
   }

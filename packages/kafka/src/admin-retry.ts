@@ -50,11 +50,18 @@ export function retryingAdmin(admin: KafkaAdminLike, timeoutMs = 15_000): KafkaA
     connect: () => admin.connect(),
     disconnect: () => admin.disconnect(),
     createTopics: retry((options) => admin.createTopics(options)),
-    fetchTopicMetadata: retry((options) => admin.fetchTopicMetadata(options)),
+    fetchTopicMetadata: retry(async (options) => {
+      const answer = await admin.fetchTopicMetadata(options);
+      return { topics: Array.isArray(answer) ? answer : answer.topics };
+    }),
     fetchTopicOffsets: retry((topic) => admin.fetchTopicOffsets(topic)),
     fetchTopicOffsetsByTimestamp: retry((topic, timestamp) => admin.fetchTopicOffsetsByTimestamp(topic, timestamp)),
     fetchOffsets: retry((options) => admin.fetchOffsets(options)),
-    setOffsets: retry((options) => admin.setOffsets(options)),
-    describeConfigs: retry((options) => admin.describeConfigs(options)),
+    ...(admin.setOffsets
+      ? { setOffsets: retry((options) => (admin.setOffsets as NonNullable<KafkaAdminLike['setOffsets']>)(options)) }
+      : {}),
+    ...(admin.describeConfigs
+      ? { describeConfigs: retry((options) => (admin.describeConfigs as NonNullable<KafkaAdminLike['describeConfigs']>)(options)) }
+      : {}),
   };
 }

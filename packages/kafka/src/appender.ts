@@ -1,7 +1,7 @@
 import { type Envelope, EventTooLargeError, envelopeBytes, type Position, RiverlogError } from '@riverlog/core';
 import type { ClientShape, KafkaClientLike, KafkaProducerLike, KafkaRecordMetadata, ProducerSettings } from './client.js';
 import type { DedupeWindow } from './dedupe-window.js';
-import { kafkaPartitionForKey } from './partitioner.js';
+import { partitionCache } from './partitioner.js';
 import { BATCH_OVERHEAD, chargedBytes, recordBytes, toKafkaMessage } from './wire.js';
 
 export interface AppenderOptions {
@@ -30,8 +30,11 @@ interface Outgoing {
 export class KafkaAppender {
   private chain: Promise<unknown> = Promise.resolve();
   private producer: Promise<KafkaProducerLike> | undefined;
+  private readonly partitionOf: (subject: string) => number;
 
-  constructor(private readonly options: AppenderOptions) {}
+  constructor(private readonly options: AppenderOptions) {
+    this.partitionOf = partitionCache(options.partitionCount);
+  }
 
   /** Refuses oversize events at once; otherwise queues the append behind earlier ones. */
   append(events: readonly Envelope[]): Promise<Position[]> {
@@ -50,12 +53,12 @@ export class KafkaAppender {
   }
 
   private measure(event: Envelope, index: number): Outgoing {
-    const { maxEventBytes, partitionCount } = this.options;
+    const { maxEventBytes } = this.options;
     const size = envelopeBytes(event);
     const subjectSize = Buffer.byteLength(event.subject, 'utf8');
     const charged = chargedBytes(size, subjectSize);
     if (charged > maxEventBytes) throw new EventTooLargeError(event.type, event.id, charged, maxEventBytes);
-    return { index, event, partition: kafkaPartitionForKey(event.subject, partitionCount), bytes: recordBytes(size, subjectSize) };
+    return { index, event, partition: this.partitionOf(event.subject), bytes: recordBytes(size, subjectSize) };
   }
 
   private async write(outgoing: readonly Outgoing[]): Promise<Position[]> {

@@ -37,6 +37,12 @@ export function groupOffsetCheckpoints(ctx: KafkaLogContext): CheckpointStore {
         await member(positions);
         return;
       }
+      if (!ctx.admin.setOffsets) {
+        throw new RiverlogError(
+          'UNSUPPORTED',
+          `Saving group ${JSON.stringify(group)}'s offsets on ${ctx.uri} needs a live member of the group (a running subscribe) with this client, which has no admin setOffsets.`,
+        );
+      }
       try {
         await ctx.admin.setOffsets({
           groupId: group,

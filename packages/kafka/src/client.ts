@@ -71,6 +71,11 @@ export interface KafkaConsumerLike {
   readonly events?: { readonly GROUP_JOIN: string; readonly CRASH: string; readonly REBALANCING: string };
 }
 
+export interface TopicMetadata {
+  name: string;
+  partitions: { partitionId: number; leader: number }[];
+}
+
 export interface KafkaAdminLike {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
@@ -87,8 +92,10 @@ export interface KafkaAdminLike {
     groupId: string;
     topics: string[];
   }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
-  setOffsets(options: { groupId: string; topic: string; partitions: { partition: number; offset: string }[] }): Promise<void>;
-  describeConfigs(options: {
+  /** Not in the Confluent client. */
+  setOffsets?(options: { groupId: string; topic: string; partitions: { partition: number; offset: string }[] }): Promise<void>;
+  /** Not in the Confluent client. */
+  describeConfigs?(options: {
     resources: { type: number; name: string; configNames?: string[] }[];
     includeSynonyms: boolean;
   }): Promise<{ resources: { configEntries: { configName: string; configValue: string }[]; errorCode: number }[] }>;
@@ -149,8 +156,8 @@ export interface RunSettings {
 /**
  * Builds producer and consumer configs and send/subscribe/run arguments in
  * the shape each client wants: kafkajs takes them flat and per call; the
- * Confluent client wants them under `kafkaJS` in the constructor config,
- * reports rebalances through `rebalance_cb` and has no instrumentation events.
+ * Confluent client wants them under `kafkaJS` in the constructor config and
+ * has no instrumentation events.
  */
 export interface ClientShape {
   readonly flavor: KafkaClientFlavor;
@@ -196,16 +203,13 @@ const kafkajsShape: ClientShape = {
   run: (consumer, settings) => consumer.run({ autoCommit: false, eachBatchAutoResolve: false, ...settings }),
 };
 
-/** librdkafka's rebalance event codes. */
-const ASSIGN_PARTITIONS = -175;
-const REVOKE_PARTITIONS = -174;
-
 const confluentShape: ClientShape = {
   flavor: 'confluent',
   producer: (kafka, settings) =>
     kafka.producer({ kafkaJS: { idempotent: true, acks: -1, compression: compressionName(settings.compression), ...settings.extra } }),
   send: (producer, topic, messages) => producer.send({ topic, messages }),
-  consumer: (kafka, settings, events) =>
+  // Reads only: consumer groups through this client are refused by kafkaLog (see its subscribe).
+  consumer: (kafka, settings) =>
     kafka.consumer({
       kafkaJS: {
         groupId: settings.groupId,
@@ -214,18 +218,6 @@ const confluentShape: ClientShape = {
         ...(settings.maxWaitTimeInMs === undefined ? {} : { maxWaitTimeInMs: settings.maxWaitTimeInMs }),
         ...settings.extra,
       },
-      ...(events
-        ? {
-            rebalance_cb: (error: { code?: number }, assignment: { topic: string; partition: number }[]) => {
-              const partitions = assignment.filter((a) => a.topic === settings.topic).map((a) => a.partition);
-              if (error?.code === ASSIGN_PARTITIONS) events.assigned(partitions, false);
-              else if (error?.code === REVOKE_PARTITIONS) {
-                events.rebalancing();
-                events.revoked(partitions);
-              }
-            },
-          }
-        : {}),
     }),
   subscribe: (consumer, settings) => consumer.subscribe({ topics: [settings.topic] }),
   run: (consumer, settings) => consumer.run({ eachBatchAutoResolve: false, ...settings }),

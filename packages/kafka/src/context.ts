@@ -1,5 +1,5 @@
 import { ClosedError, type PositionMap, RiverlogError } from '@riverlog/core';
-import type { ClientShape, KafkaAdminLike, KafkaClientLike, KafkaConsumerLike } from './client.js';
+import type { ClientShape, KafkaAdminLike, KafkaClientLike, KafkaConsumerLike, TopicMetadata } from './client.js';
 
 /** What the reader, the group subscriptions and the checkpoint store share with the log. */
 export class KafkaLogContext {
@@ -29,7 +29,7 @@ export class KafkaLogContext {
 
   /** The topic's partition ids, in order. */
   async partitionIds(): Promise<number[]> {
-    const { topics } = await this.admin.fetchTopicMetadata({ topics: [this.topic] });
+    const { topics } = (await this.admin.fetchTopicMetadata({ topics: [this.topic] })) as { topics: TopicMetadata[] };
     const found = topics.find((t) => t.name === this.topic);
     if (!found || found.partitions.length === 0) {
       throw new RiverlogError('TOPIC_NOT_FOUND', `Kafka topic ${JSON.stringify(this.topic)} does not exist at ${this.uri}.`);

@@ -18,6 +18,7 @@ import {
   type KafkaLogLevel,
   kafkajsClient,
   TOPIC_RESOURCE,
+  type TopicMetadata,
 } from './client.js';
 import { KafkaLogContext } from './context.js';
 import { DedupeWindow } from './dedupe-window.js';
@@ -27,6 +28,8 @@ import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, maxEventBytesFor } from './wire.js';
 
 /** Compression of record batches. kafkajs has gzip built in; the others need a codec registered in its `CompressionCodecs`. */
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+
+const LIBRDKAFKA_MAX_MESSAGE_BYTES = 1_000_000;
 
 const COMPRESSION_CODES: Record<KafkaCompression, number> = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 };
 
@@ -51,7 +54,11 @@ export interface KafkaLogOptions {
   readonly brokers?: readonly string[] | string;
   /** The client id of a client riverlog makes. Default `riverlog`. */
   readonly clientId?: string;
-  /** How much a kafkajs client made by riverlog logs. Default `'warn'`. */
+  /**
+   * How much a kafkajs client made by riverlog logs to the console. Default
+   * `'nothing'`: kafkajs logs retried, transient errors at level ERROR, and
+   * riverlog reports what did fail itself (rejections, `onError`).
+   */
   readonly logLevel?: KafkaLogLevel;
   /** Which KafkaJS-compatible client `kafka` is. Default `'kafkajs'`. */
   readonly client?: KafkaClientFlavor;
@@ -137,7 +144,11 @@ export async function kafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
     const ctx = new KafkaLogContext(kafka, shape, admin, topic, uri, options.readGroupPrefix ?? 'riverlog-read-', options.consumer ?? {});
     await ensureTopic(ctx, options.createTopic);
     const partitionCount = (await ctx.partitionIds()).length;
-    const maxMessageBytes = await topicMaxMessageBytes(admin, topic);
+    // librdkafka (the Confluent client) refuses messages over its own message.max.bytes, 1,000,000 by default.
+    const maxMessageBytes = Math.min(
+      await topicMaxMessageBytes(admin, topic),
+      shape.flavor === 'confluent' ? LIBRDKAFKA_MAX_MESSAGE_BYTES : Infinity,
+    );
     const maxEventBytes = Math.min(options.maxEventBytes ?? Number.POSITIVE_INFINITY, maxEventBytesFor(maxMessageBytes));
     const appender = new KafkaAppender({
       kafka,
@@ -178,7 +189,14 @@ export async function kafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
         }
         return heads satisfies PositionMap;
       },
-      subscribe(subscribeOptions) {
+      async subscribe(subscribeOptions) {
+        if (shape.flavor === 'confluent') {
+          // Offsets committed through its KafkaJS layer did not all persist in our tests: not offered until they do.
+          throw new RiverlogError(
+            'UNSUPPORTED',
+            `Kafka consumer groups through the Confluent client are not supported by ${uri}; give createConsumer \`leases\` (and a checkpoint store such as SQLite or DynamoDB) instead.`,
+          );
+        }
         return subscribeGroup(ctx, subscribeOptions, onError);
       },
       close() {
@@ -219,8 +237,9 @@ async function ensureTopic(ctx: KafkaLogContext, spec: KafkaLogOptions['createTo
     throw new RiverlogError('INVALID_OPTION', `kafkaLog: createTopic.partitions must be a whole number ≥ 1, got ${wanted.partitions}.`);
   }
   await ctx.admin.createTopics({
-    // kafkajs's own wait gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment after creating it.
-    waitForLeaders: false,
+    // kafkajs's own wait gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment after
+    // creating it; waitForLeaders below does it instead. (The Confluent client refuses the option altogether.)
+    ...(ctx.shape.flavor === 'kafkajs' ? { waitForLeaders: false } : {}),
     topics: [
       {
         topic: ctx.topic,
@@ -243,7 +262,7 @@ async function waitForLeaders(ctx: KafkaLogContext, timeoutMs = 30_000): Promise
   let last: unknown;
   for (;;) {
     try {
-      const { topics } = await ctx.admin.fetchTopicMetadata({ topics: [ctx.topic] });
+      const { topics } = (await ctx.admin.fetchTopicMetadata({ topics: [ctx.topic] })) as { topics: TopicMetadata[] };
       const partitions = topics.find((t) => t.name === ctx.topic)?.partitions ?? [];
       if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) {
         // The leader also answers offset requests (a KRaft broker may not, for a moment).
@@ -268,6 +287,7 @@ async function waitForLeaders(ctx: KafkaLogContext, timeoutMs = 30_000): Promise
 }
 
 async function topicMaxMessageBytes(admin: KafkaAdminLike, topic: string): Promise<number> {
+  if (!admin.describeConfigs) return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
   try {
     const described = await admin.describeConfigs({
       resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],

@@ -11,6 +11,23 @@ export function kafkaPartitionForKey(key: string, partitions: number): number {
   return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
 }
 
+/**
+ * `kafkaPartitionForKey` with the partition of recently seen keys kept:
+ * subjects repeat (an entity has many events), hashing them each time is waste.
+ */
+export function partitionCache(partitions: number, capacity = 10_000): (key: string) => number {
+  const known = new Map<string, number>();
+  return (key) => {
+    let partition = known.get(key);
+    if (partition === undefined) {
+      partition = kafkaPartitionForKey(key, partitions);
+      if (known.size >= capacity) known.clear();
+      known.set(key, partition);
+    }
+    return partition;
+  };
+}
+
 /** Murmur2 (32-bit, seed 0x9747b28c) as in `org.apache.kafka.common.utils.Utils.murmur2`. */
 export function murmur2(data: Uint8Array): number {
   const m = 0x5bd1e995;

@@ -4,7 +4,12 @@ import type { KafkaHeaders, KafkaIncomingMessage } from './client.js';
 /** Binary-mode records carry their attributes as `ce_*` headers; structured ones need no header read at all. */
 function hasAttributeHeaders(headers: KafkaHeaders | undefined): boolean {
   if (!headers) return false;
-  for (const name in headers) if (name.length > 3 && name.slice(0, 3).toLowerCase() === 'ce_') return true;
+  for (const name in headers) {
+    // 'ce_' in any case, without allocating: c/C, e/E, _.
+    if (name.length > 3 && (name.charCodeAt(0) | 0x20) === 0x63 && (name.charCodeAt(1) | 0x20) === 0x65 && name.charCodeAt(2) === 0x5f) {
+      return true;
+    }
+  }
   return false;
 }
 
@@ -14,12 +19,20 @@ function hasAttributeHeaders(headers: KafkaHeaders | undefined): boolean {
  * partition id as text, made once per batch.
  */
 export function toLogRecord(partition: string, message: KafkaIncomingMessage): LogRecord {
-  const stored = envelopeFromKafkaRecord({
-    key: message.key,
-    value: message.value === null ? null : message.value.toString('utf8'),
-    ...(hasAttributeHeaders(message.headers) ? { headers: message.headers } : {}),
-  });
-  return { position: { partition, offset: message.offset }, ...stored };
+  const position = { partition, offset: message.offset };
+  const value = message.value === null ? null : message.value.toString('utf8');
+  const binary = hasAttributeHeaders(message.headers);
+  if (value !== null && !binary) {
+    // The common case, structured mode: the value is the envelope. Anything else takes the careful path below.
+    try {
+      const event: unknown = JSON.parse(value);
+      if (typeof event === 'object' && event !== null && !Array.isArray(event)) return { position, event };
+    } catch {
+      // Described by envelopeFromKafkaRecord.
+    }
+  }
+  const stored = envelopeFromKafkaRecord({ key: message.key, value, ...(binary ? { headers: message.headers } : {}) });
+  return { position, ...stored };
 }
 
 /** Whether a record passes a `types` filter; records that are not envelopes never do. */
