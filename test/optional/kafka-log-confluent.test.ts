@@ -1,6 +1,7 @@
 // The EventLog contract on Kafka through @confluentinc/kafka-javascript's
-// KafkaJS-compatible client instead of kafkajs. Skips (saying why) when that
-// optional client is not installed.
+// KafkaJS-compatible client instead of kafkajs. Not in the default run: install
+// the client (CKJS_LINKING=dynamic npm install --no-save @confluentinc/kafka-javascript)
+// and run with RIVERLOG_OPTIONAL_TESTS=1.
 import { createRequire } from 'node:module';
 import { type KafkaClientLike, kafkaLog } from '@riverlog/kafka';
 import { describeEventLogContract } from '@riverlog/testing';
