@@ -185,6 +185,10 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     byType.set(definition.type, definition);
   }
   const types = [...byType.keys()];
+  // Definitions whose codec is plain (see isIdentityCodec): `is` may stand in for validate/encode.
+  const fastPath = new Map<D, boolean>();
+  for (const definition of byType.values()) fastPath.set(definition, isIdentityCodec(definition.codec));
+  let lastValidTime = '';
 
   function find(type: string): D {
     const definition = byType.get(type);
@@ -195,6 +199,8 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
   function validate(type: string, data: unknown): E.Either<ValidationError | UnknownEventTypeError, unknown> {
     const definition = byType.get(type);
     if (!definition) return E.left(new UnknownEventTypeError(type, types));
+    // A plain codec's `is` decides alone, and its encoding is the value itself.
+    if (fastPath.get(definition) && definition.codec.is(data)) return E.right(data);
     const result = definition.codec.validate(data, [{ key: '', type: definition.codec, actual: data }]);
     if (E.isLeft(result)) return E.left(new ValidationError(type, toIssues(result.left, 'data')));
     return E.right(definition.codec.encode(result.right));
@@ -241,10 +247,6 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     }
     return event as unknown as Envelope<string, unknown>;
   }
-
-  let lastValidTime = '';
-  const fastPath = new Map<D, boolean>();
-  for (const definition of byType.values()) fastPath.set(definition, isIdentityCodec(definition.codec));
 
   function decode(stored: unknown, position?: Position): E.Either<DecodeError, Envelope> {
     // The common case: a current-version event whose payload passes a plain codec's `is`.

@@ -80,21 +80,24 @@ export const EnvelopeCodec = t.intersection(
   'Envelope',
 );
 
-const serialized = new WeakMap<object, string>();
+// The text is kept on the envelope itself under a non-enumerable symbol: JSON.stringify
+// and object spreads ignore it (a changed copy never inherits a stale text), and unlike a
+// WeakMap entry it costs the garbage collector nothing extra.
+const TEXT: unique symbol = Symbol('riverlog.envelopeText');
+type WithText = Envelope & { [TEXT]?: string };
 
 /**
- * The envelope as the JSON text logs store. Memoized per object, so the
+ * The envelope as the JSON text logs store. Memoized on the object, so the
  * producer's size check and the log's write serialize each event once.
  *
  * @example
  * const text = serializeEnvelope(event);
  */
 export function serializeEnvelope(event: Envelope): string {
-  let text = serialized.get(event);
-  if (text === undefined) {
-    text = JSON.stringify(event);
-    serialized.set(event, text);
-  }
+  const cached = (event as WithText)[TEXT];
+  if (cached !== undefined) return cached;
+  const text = JSON.stringify(event);
+  if (Object.isExtensible(event)) Object.defineProperty(event, TEXT, { value: text });
   return text;
 }
 
@@ -113,5 +116,5 @@ export function envelopeBytes(event: Envelope): number {
  * const text = envelopeText(event); // same text as serializeEnvelope(event)
  */
 export function envelopeText(event: Envelope): string {
-  return serialized.get(event) ?? JSON.stringify(event);
+  return (event as WithText)[TEXT] ?? JSON.stringify(event);
 }

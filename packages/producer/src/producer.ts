@@ -10,6 +10,7 @@ import {
   EventTooLargeError,
   type Position,
   RiverlogError,
+  serializeEnvelope,
 } from '@riverlog/core';
 import { AppendQueue } from './append-queue.js';
 
@@ -102,11 +103,9 @@ export function createProducer<Defs extends AnyEventDefinition>(options: Produce
   function build(type: string, subject: string, data: unknown, meta: EventMeta | undefined): Envelope {
     const options = meta === undefined ? { source, time: isoNow() } : { time: isoNow(), ...meta, source: meta.source ?? source };
     const event = catalog.create(type as Defs['type'], subject, data as never, options);
-    // Serialized only to measure, deliberately not through core's memo (serializeEnvelope): a WeakMap
-    // entry per young envelope cost more in garbage collection than the log's second JSON.stringify
-    // (bench/suites/20-producer.mjs; see the README). The size is envelopeBytes(event), counted only
-    // when the text could exceed the limit: UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const text = JSON.stringify(event);
+    // Serialized once: the log's write reuses this text. The size is envelopeBytes(event), counted
+    // only when the text could exceed the limit: UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const text = serializeEnvelope(event);
     if (text.length * 3 > limit) {
       const size = Buffer.byteLength(text, 'utf8');
       if (size > limit) throw new EventTooLargeError(event.type, event.id, size, limit);
