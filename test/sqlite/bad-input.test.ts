@@ -139,16 +139,21 @@ describe('sqliteLog given a file it cannot use', () => {
     await log.close();
   });
 
-  it('refuses a log written by a newer format version', async () => {
+  it('refuses a log written by a newer format version, or by the pre-release layout', async () => {
     const path = await makeLog('future.db');
     const db = new Database(path);
-    db.prepare("UPDATE riverlog_log_meta SET value = '2' WHERE key = 'version'").run();
+    db.prepare("UPDATE riverlog_log_meta SET value = '3' WHERE key = 'version'").run();
     db.close();
     const error = refusal(path);
     expect(error.code).toBe('LOG_FORMAT');
     expect(error.message).toContain(
-      'it was written in format version 2, and this @riverlog/sqlite reads version 1; upgrade @riverlog/sqlite',
+      'it was written in format version 3, and this @riverlog/sqlite reads version 2; upgrade @riverlog/sqlite',
     );
+    const old = await makeLog('old.db');
+    const oldDb = new Database(old);
+    oldDb.prepare("UPDATE riverlog_log_meta SET value = '1' WHERE key = 'version'").run();
+    oldDb.close();
+    expect(refusal(old).message).toContain('it was written in format version 1 by a pre-release @riverlog/sqlite');
   });
 
   it('creates a missing file, but refuses one in a missing directory without creating anything', async () => {

@@ -117,6 +117,47 @@ describe('sqliteLog', () => {
     expect(await reopened.append([{ ...first, subject: 'zzz' }])).toEqual([p1]);
   });
 
+  it('gives duplicates deep inside large batches their stored positions, offsets staying dense, as memoryLog does', async () => {
+    const sqlite = open({ partitions: 3 });
+    const memory = memoryLog({ partitions: 3 });
+    const stored = Array.from({ length: 250 }, (_, i) => created(`s${i % 11}`, i));
+    const named = (type: string, seq: number) => ({ ...created(`s${seq % 5}`, seq), type });
+    const batches: Envelope[][] = [
+      stored,
+      // A type first seen in a batch that must be written a second time (a stored id at index 230).
+      [...Array.from({ length: 230 }, (_, i) => named('test/fresh', 1000 + i)), stored[17] as Envelope, named('test/fresh', 2000)],
+      // Duplicates within the batch, past the first chunks.
+      (() => {
+        const batch = Array.from({ length: 120 }, (_, i) => renamed(`s${i % 7}`, 3000 + i));
+        return [...batch, batch[3] as Envelope, batch[110] as Envelope, renamed('s1', 4000)];
+      })(),
+    ];
+    for (const batch of batches) expect((await sqlite.append(batch)).map(key)).toEqual((await memory.append(batch)).map(key));
+    expect(await sqlite.heads()).toEqual(await memory.heads());
+    for (const types of [undefined, ['test/fresh'], ['test/renamed', 'test/created']]) {
+      const ours = (await readAll(sqlite, { types })).flat();
+      const theirs = (await readAll(memory, { types })).flat();
+      const byPosition = (records: LogRecord[]) => records.map((r) => [key(r.position), r.event]).sort();
+      expect(byPosition(ours), JSON.stringify(types)).toEqual(byPosition(theirs));
+    }
+    expect((await readAll(sqlite, { types: ['test/fresh'] })).flat()).toHaveLength(231);
+    await memory.close();
+  });
+
+  it('agrees on type codes between connections, so each reads the types the other wrote', async () => {
+    const a = open({ partitions: 1 });
+    const b = open({}, 'log.db');
+    await a.append([created('x', 1)]);
+    await b.append([renamed('x', 2), created('x', 3)]);
+    await a.append([renamed('x', 4)]);
+    for (const log of [a, b]) {
+      const renames = (await readAll(log, { types: ['test/renamed'] })).flat();
+      expect(renames.map((r) => r.position.offset)).toEqual(['1', '3']);
+    }
+    const types = a.database.prepare('SELECT type FROM riverlog_records ORDER BY "offset"').pluck().all();
+    expect(types).toEqual(['test/created', 'test/renamed', 'test/created', 'test/renamed']);
+  });
+
   it('keeps append times from going back within a partition, so a time read stays correct when the clock steps back', async () => {
     const log = open({ partitions: 1 });
     const now = Date.now();
@@ -240,8 +281,10 @@ describe('sqliteLog', () => {
     const foreign = new Database(join(dir, 'log.db'));
     const event = created('a', 1);
     foreign
-      .prepare('INSERT INTO riverlog_events (position, appended_at, type, id, envelope) VALUES (1, ?, ?, ?, ?)')
-      .run(Date.now(), event.type, event.id, JSON.stringify(event));
+      .prepare(
+        'INSERT INTO riverlog_events_0 ("offset", type_code, envelope) VALUES (1, (SELECT code FROM riverlog_event_types WHERE type = ?), ?)',
+      )
+      .run(event.type, JSON.stringify(event));
     foreign.close();
     await until(() => seen.length === 2, 'the record committed by the other connection', 3000);
     expect(seen[1]?.event).toEqual(JSON.parse(JSON.stringify(event)));
@@ -271,7 +314,7 @@ describe('sqliteLog', () => {
 
   it('yields a record whose stored text is not JSON with the raw text and the reason', async () => {
     const log = open({ partitions: 1 });
-    log.database.prepare("INSERT INTO riverlog_events VALUES (0, 0, 'x/y', 'id-1', '{not json')").run();
+    log.database.prepare("INSERT INTO riverlog_events_0 VALUES (0, 0, '{not json')").run();
     const [record] = (await readAll(log)).flat();
     expect(record).toMatchObject({ position: { partition: '0', offset: '0' }, event: undefined, raw: '{not json' });
     expect(record?.error).toMatch(/^not JSON/);

@@ -23,6 +23,8 @@ import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, describeSqliteError, sqliteCode } from '../connection.js';
 import { ChangeWatcher } from './change-watcher.js';
 import { explain, MAX_PARTITIONS, openLogFile, PARTITION_SPAN } from './log-file.js';
+import { LogWriter } from './log-writer.js';
+import { PartitionTables } from './partition-tables.js';
 
 export interface SqliteLogOptions {
   /** The log file. Created (with its partitions) when it does not exist. */
@@ -119,16 +121,10 @@ class SqliteEventLog implements SqliteLog {
   private closed = false;
   private lastDataVersion = -1;
 
-  private readonly insert: Database.Statement;
-  private readonly positionOfId: Database.Statement;
-  private readonly lastOfPartition: Database.Statement;
+  private readonly tables: PartitionTables;
+  private readonly writer: LogWriter;
   private readonly appendedAtOf: Database.Statement;
-  private readonly page: Database.Statement;
-  private readonly typedPage: Database.Statement;
   private readonly dataVersion: Database.Statement;
-  private readonly appendInTransaction: Database.Transaction<
-    (events: readonly Envelope[], texts: string[], partitions: Uint16Array) => Position[]
-  >;
 
   constructor(
     readonly database: Database.Database,
@@ -141,25 +137,13 @@ class SqliteEventLog implements SqliteLog {
     const db = database;
     this.uri = `sqlite:${path}`;
     this.partitionIds = Array.from({ length: partitionCount }, (_, i) => String(i));
-    this.insert = db.prepare(
-      'INSERT INTO riverlog_events (position, appended_at, type, id, envelope) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
-    );
-    this.positionOfId = db.prepare('SELECT position FROM riverlog_events WHERE id = ?').pluck();
-    this.lastOfPartition = db
-      .prepare('SELECT position, appended_at FROM riverlog_events WHERE position >= ? AND position < ? ORDER BY position DESC LIMIT 1')
-      .raw();
-    this.appendedAtOf = db.prepare('SELECT appended_at FROM riverlog_events WHERE position = ?').pluck();
-    this.page = db
-      .prepare('SELECT position, envelope FROM riverlog_events WHERE position >= ? AND position < ? ORDER BY position LIMIT ?')
-      .raw();
-    // Rows of other types come back with a NULL envelope: they move the cursor on without being parsed.
-    this.typedPage = db
-      .prepare(
-        'SELECT position, CASE WHEN type IN (SELECT value FROM json_each(?)) THEN envelope END FROM riverlog_events WHERE position >= ? AND position < ? ORDER BY position LIMIT ?',
-      )
-      .raw();
+    this.tables = new PartitionTables(db);
+    this.writer = new LogWriter(db, this.tables, this.partitionIds);
+    // The time of an event is the time of the last mark at or before it in its partition.
+    this.appendedAtOf = db
+      .prepare('SELECT appended_at FROM riverlog_append_times WHERE position <= ? AND position >= ? ORDER BY position DESC LIMIT 1')
+      .pluck();
     this.dataVersion = db.prepare('PRAGMA data_version').pluck();
-    this.appendInTransaction = db.transaction((events, texts, partitions) => this.write(events, texts, partitions));
     if (!inMemory) {
       this.watcher = new ChangeWatcher(
         path,
@@ -200,39 +184,11 @@ class SqliteEventLog implements SqliteLog {
     if (count === 0) return [];
     let positions: Position[];
     try {
-      positions = this.appendInTransaction.immediate(events, texts, partitions);
+      positions = this.writer.write(events, texts, partitions);
     } catch (error) {
       throw this.writeFailure(error, count);
     }
     for (const wake of openLogs.get(this.path) ?? [this.wake]) wake();
-    return positions;
-  }
-
-  /** Runs inside BEGIN IMMEDIATE: the write lock is ours, so each partition's end is final. */
-  private write(events: readonly Envelope[], texts: string[], partitions: Uint16Array): Position[] {
-    const now = Date.now();
-    const nextOffset: (number | undefined)[] = [];
-    const appendedAt: number[] = [];
-    const positions = new Array<Position>(events.length);
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i] as Envelope;
-      const partition = partitions[i] as number;
-      const base = partition * PARTITION_SPAN;
-      let offset = nextOffset[partition];
-      if (offset === undefined) {
-        const last = this.lastOfPartition.get(base, base + PARTITION_SPAN) as [number, number] | undefined;
-        offset = last ? last[0] - base + 1 : 0;
-        // Append times never go back within a partition, so a time read is a binary search.
-        appendedAt[partition] = last ? Math.max(last[1], now) : now;
-      }
-      if (this.insert.run(base + offset, appendedAt[partition], event.type, event.id, texts[i]).changes === 1) {
-        positions[i] = { partition: this.partitionIds[partition] as string, offset: String(offset) };
-        nextOffset[partition] = offset + 1;
-      } else {
-        nextOffset[partition] = offset;
-        positions[i] = this.toPosition(this.positionOfId.get(event.id) as number);
-      }
-    }
     return positions;
   }
 
@@ -285,22 +241,21 @@ class SqliteEventLog implements SqliteLog {
         for (let i = 0; i < wanted.length; i++) {
           if (this.closed || signal?.aborted) return;
           const partition = wanted[i] as number;
-          const base = partition * PARTITION_SPAN;
-          const from = base + (cursors[i] as number);
+          const from = cursors[i] as number;
           let rows: [number, string | null][];
           try {
-            rows = (
-              types === undefined
-                ? this.page.all(from, base + PARTITION_SPAN, maxBatch)
-                : this.typedPage.all(types, from, base + PARTITION_SPAN, maxBatch)
-            ) as [number, string | null][];
+            const table = this.tables.of(partition);
+            rows = (types === undefined ? table.page.all(from, maxBatch) : table.typedPage.all(types, from, maxBatch)) as [
+              number,
+              string | null,
+            ][];
           } catch (error) {
             throw this.readFailure(error, partition, cursors[i] as number);
           }
           if (rows.length === 0) continue;
           progressed = true;
-          cursors[i] = (rows[rows.length - 1] as [number, string | null])[0] - base + 1;
-          const batch = this.toRecords(rows, partition, base);
+          cursors[i] = (rows[rows.length - 1] as [number, string | null])[0] + 1;
+          const batch = this.toRecords(rows, partition);
           if (batch.length > 0) yield batch;
         }
         if (this.closed || signal?.aborted) return;
@@ -314,12 +269,12 @@ class SqliteEventLog implements SqliteLog {
     }
   }
 
-  private toRecords(rows: [number, string | null][], partition: number, base: number): LogRecord[] {
+  private toRecords(rows: [number, string | null][], partition: number): LogRecord[] {
     const id = this.partitionIds[partition] as string;
     const batch: LogRecord[] = [];
-    for (const [position, text] of rows) {
+    for (const [number, text] of rows) {
       if (text === null) continue; // a type the read filters out
-      const offset = String(position - base);
+      const offset = String(number);
       try {
         batch.push({ position: { partition: id, offset }, event: JSON.parse(text) });
       } catch (error) {
@@ -347,7 +302,8 @@ class SqliteEventLog implements SqliteLog {
         let high = this.headOf(partition) + 1;
         while (low < high) {
           const mid = Math.floor((low + high) / 2);
-          if ((this.appendedAtOf.get(base + mid) as number) < start.time) low = mid + 1;
+          // An event without a mark (written by another program) counts as older than any time.
+          if (((this.appendedAtOf.get(base + mid, base) as number | undefined) ?? 0) < start.time) low = mid + 1;
           else high = mid;
         }
         return low;
@@ -357,9 +313,8 @@ class SqliteEventLog implements SqliteLog {
 
   /** The last offset of a partition, -1 when it is empty. */
   private headOf(partition: number): number {
-    const base = partition * PARTITION_SPAN;
-    const last = this.lastOfPartition.get(base, base + PARTITION_SPAN) as [number, number] | undefined;
-    return last ? last[0] - base : -1;
+    const last = this.tables.of(partition).last.get() as number | undefined;
+    return last === undefined ? -1 : last;
   }
 
   private partitionNumber(id: string): number {
@@ -381,11 +336,6 @@ class SqliteEventLog implements SqliteLog {
       );
     }
     return Number(offset);
-  }
-
-  private toPosition(position: number): Position {
-    const partition = Math.floor(position / PARTITION_SPAN);
-    return { partition: this.partitionIds[partition] as string, offset: String(position - partition * PARTITION_SPAN) };
   }
 
   private ensureOpen(): void {

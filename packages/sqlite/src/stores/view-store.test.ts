@@ -155,6 +155,94 @@ describe('sqliteViewStore', () => {
     expect(await store.positions('t')).toEqual({});
   });
 
+  it('applies the last change of a key in a commit, as applying them in order would', async () => {
+    const sqlite = open();
+    const memory = memoryViewStore();
+    const commit: ViewCommit = {
+      changes: [
+        { key: 'a', value: 1, indexes: { i: ['x'] } },
+        { key: 'b', value: 1 },
+        { key: 'a', delete: true },
+        { key: 'b', delete: true },
+        { key: 'b', value: 2, indexes: { i: ['y'] } },
+        { key: 'c', value: 3, indexes: { i: ['z'] } },
+        { key: 'c', value: 4 },
+      ],
+      positions: {},
+      expected: {},
+    };
+    for (const store of [sqlite, memory]) await store.commit('t', commit);
+    for (const key of ['a', 'b', 'c']) expect(await sqlite.get('t', key)).toEqual(await memory.get('t', key));
+    expect(await sqlite.query('t', { index: 'i' })).toEqual([{ key: 'b', value: 2 }]);
+    const replaced = {
+      changes: [
+        { key: 'd', value: undefined },
+        { key: 'd', value: 5 },
+      ],
+      positions: {},
+      expected: {},
+    };
+    await expect(sqlite.commit('t', replaced)).rejects.toMatchObject({ code: 'INVALID_VIEW_VALUE' });
+  });
+
+  it('keeps tables apart whatever their names, and starts a dropped table afresh', async () => {
+    const store = open();
+    const names = ['Products', 'products', 'products@1', 'products_1', 'a"b; DROP TABLE riverlog_view_tables; --', 'é😀', 'x'.repeat(300)];
+    for (const [i, name] of names.entries()) {
+      await store.commit(name, { changes: [{ key: 'k', value: i, indexes: { 'by"quote': [i] } }], positions: {}, expected: {} });
+    }
+    for (const [i, name] of names.entries()) {
+      expect(await store.get(name, 'k')).toBe(i);
+      expect(await store.query(name, { index: 'by"quote' })).toEqual([{ key: 'k', value: i }]);
+    }
+    await store.drop('products');
+    expect(await store.get('products', 'k')).toBeUndefined();
+    expect(await store.get('Products', 'k')).toBe(0);
+    await store.commit('products', { changes: [{ key: 'n', value: 'new' }], positions: {}, expected: {} });
+    expect(await store.get('products', 'n')).toBe('new');
+    expect(await store.get('products', 'k')).toBeUndefined();
+    expect(await store.query('products', { index: 'by"quote' })).toEqual([]);
+  });
+
+  it('sees what another connection to the file did: new tables, new indexes, drops', async () => {
+    const a = open();
+    const b = open();
+    const put = (store: ViewStore, key: string, value: unknown, indexes?: Record<string, IndexKey>) =>
+      store.commit('v', { changes: [{ key, value, ...(indexes ? { indexes } : {}) }], positions: {}, expected: {} });
+    await put(a, 'r1', 1, { byX: ['x'] });
+    expect(await b.query('v', { index: 'byX' })).toEqual([{ key: 'r1', value: 1 }]);
+    // b widens the table with an index a has not seen; a's next put of r2 must leave r2 out of it.
+    await put(b, 'r2', 2, { byX: ['y'], byY: ['y'] });
+    expect(await a.query('v', { index: 'byY' })).toEqual([{ key: 'r2', value: 2 }]);
+    await put(a, 'r2', 3, { byX: ['z'] });
+    expect(await b.query('v', { index: 'byY' })).toEqual([]);
+    expect(await b.query('v', { index: 'byX', reverse: true })).toEqual([
+      { key: 'r2', value: 3 },
+      { key: 'r1', value: 1 },
+    ]);
+    await b.drop('v');
+    expect(await a.get('v', 'r1')).toBeUndefined();
+    await put(a, 'r3', 4, { byZ: [1] });
+    expect(await b.query('v', { index: 'byZ' })).toEqual([{ key: 'r3', value: 4 }]);
+    expect(await b.getMany('v', ['r1', 'r3'])).toEqual(new Map([['r3', 4]]));
+  });
+
+  it('forgets a table whose creation was rolled back', async () => {
+    const store = open();
+    const bad = {
+      changes: [
+        { key: 'a', value: 1, indexes: { i: ['a'] } },
+        { key: 'b', value: () => 1 },
+      ],
+      positions: {},
+      expected: {},
+    };
+    await expect(store.commit('fresh', bad)).rejects.toMatchObject({ code: 'INVALID_VIEW_VALUE' });
+    expect(await store.query('fresh', { index: 'i' })).toEqual([]);
+    await store.commit('fresh', { changes: [{ key: 'a', value: 1, indexes: { i: ['a'] } }], positions: { '0': '1' }, expected: {} });
+    expect(await store.query('fresh', { index: 'i' })).toEqual([{ key: 'a', value: 1 }]);
+  });
+
   it('keeps views in the log file, on the log connection or its own, and rejects calls after close', async () => {
     const log = sqliteLog({ path: join(dir, 'retail.db') });
     const shared = sqliteViewStore({ database: log.database });
