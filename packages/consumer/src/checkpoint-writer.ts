@@ -1,4 +1,4 @@
-import { advance, type CheckpointStore, compareOffsets, type Position, type PositionMap } from '@riverlog/core';
+import { advance, type CheckpointStore, type Position, type PositionMap } from '@riverlog/core';
 
 export interface CheckpointWriterOptions {
   readonly store: CheckpointStore;
@@ -29,11 +29,13 @@ export class CheckpointWriter {
     }, this.options.everyMs);
   }
 
-  /** Records that everything up to `position` in its partition is finished. */
+  /**
+   * Records that everything up to `position` in its partition is finished.
+   * Callers report each partition's records in offset order, so the latest wins without a comparison.
+   */
   finished(position: Position): void {
-    // Mutated in place: this runs once per record. `write` swaps in a fresh object.
-    const current = this.pending[position.partition];
-    if (current === undefined || compareOffsets(current, position.offset) < 0) this.pending[position.partition] = position.offset;
+    // Mutated in place: this runs once per record. `flush` swaps in a fresh object.
+    this.pending[position.partition] = position.offset;
     if (++this.count >= this.options.everyRecords) this.flush().catch(() => {});
   }
 
