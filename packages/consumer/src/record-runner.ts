@@ -65,18 +65,23 @@ export function runRecord<C extends Catalog, Context extends HandlerContext>(
   if (signal.aborted) return 'abandoned';
   const timed = options.wants?.('onHandled') ?? true;
   const started = timed ? performance.now() : 0;
-  const handled = (): RunOutcome => {
-    if (timed) options.emit('onHandled', { event, position: record.position, attempts: 1, durationMs: performance.now() - started });
-    return 'done';
-  };
   let result: Promise<void> | void;
   try {
     result = handler(event, options.context({ group: options.group, position: record.position, attempt: 1, signal, record }));
   } catch (error) {
     return retryAfterFailure(record, event, handler, error, signal, options);
   }
-  if (result === undefined || typeof (result as Promise<void>).then !== 'function') return handled();
-  return (result as Promise<void>).then(handled, (error: unknown) => retryAfterFailure(record, event, handler, error, signal, options));
+  if (result === undefined || typeof (result as Promise<void>).then !== 'function') {
+    if (timed) options.emit('onHandled', { event, position: record.position, attempts: 1, durationMs: performance.now() - started });
+    return 'done';
+  }
+  return (result as Promise<void>).then(
+    () => {
+      if (timed) options.emit('onHandled', { event, position: record.position, attempts: 1, durationMs: performance.now() - started });
+      return 'done';
+    },
+    (error: unknown) => retryAfterFailure(record, event, handler, error, signal, options),
+  );
 }
 
 type Handler<C extends Catalog, Context> = (event: EventOf<C>, context: Context) => Promise<void> | void;
