@@ -41,7 +41,12 @@ export interface StoreConnection {
  * missing, in one transaction. A file that is not an SQLite database is
  * refused with one error naming it, before anything is written.
  */
-export function openStoreConnection(given: SqliteSource, what: string, schema: string): StoreConnection {
+export function openStoreConnection(
+  given: SqliteSource,
+  what: string,
+  schema: string,
+  synchronous: 'FULL' | 'NORMAL' = 'FULL',
+): StoreConnection {
   const source = typeof given === 'string' ? { path: given } : given;
   if (!source || typeof source !== 'object' || (!('path' in source) && !('database' in source))) {
     throw new RiverlogError(
@@ -75,7 +80,7 @@ export function openStoreConnection(given: SqliteSource, what: string, schema: s
     // Reading the schema first refuses a file that is not a database before anything is written.
     const existing = new Set(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]);
     if (owned && db.pragma('journal_mode', { simple: true }) !== 'wal' && !db.memory) db.pragma('journal_mode = WAL');
-    if (owned) db.pragma('synchronous = FULL');
+    if (owned) db.pragma(`synchronous = ${synchronous}`);
     const missing = [...schema.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].some((match) => !existing.has(match[1] as string));
     if (missing) db.transaction(() => db.exec(schema)).immediate();
   } catch (error) {
