@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { compareOffsets, defineCatalog, defineEvent, type Position, t } from '@riverlog/core';
 import { sqliteCheckpointStore, sqliteLeaseStore, sqliteLog } from '@riverlog/sqlite';
+import { until } from '@riverlog/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const member = new URL('../fixtures/consumer-group-member.mjs', import.meta.url).pathname;
@@ -63,14 +64,6 @@ function handledBy(child: Child): { position: Position; id: string }[] {
     });
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 const key = (position: Position) => `${position.partition}/${position.offset}`;
 
 describe('a consumer group of two processes on one SQLite file', () => {
@@ -92,10 +85,10 @@ describe('a consumer group of two processes on one SQLite file', () => {
 
       const a = startMember(dir, 'a');
       const b = startMember(dir, 'b');
-      await until(() => a.assigned().length === 2 && b.assigned().length === 2, 'each member working on two partitions');
+      await until(() => a.assigned().length === 2 && b.assigned().length === 2, 'each member working on two partitions', 20_000);
       expect([...a.assigned(), ...b.assigned()].sort()).toEqual(['0', '1', '2', '3']);
       const aPartitions = a.assigned();
-      await until(() => handledBy(a).length >= 40, 'member a to be mid-stream');
+      await until(() => handledBy(a).length >= 40, 'member a to be mid-stream', 20_000);
 
       const bMessagesBeforeCrash = b.messages.length;
       a.process.kill('SIGKILL');
@@ -121,10 +114,14 @@ describe('a consumer group of two processes on one SQLite file', () => {
       await append(600, 700);
       await until(() => b.assigned().length === 4, 'b to take over all four partitions', 20_000);
       const all = new Set(appended.keys());
-      await until(() => {
-        const handled = new Set([...handledBy(a), ...handledBy(b)].map((h) => h.id));
-        return [...all].every((id) => handled.has(id));
-      }, 'every event handled by a or b');
+      await until(
+        () => {
+          const handled = new Set([...handledBy(a), ...handledBy(b)].map((h) => h.id));
+          return [...all].every((id) => handled.has(id));
+        },
+        'every event handled by a or b',
+        20_000,
+      );
 
       // b resumed each of a's partitions after a's checkpoint, not from the start.
       const starts = b.messages

@@ -101,11 +101,15 @@ describeKafka('bad input written by a raw kafkajs producer', () => {
     expect(await kafkaCheckpoints(log).load('bad-input')).toEqual({ '0': '8' });
 
     const letters: LogRecord[] = [];
-    await until(async () => {
-      letters.length = 0;
-      for await (const batch of deadLetterLog.read()) letters.push(...batch);
-      return letters.length >= 6;
-    }, 'six dead letters');
+    await until(
+      async () => {
+        letters.length = 0;
+        for await (const batch of deadLetterLog.read()) letters.push(...batch);
+        return letters.length >= 6;
+      },
+      'six dead letters',
+      30_000,
+    );
     const byOffset = new Map(
       letters.map((record) => {
         const decoded = deadLetterCatalog.decode(record.event);

@@ -55,10 +55,10 @@ describeKafka('kafkaLog consumer groups', () => {
     const first = await member('a', log);
     const second = await member('b', other);
     await log.append(Array.from({ length: 300 }, (_, i) => noted(300 + i)));
-    await until(() => seen.length >= 600, '600 records handled');
+    await until(() => seen.length >= 600, '600 records handled', 30_000);
     expect(new Set(seen).size).toBe(600);
     expect(seen.length).toBe(600);
-    await until(() => (assigned.get('b')?.length ?? 0) > 0, 'the second member to get partitions');
+    await until(() => (assigned.get('b')?.length ?? 0) > 0, 'the second member to get partitions', 30_000);
     await second.stop();
     await first.stop();
     const offsets = await kafkaCheckpoints(log).load('g1');
@@ -85,7 +85,7 @@ describeKafka('kafkaLog consumer groups', () => {
       },
     });
     const expected = positions.filter((p) => p.offset !== '0').map((p) => `${p.partition}/${p.offset}`);
-    await until(() => seen.length >= expected.length, 'the records after the external checkpoint');
+    await until(() => seen.length >= expected.length, 'the records after the external checkpoint', 30_000);
     await sub.stop();
     expect(seen.map(key).sort()).toEqual(expected.sort());
   });
@@ -106,7 +106,7 @@ describeKafka('kafkaLog consumer groups', () => {
         for (const record of batch) seen.push((record.event as Envelope<string, { n: number }>).data.n);
       },
     });
-    await until(() => seen.length >= 2, 'the retried batch');
+    await until(() => seen.length >= 2, 'the retried batch', 30_000);
     await sub.stop();
     expect(seen).toEqual([1, 3]);
     expect(failures).toBe(1);

@@ -49,7 +49,7 @@ async function fetchAll(topic: string, count: number): Promise<{ partition: numb
         fetched.push({ partition, message });
       },
     });
-    await until(() => fetched.length >= count, `${count} records fetched`);
+    await until(() => fetched.length >= count, `${count} records fetched`, 30_000);
   } finally {
     await consumer.disconnect();
   }

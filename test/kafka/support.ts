@@ -3,6 +3,10 @@ import { ulid } from '@riverlog/core';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, inject } from 'vitest';
 
+import { until } from '@riverlog/testing';
+
+export { until };
+
 const broker = inject('kafka');
 
 /** The brokers of this run, or undefined when the Kafka tests skip. */
@@ -52,10 +56,3 @@ export async function deleteTopic(topic: string): Promise<void> {
 }
 
 /** Waits until `condition` holds, polling, or fails after `timeoutMs`. */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Envelope, PositionMap } from '@riverlog/core';
 import { sqliteLog, sqliteViewStore } from '@riverlog/sqlite';
+import { until } from '@riverlog/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { makeEvents, pureFold, type TallyRow, tallyView } from '../fixtures/view-builder-tally.mjs';
 
@@ -87,14 +88,6 @@ function folded(progress: Record<string, number>): number {
   return Object.values(progress).reduce((sum, offset) => sum + offset + 1, 0);
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Kill points spread over the run: one random point in each of `count` equal slices of the events. */
@@ -126,7 +119,7 @@ describe('view builder crashes (SQLite log and view store)', () => {
     for (const point of killPoints(30)) {
       const builder = new Builder(storePath, 'total', progress);
       const target = Math.max(point, folded(progress) + 1);
-      await Promise.race([until(() => folded(progress) >= target, `${target} events folded`), builder.exited]);
+      await Promise.race([until(() => folded(progress) >= target, `${target} events folded`, 60_000), builder.exited]);
       await pause(Math.random() * 8); // land anywhere in the next batch: folding, committing, between
       if (builder.child.exitCode === null) {
         await builder.kill();
@@ -149,7 +142,7 @@ describe('view builder crashes (SQLite log and view store)', () => {
     const all = [...builders];
     let kills = 0;
     for (const point of killPoints(12)) {
-      await until(() => folded(progress) >= point || builders.some((b) => b.child.exitCode !== null), `${point} events folded`);
+      await until(() => folded(progress) >= point || builders.some((b) => b.child.exitCode !== null), `${point} events folded`, 60_000);
       if (builders.some((b) => b.child.exitCode !== null)) break;
       await pause(Math.random() * 8);
       const victim = Math.random() < 0.5 ? 0 : 1;

@@ -14,6 +14,7 @@ import {
   t,
 } from '@riverlog/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from './until.js';
 
 /** What a consumer contract factory hands the suite: a fresh, empty log and checkpoint store. */
 export interface ConsumerUnderTest {
@@ -57,14 +58,6 @@ interface Handled {
 }
 
 const key = (position: Position) => `${position.partition}/${position.offset}`;
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** `count` items over `subjects` subjects, seq counting per subject from `firstSeq`. */
 function items(count: number, subjects: number, firstSeq = 0): Envelope[] {

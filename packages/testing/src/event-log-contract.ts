@@ -13,6 +13,7 @@ import {
   t,
 } from '@riverlog/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from './until.js';
 
 /** What a contract factory hands the suite: a fresh, empty log, and how to dispose of it. */
 export interface EventLogUnderTest {
@@ -97,16 +98,6 @@ async function rejectionOf(run: () => Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected a rejection, but the call succeeded');
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs: number, failure?: () => unknown): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    const error = failure?.();
-    if (error) throw error;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /**

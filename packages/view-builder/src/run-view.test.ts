@@ -7,6 +7,7 @@ import {
   memoryViewStore,
   type ViewStore,
 } from '@riverlog/core';
+import { until } from '@riverlog/testing';
 import { describe, expect, test } from 'vitest';
 import { defineView, del } from './define-view.js';
 import { openView } from './open-view.js';
@@ -14,14 +15,6 @@ import { created, imaged, login, purchased } from './retail.fixture.js';
 import { runView, type ViewCommitInfo } from './run-view.js';
 import type { SkippedRecord } from './skips.js';
 import { productsView, tallyView, winnerView } from './views.fixture.js';
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Events for `count` products: create, image and purchases, spread over subjects. */
 function shopEvents(count: number): Envelope[] {

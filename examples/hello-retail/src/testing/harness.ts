@@ -20,6 +20,8 @@ import { startRetail } from '../services.js';
 import { winnerView } from '../winner.js';
 import type { ReferenceViews } from './reference.js';
 
+export { until } from '@riverlog/testing';
+
 export interface PlayedDay {
   readonly log: EventLog;
   readonly store: ViewStore;
@@ -110,10 +112,3 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** Resolves once `condition` holds, checking every few milliseconds; rejects after `timeoutMs`. */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}

@@ -17,6 +17,7 @@ import {
   t,
   ValidationError,
 } from '@riverlog/core';
+import { until } from '@riverlog/testing';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type SqliteLog, sqliteLog } from './sqlite-log.js';
@@ -34,14 +35,6 @@ async function readAll(log: EventLog, options: ReadOptions = {}): Promise<LogRec
   const batches: LogRecord[][] = [];
   for await (const batch of log.read(options)) batches.push(batch);
   return batches;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 let dir: string;
