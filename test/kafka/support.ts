@@ -1,9 +1,8 @@
 // What every Kafka test file shares: the broker of this run, unique topics, a skip rule.
 import { ulid } from '@riverlog/core';
+import { until } from '@riverlog/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, inject } from 'vitest';
-
-import { until } from '@riverlog/testing';
 
 export { until };
 
