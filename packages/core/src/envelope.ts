@@ -1,4 +1,5 @@
 import * as t from 'io-ts';
+import { EventTooLargeError } from './errors.js';
 import type { Position } from './position.js';
 
 /**
@@ -99,6 +100,22 @@ export function serializeEnvelope(event: Envelope): string {
   const text = JSON.stringify(event);
   if (Object.isExtensible(event)) Object.defineProperty(event, TEXT, { value: text });
   return text;
+}
+
+/**
+ * Throws `EventTooLargeError` when the serialized envelope is over
+ * `maxBytes`. `text` is its JSON (from `serializeEnvelope` or `envelopeText`).
+ * Bytes are counted only when the text could be too large: UTF-8 takes at
+ * most 3 bytes per UTF-16 unit. The one size check of every log and the producer.
+ *
+ * @example
+ * const text = envelopeText(event);
+ * assertEnvelopeFits(event, text, log.maxEventBytes);
+ */
+export function assertEnvelopeFits(event: Envelope, text: string, maxBytes: number): void {
+  if (text.length * 3 <= maxBytes) return;
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > maxBytes) throw new EventTooLargeError(event.type, event.id, size, maxBytes);
 }
 
 /** Size in bytes of the serialized envelope (UTF-8). */

@@ -1,5 +1,6 @@
 import {
   type AnyEventDefinition,
+  assertEnvelopeFits,
   type Catalog,
   ClosedError,
   type DataOf,
@@ -103,13 +104,8 @@ export function createProducer<Defs extends AnyEventDefinition>(options: Produce
   function build(type: string, subject: string, data: unknown, meta: EventMeta | undefined): Envelope {
     const options = meta === undefined ? { source, time: isoNow() } : { time: isoNow(), ...meta, source: meta.source ?? source };
     const event = catalog.create(type as Defs['type'], subject, data as never, options);
-    // Serialized once: the log's write reuses this text. The size is envelopeBytes(event), counted
-    // only when the text could exceed the limit: UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const text = serializeEnvelope(event);
-    if (text.length * 3 > limit) {
-      const size = Buffer.byteLength(text, 'utf8');
-      if (size > limit) throw new EventTooLargeError(event.type, event.id, size, limit);
-    }
+    // Serialized once: the log's write reuses this text.
+    assertEnvelopeFits(event, serializeEnvelope(event), limit);
     return event;
   }
 

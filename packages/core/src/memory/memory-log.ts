@@ -1,5 +1,5 @@
-import { type Envelope, envelopeBytes } from '../envelope.js';
-import { ClosedError, EventTooLargeError, RiverlogError } from '../errors.js';
+import { assertEnvelopeFits, type Envelope, envelopeText } from '../envelope.js';
+import { ClosedError, RiverlogError } from '../errors.js';
 import type { EventLog, LogRecord, ReadOptions } from '../ports.js';
 import { type Position, partitionForSubject } from '../position.js';
 import { resolveStart, waitForChange } from '../read-helpers.js';
@@ -48,8 +48,7 @@ export function memoryLog(options: MemoryLogOptions = {}): EventLog {
     async append(events) {
       ensureOpen();
       for (const event of events) {
-        const size = envelopeBytes(event);
-        if (size > maxEventBytes) throw new EventTooLargeError(event.type, event.id, size, maxEventBytes);
+        assertEnvelopeFits(event, envelopeText(event), maxEventBytes);
       }
       lastAppendedAt = Math.max(lastAppendedAt, Date.now());
       const positions = events.map((event) => {

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import {
+  assertEnvelopeFits,
   ClosedError,
   type Envelope,
   type EventLog,
   EventTooLargeError,
-  envelopeBytes,
   envelopeText,
   LogFormatError,
   type LogRecord,
@@ -167,17 +167,13 @@ class SqliteEventLog implements SqliteLog {
     const texts = new Array<string>(count);
     const partitions = new Uint16Array(count);
     // UTF-8 needs at most 3 bytes per UTF-16 code unit: only longer texts need counting.
-    const safeLength = Math.floor(this.maxEventBytes / 3);
     for (let i = 0; i < count; i++) {
       const event = events[i] as Envelope;
       if (typeof event?.id !== 'string' || event.id === '' || typeof event.subject !== 'string' || typeof event.type !== 'string') {
         throw invalidEnvelope(event, i);
       }
       const text = envelopeText(event);
-      if (text.length > safeLength) {
-        const size = envelopeBytes(event);
-        if (size > this.maxEventBytes) throw new EventTooLargeError(event.type, event.id, size, this.maxEventBytes);
-      }
+      assertEnvelopeFits(event, text, this.maxEventBytes);
       texts[i] = text;
       partitions[i] = partitionForSubject(event.subject, this.partitionCount);
     }
