@@ -8,7 +8,6 @@ import {
   type EventDefinition,
   type EventLog,
   type EventMeta,
-  EventTooLargeError,
   type Position,
   RiverlogError,
   serializeEnvelope,

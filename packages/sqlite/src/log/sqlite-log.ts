@@ -4,7 +4,6 @@ import {
   ClosedError,
   type Envelope,
   type EventLog,
-  EventTooLargeError,
   envelopeText,
   LogFormatError,
   type LogRecord,
