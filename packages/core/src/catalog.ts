@@ -189,6 +189,12 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
   const fastPath = new Map<D, boolean>();
   for (const definition of byType.values()) fastPath.set(definition, isIdentityCodec(definition.codec));
   let lastValidTime = '';
+  // Producers stamp many events with one millisecond's text: parse each distinct one once.
+  function isValidTime(time: string): boolean {
+    if (Number.isNaN(Date.parse(time))) return false;
+    lastValidTime = time;
+    return true;
+  }
 
   function find(type: string): D {
     const definition = byType.get(type);
@@ -236,7 +242,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
       typeof options.source === 'string' &&
       options.source.length > 0 &&
       (options.id === undefined || (typeof options.id === 'string' && options.id.length > 0)) &&
-      (options.time === undefined || !Number.isNaN(Date.parse(time))) &&
+      (options.time === undefined || time === lastValidTime || isValidTime(time)) &&
       (options.correlationid === undefined || typeof options.correlationid === 'string') &&
       (options.causationid === undefined || typeof options.causationid === 'string') &&
       (options.traceparent === undefined || typeof options.traceparent === 'string');
