@@ -11,10 +11,10 @@ import Database from 'better-sqlite3';
 
 export const title = 'Consumer (SQLite log)';
 export const about =
-  'A consumer with a handler that counts, checkpointing to a SQLite checkpoint store with its defaults, against a raw better-sqlite3 select + JSON.parse of the same rows and a bare `log.read` loop. ~200-byte events, 4 partitions; median of 3.';
+  'A consumer with a handler that counts, checkpointing to a SQLite checkpoint store with its defaults, against a raw better-sqlite3 select + JSON.parse of the same rows and a bare `log.read` loop. ~200-byte events, 4 partitions; riverlog and baselines interleaved, median of 5.';
 
 const EVENTS = 200_000;
-const RUNS = 3;
+const RUNS = 5;
 const catalog = defineCatalog([
   defineEvent('cart/add', { data: { sku: t.string, quantity: t.number, note: t.string } }),
   defineEvent('cart/remove', { data: { sku: t.string } }),

@@ -110,7 +110,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     whenSinkFails: 'retry',
     context: (base) => base,
     emit,
-    wants: (name) => options.hooks?.[name] !== undefined,
+    timeHandlers: options.hooks?.onHandled !== undefined,
     reportError,
   };
 

@@ -33,6 +33,8 @@ export class PartitionWorker {
   /** True once the checkpoint is loaded and reading began. */
   started = false;
   private readonly controller = new AbortController();
+  /** Mirrors the signal: reading `AbortSignal.aborted` costs a getter call, and this is checked per record. */
+  private stopping = false;
   private running: Promise<void> | undefined;
 
   constructor(readonly options: PartitionWorkerOptions) {
@@ -51,6 +53,7 @@ export class PartitionWorker {
 
   /** Ends the worker after its in-flight record; resolves once it has ended. */
   async stop(): Promise<void> {
+    this.stopping = true;
     this.controller.abort();
     await this.running;
   }
@@ -84,7 +87,7 @@ export class PartitionWorker {
           maxBatch: options.maxBatch,
         })) {
           for (const record of batch) {
-            if (signal.aborted || !options.mayContinue()) return;
+            if (this.stopping || !options.mayContinue()) return;
             let outcome = options.process(record, signal);
             if (typeof outcome !== 'string') outcome = await outcome;
             if (outcome === 'abandoned') return;
