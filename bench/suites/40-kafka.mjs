@@ -79,23 +79,40 @@ async function riverlogProduce(brokers, topic) {
   return rate;
 }
 
-async function rawConsume(kafka, topic, total) {
-  const consumer = kafka.consumer({ groupId: `bench-raw-${ulid()}`, maxWaitTimeInMs: 1000 });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+/** Counts consumed records toward `total`, timed from the first batch; `finished` resolves at `total`. */
+function countTo(total) {
   let count = 0;
+  let started;
   let done;
   const finished = new Promise((resolve) => {
     done = resolve;
   });
-  let started;
+  return {
+    finished,
+    begin() {
+      started ??= performance.now();
+    },
+    add(records) {
+      count += records;
+      if (count >= total) done();
+    },
+    rate: () => total / ((performance.now() - started) / 1000),
+  };
+}
+
+async function rawConsume(kafka, topic, total) {
+  const consumer = kafka.consumer({ groupId: `bench-raw-${ulid()}`, maxWaitTimeInMs: 1000 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  const tally = countTo(total);
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: PARTITIONS,
     eachBatch: async ({ batch, resolveOffset }) => {
-      started ??= performance.now();
+      tally.begin();
       let last;
+      let count = 0;
       for (const message of batch.messages) {
         const event = JSON.parse(message.value.toString('utf8'));
         if (event.type) count++;
@@ -104,33 +121,29 @@ async function rawConsume(kafka, topic, total) {
       if (last === undefined) return;
       resolveOffset(last);
       await consumer.commitOffsets([{ topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-      if (count >= total) done();
+      tally.add(count);
     },
   });
-  await finished;
-  const rate = total / ((performance.now() - started) / 1000);
+  await tally.finished;
+  const rate = tally.rate();
   await consumer.disconnect();
   return rate;
 }
 
 async function riverlogConsume(brokers, topic, total) {
   const log = await kafkaLog({ brokers, topic, logLevel: 'nothing' });
-  let count = 0;
-  let done;
-  const finished = new Promise((resolve) => {
-    done = resolve;
-  });
-  let started;
+  const tally = countTo(total);
   const subscription = await log.subscribe({
     group: `bench-riverlog-${ulid()}`,
     onBatch: async (batch) => {
-      started ??= performance.now();
+      tally.begin();
+      let count = 0;
       for (const record of batch) if (record.event) count++;
-      if (count >= total) done();
+      tally.add(count);
     },
   });
-  await finished;
-  const rate = total / ((performance.now() - started) / 1000);
+  await tally.finished;
+  const rate = tally.rate();
   await subscription.stop();
   await log.close();
   return rate;
@@ -138,12 +151,7 @@ async function riverlogConsume(brokers, topic, total) {
 
 async function consumerConsume(brokers, topic, total) {
   const log = await kafkaLog({ brokers, topic, logLevel: 'nothing' });
-  let count = 0;
-  let done;
-  const finished = new Promise((resolve) => {
-    done = resolve;
-  });
-  let started;
+  const tally = countTo(total);
   const consumer = createConsumer({
     log,
     catalog,
@@ -152,14 +160,14 @@ async function consumerConsume(brokers, topic, total) {
     deadLetter: memoryDeadLetters(),
     handlers: {
       'cart/add': () => {
-        started ??= performance.now();
-        if (++count >= total) done();
+        tally.begin();
+        tally.add(1);
       },
     },
   });
   await consumer.start();
-  await finished;
-  const rate = total / ((performance.now() - started) / 1000);
+  await tally.finished;
+  const rate = tally.rate();
   await consumer.stop();
   await log.close();
   return rate;
