@@ -12,7 +12,7 @@ import { GroupMember } from './group-member.js';
 import { validateHandlers } from './handlers.js';
 import { hookEmitter } from './hooks.js';
 import { LeaseCoordinator, resolveLeaseOptions } from './lease-coordinator.js';
-import { PartitionWorker, type RecordOutcome } from './partition-worker.js';
+import { PartitionWorker } from './partition-worker.js';
 import { type RecordRunnerOptions, runRecord } from './record-runner.js';
 import { resolveRetryPolicy } from './retry.js';
 import type { Consumer, ConsumerOptions, HandlerContext, PartitionStopReason } from './types.js';
@@ -114,12 +114,8 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     reportError,
   };
 
-  function processRecord(record: LogRecord, signal: AbortSignal): RecordOutcome | Promise<RecordOutcome> {
-    // With these options a record is never 'failed': it ends in the handler or the dead letter.
-    const outcome = runRecord(record, signal, runnerOptions);
-    if (typeof outcome === 'string') return outcome === 'done' ? 'done' : 'abandoned';
-    return outcome.then((settled) => (settled === 'done' ? 'done' : 'abandoned'));
-  }
+  // With these options a record is never 'failed': it ends in the handler or the dead letter, or is abandoned on stop.
+  const processRecord = (record: LogRecord, signal: AbortSignal) => runRecord(record, signal, runnerOptions);
 
   // A log that runs consumer groups itself (Kafka) assigns the partitions when no leases are given.
   const member =

@@ -1,6 +1,6 @@
 import type { CheckpointStore, EventLog, GroupBatchControl, GroupSubscribable, LogRecord } from '@riverlog/core';
 import type { CheckpointWriter } from './checkpoint-writer.js';
-import type { RecordOutcome } from './partition-worker.js';
+import type { RunOutcome } from './record-runner.js';
 import type { PartitionStopReason } from './types.js';
 
 export interface GroupMemberOptions {
@@ -9,7 +9,7 @@ export interface GroupMemberOptions {
   readonly checkpoints: CheckpointStore;
   readonly from: 'earliest' | 'latest';
   readonly writer: CheckpointWriter;
-  readonly process: (record: LogRecord, signal: AbortSignal) => RecordOutcome | Promise<RecordOutcome>;
+  readonly process: (record: LogRecord, signal: AbortSignal) => RunOutcome | Promise<RunOutcome>;
   readonly changed: () => void;
   readonly onPartitionStart: (partition: string, after: string | undefined) => void;
   readonly onPartitionStop: (partition: string, reason: PartitionStopReason) => void;
@@ -116,7 +116,9 @@ export class GroupMember {
     try {
       for (const record of batch) {
         if (!control.isActive() || entry.controller.signal.aborted) break;
-        if ((await this.options.process(record, entry.controller.signal)) === 'abandoned') break;
+        let outcome = this.options.process(record, entry.controller.signal);
+        if (typeof outcome !== 'string') outcome = await outcome;
+        if (outcome !== 'done') break;
         last = record.position.offset;
         entry.finishedOffset = last;
         this.options.writer.finished(record.position);

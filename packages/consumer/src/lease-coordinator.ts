@@ -58,10 +58,6 @@ export class LeaseCoordinator {
     private readonly host: LeaseHost,
   ) {}
 
-  get owner(): string {
-    return this.options.owner;
-  }
-
   private get membersGroup(): string {
     return `${this.group}#members`;
   }

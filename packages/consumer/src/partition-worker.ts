@@ -1,8 +1,6 @@
 import type { EventLog, LogRecord, ReadFrom } from '@riverlog/core';
+import type { RunOutcome } from './record-runner.js';
 import { backoffDelay, type ResolvedRetryPolicy, sleep } from './retry.js';
-
-/** `done`: finished (handled, ignored or dead-lettered). `abandoned`: left unfinished because the worker is stopping. */
-export type RecordOutcome = 'done' | 'abandoned';
 
 export interface PartitionWorkerOptions {
   readonly log: EventLog;
@@ -10,8 +8,8 @@ export interface PartitionWorkerOptions {
   readonly maxBatch: number | undefined;
   /** The offset to resume after (the checkpoint), or undefined to start from the beginning. */
   readonly start: () => Promise<string | undefined>;
-  /** Synchronous when the record finished synchronously. */
-  readonly process: (record: LogRecord, signal: AbortSignal) => RecordOutcome | Promise<RecordOutcome>;
+  /** Synchronous when the record finished synchronously; anything but `done` leaves it unfinished and ends the worker. */
+  readonly process: (record: LogRecord, signal: AbortSignal) => RunOutcome | Promise<RunOutcome>;
   /** Called after each finished record, in offset order. */
   readonly finished: (record: LogRecord) => void;
   /** False when this worker may no longer start a record (e.g. its lease ran out). */
@@ -39,10 +37,6 @@ export class PartitionWorker {
 
   constructor(readonly options: PartitionWorkerOptions) {
     this.partition = options.partition;
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
   }
 
   /** Starts working; the promise settles when the worker ended (stopped, or it could not continue). */
@@ -90,7 +84,7 @@ export class PartitionWorker {
             if (this.stopping || !options.mayContinue()) return;
             let outcome = options.process(record, signal);
             if (typeof outcome !== 'string') outcome = await outcome;
-            if (outcome === 'abandoned') return;
+            if (outcome !== 'done') return;
             after = record.position.offset;
             this.finishedOffset = after;
             failures = 0;

@@ -32,8 +32,8 @@ export interface RecordRunnerOptions<C extends Catalog, Context extends HandlerC
     ...args: Parameters<NonNullable<ConsumerHooks<EventOf<C>>[K]>>
   ) => void;
   readonly reportError: (error: unknown, stage: ErrorStage, partition?: string) => void;
-  /** Whether anyone listens to `onHandled`, so the hot path times nothing for nobody. Default: yes. */
-  readonly timeHandlers?: boolean;
+  /** Whether anyone listens to `onHandled`, so the hot path times nothing for nobody. */
+  readonly timeHandlers: boolean;
 }
 
 /**
@@ -63,7 +63,7 @@ export function runRecord<C extends Catalog, Context extends HandlerContext>(
     return 'done';
   }
   if (signal.aborted) return 'abandoned';
-  const timed = options.timeHandlers ?? true;
+  const timed = options.timeHandlers;
   const started = timed ? performance.now() : 0;
   let result: Promise<void> | void;
   try {

@@ -81,6 +81,7 @@ export function batchRunner<C extends Catalog, Id>(options: LambdaHandlerOptions
       canWait: remaining ? (ms) => remaining() - ms > marginMs : undefined,
       context: (base) => ({ ...base, lambda }),
       emit,
+      timeHandlers: options.hooks?.onHandled !== undefined,
       reportError,
     };
 
