@@ -240,7 +240,7 @@ const LOG_LEVELS: Record<KafkaLogLevel, number> = { nothing: 0, error: 1, warn: 
 export async function kafkajsClient(
   brokers: readonly string[],
   clientId: string,
-  logLevel: KafkaLogLevel = 'warn',
+  logLevel: KafkaLogLevel = 'nothing',
 ): Promise<KafkaClientLike> {
   let kafkajs: { Kafka: new (config: object) => KafkaClientLike };
   try {
