@@ -46,9 +46,9 @@ describeKafka('a consumer process killed during a rebalance', () => {
 
     const second = spawnViewProcess(brokers ?? [], topic, 'view-builders', dbPath, 'second');
     spawned.push(second);
-    // The second one's join puts the group into a rebalance; the first dies in the middle of it.
+    // The second one's join puts the group into a rebalance; the first dies as it hands partitions over.
     await until(() => second.lines.some((l) => l.event === 'joining'), 'the second process to start joining', 30_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await until(() => first.lines.some((l) => l.event === 'revoked'), 'the first process to give up partitions in the rebalance', 30_000);
     const handledBeforeKill = first.handled();
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');

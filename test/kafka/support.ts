@@ -53,5 +53,3 @@ export async function deleteTopic(topic: string): Promise<void> {
     await admin.disconnect();
   }
 }
-
-/** Waits until `condition` holds, polling, or fails after `timeoutMs`. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogRecord } from '@riverlog/core';
 import { sqliteLog } from '@riverlog/sqlite';
+import { until } from '@riverlog/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startChild } from './children.js';
 
@@ -86,9 +87,7 @@ describe('SQLite log shared by processes', () => {
     for (const ack of acks) {
       const [, batch, , ackedAt] = ack.split(' ');
       const id = `${batch}-0`;
-      const deadline = Date.now() + 2000;
-      while (!seen.has(id) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-      expect(seen.has(id), `batch ${batch} reached the follower`).toBe(true);
+      await until(() => seen.has(id), `batch ${batch} to reach the follower`, 2000);
       latencies.push(Math.max(0, (seen.get(id) as number) - Number(ackedAt)));
     }
     controller.abort();
@@ -98,7 +97,9 @@ describe('SQLite log shared by processes', () => {
     const median = latencies[Math.floor(latencies.length / 2)] as number;
     console.log(`follower across processes, commit-to-read latency (ms): median ${median}, max ${latencies[latencies.length - 1]}`);
     expect(latencies).toHaveLength(25);
-    expect(median).toBeLessThan(50);
+    // Not a speed target: a follower woken only by the 500 ms safety poll would show a median near 250 ms.
+    // This tells that the change notification reaches another process at all.
+    expect(median).toBeLessThan(100);
   });
 });
 

@@ -110,5 +110,3 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-/** Resolves once `condition` holds, checking every few milliseconds; rejects after `timeoutMs`. */
