@@ -2,7 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { type Envelope, EnvelopeCodec, type EventMeta } from './envelope.js';
 import { DecodeError, RiverlogError, UnknownEventTypeError, ValidationError } from './errors.js';
-import { isIdentityCodec, strict, toIssues } from './issues.js';
+import { describeIssues, isIdentityCodec, strict, toIssues } from './issues.js';
 import type { Position } from './position.js';
 import { ulid } from './ulid.js';
 
@@ -275,7 +275,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
       const type = typeof (stored as { type?: unknown } | null)?.type === 'string' ? (stored as { type: string }).type : undefined;
       const reason =
         issues.length > 0
-          ? `not a valid envelope: ${issues.map((i) => `${i.path}: expected ${i.expected}, got ${i.actual}`).join('; ')}`
+          ? `not a valid envelope: ${describeIssues(issues)}`
           : 'not a valid envelope';
       return E.left(new DecodeError(reason, { ...where, ...(type ? { type } : {}), issues }));
     }
@@ -313,7 +313,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
         if (E.isLeft(old)) {
           const issues = toIssues(old.left, 'data');
           return E.left(
-            new DecodeError(`payload invalid for version ${past.version}: ${describe(issues)}`, { ...where, type: envelope.type, issues }),
+            new DecodeError(`payload invalid for version ${past.version}: ${describeIssues(issues)}`, { ...where, type: envelope.type, issues }),
           );
         }
         try {
@@ -328,7 +328,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     const result = definition.codec.validate(data, [{ key: '', type: definition.codec, actual: data }]);
     if (E.isLeft(result)) {
       const issues = toIssues(result.left, 'data');
-      return E.left(new DecodeError(`payload invalid: ${describe(issues)}`, { ...where, type: envelope.type, issues }));
+      return E.left(new DecodeError(`payload invalid: ${describeIssues(issues)}`, { ...where, type: envelope.type, issues }));
     }
     if (result.right === envelope.data && version === definition.version) return E.right(envelope);
     return E.right({ ...envelope, dataschema: definition.dataschema, data: result.right });
@@ -343,8 +343,4 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     create: create as Catalog<D>['create'],
     decode: decode as Catalog<D>['decode'],
   };
-}
-
-function describe(issues: readonly { path: string; expected: string; actual: string }[]): string {
-  return issues.map((i) => `${i.path}: expected ${i.expected}, got ${i.actual}`).join('; ');
 }

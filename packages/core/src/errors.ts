@@ -1,3 +1,4 @@
+import { describeIssues } from './issues.js';
 import type { Position } from './position.js';
 
 /**
@@ -21,10 +22,6 @@ export interface ValidationIssue {
   readonly expected: string;
   /** The value found, as JSON, truncated to 60 characters. */
   readonly actual: string;
-}
-
-function describeIssues(issues: readonly ValidationIssue[]): string {
-  return issues.map((i) => `${i.path || '(root)'}: expected ${i.expected}, got ${i.actual}`).join('; ');
 }
 
 /** An event (or its envelope) does not match its schema in the catalog. Nothing was written. */

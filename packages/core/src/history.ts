@@ -4,7 +4,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { Catalog } from './catalog.js';
 import { type Envelope, EnvelopeCodec, envelopeBytes } from './envelope.js';
 import { RiverlogError } from './errors.js';
-import { toIssues } from './issues.js';
+import { describeIssues, toIssues } from './issues.js';
 import type { EventLog, ReadOptions } from './ports.js';
 import { advance, type PositionMap } from './position.js';
 
@@ -214,8 +214,7 @@ function checkLine(text: string, maxEventBytes: number, catalog: Catalog | undef
   if (!EnvelopeCodec.is(value)) {
     const checked = EnvelopeCodec.decode(value);
     const issues = E.isLeft(checked) ? toIssues(checked.left) : [];
-    const detail = issues.map((i) => `${i.path || '(root)'}: expected ${i.expected}, got ${i.actual}`).join('; ');
-    return `not a CloudEvents envelope (${detail || 'not an object'})`;
+    return `not a CloudEvents envelope (${describeIssues(issues) || 'not an object'})`;
   }
   const event = value as unknown as Envelope;
   if (catalog) {

@@ -23,6 +23,11 @@ function isCombinator(type: t.Decoder<unknown, unknown> | undefined): boolean {
 }
 
 /** io-ts errors as one issue per failing field path, each path once. */
+/** Issues as one line: `data.brand: expected string, got 42; …`. */
+export function describeIssues(issues: readonly ValidationIssue[]): string {
+  return issues.map((i) => `${i.path || '(root)'}: expected ${i.expected}, got ${i.actual}`).join('; ');
+}
+
 export function toIssues(errors: t.Errors, prefix = ''): ValidationIssue[] {
   const seen = new Set<string>();
   const issues: ValidationIssue[] = [];
