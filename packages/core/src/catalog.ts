@@ -221,7 +221,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     const definition = find(type);
     const encoded = validate(type, data);
     if (E.isLeft(encoded)) throw encoded.left;
-    const time = options.time instanceof Date ? options.time.toISOString() : (options.time ?? new Date().toISOString());
+    const time = options.time instanceof Date ? options.time.toISOString() : (options.time ?? isoNow());
     const event: Record<string, unknown> = {
       specversion: '1.0',
       id: options.id ?? ulid(),
@@ -343,4 +343,17 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     create: create as Catalog<D>['create'],
     decode: decode as Catalog<D>['decode'],
   };
+}
+
+let lastMillisecond = -1;
+let lastIso = '';
+
+/** `new Date().toISOString()`, formatted once per millisecond: a burst of events shares it. */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== lastMillisecond) {
+    lastMillisecond = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
 }

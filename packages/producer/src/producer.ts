@@ -101,7 +101,7 @@ export function createProducer<Defs extends AnyEventDefinition>(options: Produce
   let closed = false;
 
   function build(type: string, subject: string, data: unknown, meta: EventMeta | undefined): Envelope {
-    const options = meta === undefined ? { source, time: isoNow() } : { time: isoNow(), ...meta, source: meta.source ?? source };
+    const options = meta === undefined ? { source } : { ...meta, source: meta.source ?? source };
     const event = catalog.create(type as Defs['type'], subject, data as never, options);
     // Serialized once: the log's write reuses this text.
     assertEnvelopeFits(event, serializeEnvelope(event), limit);
@@ -144,19 +144,6 @@ export function createProducer<Defs extends AnyEventDefinition>(options: Produce
       return queue.blocked;
     },
   };
-}
-
-let lastMillisecond = -1;
-let lastIso = '';
-
-/** `new Date().toISOString()`, formatted once per millisecond: a burst of emits shares it. */
-function isoNow(): string {
-  const now = Date.now();
-  if (now !== lastMillisecond) {
-    lastMillisecond = now;
-    lastIso = new Date(now).toISOString();
-  }
-  return lastIso;
 }
 
 function positiveInteger(name: string, value: number): number {
