@@ -17,7 +17,12 @@ export interface KafkaWireRecord {
 /** What a record holds, as a `LogRecord` carries it: the envelope, or the raw text and why it is not one. */
 export type StoredEnvelope = Pick<LogRecord, 'event' | 'raw' | 'error'>;
 
-const text = (value: Uint8Array | string): string => (typeof value === 'string' ? value : Buffer.from(value).toString('utf8'));
+/** The bytes as UTF-8 text, without copying them first (a kafkajs `Buffer` or any `Uint8Array`). */
+function text(value: Uint8Array | string): string {
+  if (typeof value === 'string') return value;
+  const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return bytes.toString('utf8');
+}
 
 function headerText(value: KafkaHeaderValue): string | undefined {
   if (value === undefined) return undefined;
@@ -25,6 +30,13 @@ function headerText(value: KafkaHeaderValue): string | undefined {
   // Several values under one name: the last one wins, as in most Kafka clients.
   const last = value[value.length - 1];
   return last === undefined ? undefined : text(last);
+}
+
+/** Whether a header is named `ce_specversion`, in any case: the mark of a binary-mode record. */
+function namesSpecversion(headers: KafkaWireRecord['headers']): boolean {
+  if (!headers) return false;
+  for (const name in headers) if (name.length === 14 && name.toLowerCase() === 'ce_specversion') return true;
+  return false;
 }
 
 function isJsonMediaType(contentType: string): boolean {
@@ -61,9 +73,12 @@ function parseJson(source: string, what: string): { ok: true; value: unknown } |
  */
 export function envelopeFromKafkaRecord(record: KafkaWireRecord): StoredEnvelope {
   const headers = new Map<string, string>();
-  for (const [name, value] of Object.entries(record.headers ?? {})) {
-    const decoded = headerText(value);
-    if (decoded !== undefined) headers.set(name.toLowerCase(), decoded);
+  // Structured records (the common case) need no header decoded: look for binary mode's marker by name first.
+  if (namesSpecversion(record.headers)) {
+    for (const [name, value] of Object.entries(record.headers ?? {})) {
+      const decoded = headerText(value);
+      if (decoded !== undefined) headers.set(name.toLowerCase(), decoded);
+    }
   }
   const value = record.value === null || record.value === undefined ? undefined : text(record.value);
 
