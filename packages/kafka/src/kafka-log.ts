@@ -29,8 +29,6 @@ import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, maxEventBytesFor } from './wire.js';
 /** Compression of record batches. kafkajs has gzip built in; the others need a codec registered in its `CompressionCodecs`. */
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
-const LIBRDKAFKA_MAX_MESSAGE_BYTES = 1_000_000;
-
 const COMPRESSION_CODES: Record<KafkaCompression, number> = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 };
 
 /** How to create the topic when it does not exist yet. */
@@ -144,11 +142,7 @@ export async function kafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
     const ctx = new KafkaLogContext(kafka, shape, admin, topic, uri, options.readGroupPrefix ?? 'riverlog-read-', options.consumer ?? {});
     await ensureTopic(ctx, options.createTopic);
     const partitionCount = (await ctx.partitionIds()).length;
-    // librdkafka (the Confluent client) refuses messages over its own message.max.bytes, 1,000,000 by default.
-    const maxMessageBytes = Math.min(
-      await topicMaxMessageBytes(admin, topic),
-      shape.flavor === 'confluent' ? LIBRDKAFKA_MAX_MESSAGE_BYTES : Infinity,
-    );
+    const maxMessageBytes = Math.min(await topicMaxMessageBytes(admin, topic), shape.maxMessageBytes);
     const maxEventBytes = Math.min(options.maxEventBytes ?? Number.POSITIVE_INFINITY, maxEventBytesFor(maxMessageBytes));
     const appender = new KafkaAppender({
       kafka,
@@ -190,11 +184,10 @@ export async function kafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
         return heads satisfies PositionMap;
       },
       async subscribe(subscribeOptions) {
-        if (shape.flavor === 'confluent') {
-          // Offsets committed through its KafkaJS layer did not all persist in our tests: not offered until they do.
+        if (shape.groupsUnsupported !== undefined) {
           throw new RiverlogError(
             'UNSUPPORTED',
-            `Kafka consumer groups through the Confluent client are not supported by ${uri}; give createConsumer \`leases\` (and a checkpoint store such as SQLite or DynamoDB) instead.`,
+            `Kafka consumer groups through the ${shape.flavor} client are not supported by ${uri} (${shape.groupsUnsupported}); give createConsumer \`leases\` (and a checkpoint store such as SQLite or DynamoDB) instead.`,
           );
         }
         return subscribeGroup(ctx, subscribeOptions, onError);
@@ -237,9 +230,7 @@ async function ensureTopic(ctx: KafkaLogContext, spec: KafkaLogOptions['createTo
     throw new RiverlogError('INVALID_OPTION', `kafkaLog: createTopic.partitions must be a whole number ≥ 1, got ${wanted.partitions}.`);
   }
   await ctx.admin.createTopics({
-    // kafkajs's own wait gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment after
-    // creating it; waitForLeaders below does it instead. (The Confluent client refuses the option altogether.)
-    ...(ctx.shape.flavor === 'kafkajs' ? { waitForLeaders: false } : {}),
+    ...ctx.shape.createTopicsOptions,
     topics: [
       {
         topic: ctx.topic,
