@@ -1,5 +1,6 @@
 import * as t from 'io-ts';
-import { EventTooLargeError } from './errors.js';
+import { EventTooLargeError, ValidationError, type ValidationIssue } from './errors.js';
+import { preview } from './issues.js';
 import type { Position } from './position.js';
 
 /**
@@ -116,6 +117,45 @@ export function assertEnvelopeFits(event: Envelope, text: string, maxBytes: numb
   if (text.length * 3 <= maxBytes) return;
   const size = Buffer.byteLength(text, 'utf8');
   if (size > maxBytes) throw new EventTooLargeError(event.type, event.id, size, maxBytes);
+}
+
+const REQUIRED = ['id', 'subject', 'type'] as const;
+
+/**
+ * The `ValidationError` for the event at `index` of an append when it is not
+ * something a log can store: an object with a non-empty string `id`,
+ * `subject` and `type`; `undefined` when it is. Every log checks each event
+ * of a call with it (and `assertEnvelopeFits`) before writing any, so a bad
+ * event refuses the whole call.
+ *
+ * @example
+ * for (let i = 0; i < events.length; i++) {
+ *   const invalid = invalidEnvelope(events[i], i);
+ *   if (invalid) throw invalid;
+ * }
+ */
+export function invalidEnvelope(event: unknown, index: number): ValidationError | undefined {
+  const fields = event as Partial<Record<(typeof REQUIRED)[number], unknown>> | null | undefined;
+  if (
+    typeof fields?.id === 'string' &&
+    fields.id !== '' &&
+    typeof fields.subject === 'string' &&
+    fields.subject !== '' &&
+    typeof fields.type === 'string' &&
+    fields.type !== ''
+  ) {
+    return undefined;
+  }
+  const isObject = typeof event === 'object' && event !== null && !Array.isArray(event);
+  const issues: ValidationIssue[] = isObject
+    ? REQUIRED.filter((field) => typeof fields?.[field] !== 'string' || fields[field] === '').map((field) => ({
+        path: field,
+        expected: 'non-empty string',
+        actual: preview(fields?.[field]),
+      }))
+    : [{ path: '', expected: 'an envelope (object)', actual: preview(event) }];
+  const type = typeof fields?.type === 'string' && fields.type !== '' ? fields.type : '(unknown)';
+  return new ValidationError(type, issues, ` at index ${index} of the append`);
 }
 
 /** Size in bytes of the serialized envelope (UTF-8). */

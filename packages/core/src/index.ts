@@ -11,5 +11,12 @@ export { type MemoryLogOptions, memoryLog } from './memory/memory-log.js';
 export { memoryCheckpointStore, memoryDeadLetters, memoryLeaseStore, memoryViewStore } from './memory/memory-stores.js';
 export * from './ports.js';
 export * from './position.js';
-export { type PartitionStart, resolveStart, waitForChange } from './read-helpers.js';
+export {
+  type CheckedRead,
+  checkReadOptions,
+  type PartitionStart,
+  type ReadTarget,
+  resolveStart,
+  waitForChange,
+} from './read-helpers.js';
 export { ulid, ulidTime } from './ulid.js';

@@ -1,4 +1,4 @@
-import { type Envelope, EventTooLargeError, envelopeBytes, type Position, RiverlogError } from '@riverlog/core';
+import { type Envelope, EventTooLargeError, envelopeBytes, invalidEnvelope, type Position, RiverlogError } from '@riverlog/core';
 import type { ClientShape, KafkaClientLike, KafkaProducerLike, KafkaRecordMetadata, ProducerSettings } from './client.js';
 import type { DedupeWindow } from './dedupe-window.js';
 import { partitionCache } from './partitioner.js';
@@ -36,7 +36,7 @@ export class KafkaAppender {
     this.partitionOf = partitionCache(options.partitionCount);
   }
 
-  /** Refuses oversize events at once; otherwise queues the append behind earlier ones. */
+  /** Refuses events that are not envelopes or are oversize at once (nothing sent); otherwise queues the append behind earlier ones. */
   append(events: readonly Envelope[]): Promise<Position[]> {
     const outgoing = events.map((event, index) => this.measure(event, index));
     const run = this.chain.then(() => this.write(outgoing));
@@ -54,6 +54,8 @@ export class KafkaAppender {
 
   private measure(event: Envelope, index: number): Outgoing {
     const { maxEventBytes } = this.options;
+    const invalid = invalidEnvelope(event, index);
+    if (invalid) throw invalid;
     const size = envelopeBytes(event);
     const subjectSize = Buffer.byteLength(event.subject, 'utf8');
     const charged = chargedBytes(size, subjectSize);

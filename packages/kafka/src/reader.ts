@@ -1,8 +1,8 @@
-import { type LogRecord, type ReadOptions, RiverlogError, resolveStart, ulid } from '@riverlog/core';
+import { checkReadOptions, type LogRecord, type ReadOptions, RiverlogError, resolveStart, ulid } from '@riverlog/core';
 import { Channel } from './channel.js';
 import type { KafkaEachBatchPayload } from './client.js';
 import type { KafkaLogContext } from './context.js';
-import { matchesTypes, partitionNumber, toLogRecord } from './records.js';
+import { matchesTypes, toLogRecord } from './records.js';
 
 interface PartitionRead {
   /** The next offset to deliver; anything fetched below it is skipped. */
@@ -29,13 +29,14 @@ export async function* readKafka(ctx: KafkaLogContext, options: ReadOptions): As
   ctx.ensureOpen();
   const { topic } = ctx;
   const follow = options.follow === true;
-  const maxBatch = Math.max(1, options.maxBatch ?? 1000);
   const types = options.types ? new Set(options.types) : undefined;
   const signal = options.signal;
 
   const known = await ctx.partitionIds();
   ctx.ensureOpen();
-  const wanted = options.partitions ? [...new Set(options.partitions)].map((id) => partitionNumber(id, known, ctx.uri)) : known;
+  const checked = checkReadOptions(options, { name: `Kafka log ${ctx.uri}`, partitions: known.map(String) });
+  const { maxBatch } = checked;
+  const wanted = checked.partitions.map(Number);
   const states = await startingPoints(ctx, wanted, options, follow);
   if ([...states.values()].every((s) => s.done) || signal?.aborted || ctx.isClosed) return;
 
@@ -45,7 +46,6 @@ export async function* readKafka(ctx: KafkaLogContext, options: ReadOptions): As
     { groupId: `${ctx.readGroupPrefix}${ulid()}`, topic, fromBeginning: true, maxWaitTimeInMs: follow ? 500 : 100, extra: {} },
     {
       assigned() {},
-      revoked() {},
       rebalancing() {},
       crashed(error, restarting) {
         if (!restarting) channel.end(readFailed(ctx.uri, error));

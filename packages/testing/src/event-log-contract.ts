@@ -9,8 +9,11 @@ import {
   envelopeBytes,
   type LogRecord,
   type Position,
+  preview,
   type ReadOptions,
+  RiverlogError,
   t,
+  ValidationError,
 } from '@riverlog/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { until } from './until.js';
@@ -98,6 +101,22 @@ async function rejectionOf(run: () => Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected a rejection, but the call succeeded');
+}
+
+/** Reads to the end with `options` and returns the rejection, checking it is a `RiverlogError` of `code` whose message names `mentions`. */
+async function refusedRead(log: EventLog, options: ReadOptions, code: string, mentions: readonly string[]): Promise<RiverlogError> {
+  const error = await rejectionOf(() => readAll(log, options));
+  const what = `read(${describeOptions(options)})`;
+  expect(error, what).toBeInstanceOf(RiverlogError);
+  expect((error as RiverlogError).code, `${what}: ${(error as Error).message}`).toBe(code);
+  for (const text of mentions) expect((error as RiverlogError).message, what).toContain(text);
+  return error as RiverlogError;
+}
+
+function describeOptions(options: ReadOptions): string {
+  return JSON.stringify(options, (_, value: unknown) =>
+    typeof value === 'number' && !Number.isFinite(value) ? String(value) : value === undefined ? '(undefined)' : value,
+  );
 }
 
 /**
@@ -284,6 +303,145 @@ export function describeEventLogContract(
           .map((r) => key(r.position))
           .sort(),
       );
+    });
+
+    it('refuses a maxBatch that is not a whole number ≥ 1 with INVALID_OPTION (code), before reading anything', async () => {
+      await log.append(events(6, 3));
+      for (const maxBatch of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10' as unknown as number]) {
+        await refusedRead(log, { maxBatch }, 'INVALID_OPTION', ['maxBatch']);
+        await refusedRead(log, { maxBatch, from: 'latest', follow: true }, 'INVALID_OPTION', ['maxBatch']);
+      }
+      const { records, batches } = await readAll(log, { maxBatch: 1 });
+      expect(records).toHaveLength(6);
+      for (const batch of batches) expect(batch).toHaveLength(1);
+    });
+
+    it('refuses an offset in from.after / from.at that is not a decimal string without sign, point or leading zero (INVALID_OPTION)', async () => {
+      await log.append(events(12, 4));
+      const [partition] = (await readAll(log)).records.map((r) => r.position.partition);
+      const offsets: unknown[] = ['abc', '-1', '1.5', '', '01', ' 1', '1e3', '0x10', 5, null];
+      for (const offset of offsets) {
+        for (const kind of ['after', 'at'] as const) {
+          const from = (
+            kind === 'after' ? { after: { [partition as string]: offset } } : { at: { [partition as string]: offset } }
+          ) as ReadOptions['from'];
+          await refusedRead(log, { from }, 'INVALID_OPTION', [`from.${kind}`, JSON.stringify(partition)]);
+        }
+      }
+      // Entries of partitions the read does not cover are checked as well.
+      const partitions = await log.partitions();
+      const other = partitions.find((p) => p !== partition);
+      if (other !== undefined) {
+        await refusedRead(log, { from: { after: { [other]: 'x' } }, partitions: [partition as string] }, 'INVALID_OPTION', [
+          JSON.stringify(other),
+        ]);
+      }
+      // Canonical offsets are taken: '0' reads after the first record of the partition.
+      const all = (await readAll(log, { partitions: [partition as string] })).records;
+      const { records } = await readAll(log, { from: { after: { [partition as string]: '0' } }, partitions: [partition as string] });
+      expect(records.map((r) => plain(r.position))).toEqual(all.slice(1).map((r) => plain(r.position)));
+    });
+
+    it('refuses a from that is none of its forms, or a time that is not one, with INVALID_OPTION', async () => {
+      const bad: unknown[] = ['newest', 7, null, {}, { after: null }, { at: ['1'] }, { time: 'yesterday' }, { time: Number.NaN }];
+      for (const from of bad) await refusedRead(log, { from: from as ReadOptions['from'] }, 'INVALID_OPTION', ['from']);
+    });
+
+    it('refuses partitions the log does not have with UNKNOWN_PARTITION naming the id, even among known ones', async () => {
+      await log.append(events(8, 4));
+      const known = await log.partitions();
+      const first = known[0] as string;
+      const unknown = [`0${first}`, '', ` ${first}`, `${first} `, '99', '-1', 'no-such-partition'].filter((id) => !known.includes(id));
+      expect(unknown.length).toBeGreaterThan(4);
+      for (const id of unknown) {
+        await refusedRead(log, { partitions: [first, id] }, 'UNKNOWN_PARTITION', [JSON.stringify(id), 'partitions']);
+        await refusedRead(log, { partitions: [id], follow: true }, 'UNKNOWN_PARTITION', [JSON.stringify(id)]);
+      }
+      await refusedRead(log, { partitions: [Number(first) as unknown as string] }, 'UNKNOWN_PARTITION', ['partitions']);
+    });
+
+    it('reads a partition listed twice in partitions once', async () => {
+      await log.append(events(40, 10));
+      const known = await log.partitions();
+      const all = (await readAll(log)).records;
+      const used = [...new Set(all.map((r) => r.position.partition))];
+      const [p, q] = used as [string, string | undefined];
+      const once = (await readAll(log, { partitions: [p] })).records;
+      expect(once.length).toBeGreaterThan(0);
+      const twice = (await readAll(log, { partitions: [p, p] })).records;
+      expect(twice.map((r) => key(r.position))).toEqual(once.map((r) => key(r.position)));
+      const wanted = q === undefined ? [p, p] : [p, q, p, q];
+      const { records } = await readAll(log, { partitions: wanted });
+      const expected = all.filter((r) => wanted.includes(r.position.partition)).map((r) => key(r.position));
+      expect(records.map((r) => key(r.position)).sort()).toEqual(expected.sort());
+      const everyTwice = (await readAll(log, { partitions: [...known, ...known] })).records;
+      expect(everyTwice.map((r) => key(r.position)).sort()).toEqual(all.map((r) => key(r.position)).sort());
+    });
+
+    it('refuses a call holding something that is not an envelope with a ValidationError (index, field) and writes nothing of it', async () => {
+      const good = created('thing-0', 0);
+      const later = created('thing-1', 0);
+      const cases: [unknown, string[]][] = [
+        [{ ...created('thing-2', 0), subject: undefined }, ['subject']],
+        [{ ...created('thing-2', 0), id: '' }, ['id']],
+        [{ ...created('thing-2', 0), type: 42 }, ['type']],
+        [{ data: {} }, ['id', 'subject', 'type']],
+        [null, ['']],
+        ['not an envelope', ['']],
+      ];
+      for (const [bad, paths] of cases) {
+        const error = await rejectionOf(() => log.append([good, bad as Envelope, later]));
+        expect(error, preview(bad)).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).code).toBe('VALIDATION_FAILED');
+        expect((error as ValidationError).message).toContain('at index 1');
+        expect((error as ValidationError).issues.map((i) => i.path)).toEqual(paths);
+        expect((await readAll(log)).records, 'nothing of the refused call is stored').toEqual([]);
+        expect(await log.heads()).toEqual({});
+      }
+      // Nothing of those calls counts: the good events append as new ones.
+      const positions = await log.append([good, later]);
+      const { records } = await readAll(log);
+      expect(records.map((r) => eventOf(r).id).sort()).toEqual([good.id, later.id].sort());
+      expect(records.map((r) => key(r.position)).sort()).toEqual(positions.map(key).sort());
+    });
+
+    it('stores a copy of each event as JSON: changing the appended object later changes nothing, a Date in data reads back as ISO text', async () => {
+      const at = new Date('2024-05-06T07:08:09.010Z');
+      const event = { ...created('thing-0', 0), data: { id: 'thing-0', seq: 0, at, tags: ['a'] } };
+      const snapshot = JSON.parse(JSON.stringify(event)) as unknown;
+      const [position] = await log.append([event]);
+      event.data.seq = 99;
+      event.data.tags.push('b');
+      at.setTime(0);
+      (event as { subject: string }).subject = 'thing-changed';
+      const { records } = await readAll(log);
+      expect(records).toHaveLength(1);
+      const record = records[0] as LogRecord;
+      expect(plain(record.position)).toEqual(plain(position as Position));
+      expect(record.event).not.toBe(event);
+      expect(record.event).toEqual(snapshot);
+      expect((record.event as Envelope<string, { at: unknown }>).data.at).toBe('2024-05-06T07:08:09.010Z');
+      // A reader that changes what it read changes nothing for the next reader.
+      (record.event as Envelope<string, { seq: number }>).data.seq = 42;
+      const again = (await readAll(log)).records[0] as LogRecord;
+      expect(again.event).toEqual(snapshot);
+    });
+
+    it('the same id twice in one call is stored once and both get its position', async () => {
+      const [a, b] = [created('thing-0', 0), created('thing-1', 0)];
+      const [first, second] = await log.append([a, a]);
+      expect(plain(second as Position)).toEqual(plain(first as Position));
+      const mixed = await log.append([b, { ...a }, b, a]);
+      expect(mixed.map(plain)).toEqual([mixed[0], first, mixed[0], first].map((p) => plain(p as Position)));
+      expect(key(mixed[0] as Position)).not.toBe(key(first as Position));
+      const { records } = await readAll(log);
+      expect(records).toHaveLength(2);
+      const byId = new Map(records.map((r) => [eventOf(r).id, plain(r.position)]));
+      expect(byId.get(a.id)).toEqual(plain(first as Position));
+      expect(byId.get(b.id)).toEqual(plain(mixed[0] as Position));
+      const heads: Record<string, string> = {};
+      for (const record of records) heads[record.position.partition] = record.position.offset;
+      expect(await log.heads()).toEqual(heads);
     });
 
     it('many concurrent append calls: every call gets its own positions, nothing lost or mixed up', async () => {

@@ -1,11 +1,13 @@
-import { assertEnvelopeFits, type Envelope, envelopeText } from '../envelope.js';
+import { assertEnvelopeFits, type Envelope, envelopeText, invalidEnvelope } from '../envelope.js';
 import { ClosedError, RiverlogError } from '../errors.js';
 import type { EventLog, LogRecord, ReadOptions } from '../ports.js';
 import { type Position, partitionForSubject } from '../position.js';
-import { resolveStart, waitForChange } from '../read-helpers.js';
+import { checkReadOptions, resolveStart, waitForChange } from '../read-helpers.js';
 
+/** An event as a durable log keeps it: its JSON text, parsed afresh for every read. */
 interface StoredEvent {
-  readonly event: Envelope;
+  readonly text: string;
+  readonly type: string;
   readonly appendedAt: number;
 }
 
@@ -47,17 +49,26 @@ export function memoryLog(options: MemoryLogOptions = {}): EventLog {
     maxEventBytes,
     async append(events) {
       ensureOpen();
-      for (const event of events) {
-        assertEnvelopeFits(event, envelopeText(event), maxEventBytes);
+      // Every event is checked before any is stored: a refused call leaves nothing behind.
+      const texts = new Array<string>(events.length);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i] as Envelope;
+        const invalid = invalidEnvelope(event, i);
+        if (invalid) throw invalid;
+        const text = envelopeText(event);
+        assertEnvelopeFits(event, text, maxEventBytes);
+        texts[i] = text;
       }
       lastAppendedAt = Math.max(lastAppendedAt, Date.now());
-      const positions = events.map((event) => {
+      const positions = events.map((event, i) => {
         const existing = byId.get(event.id);
         if (existing) return existing;
         const partition = partitionForSubject(event.subject, partitionCount);
         const stored = partitions[partition] as StoredEvent[];
         const position = { partition: String(partition), offset: String(stored.length) };
-        stored.push({ event, appendedAt: lastAppendedAt });
+        // Kept as text, as a durable log keeps it: later changes to the caller's object do not reach the log,
+        // a Date in data reads back as its ISO text, and no reader sees another reader's changes.
+        stored.push({ text: texts[i] as string, type: event.type, appendedAt: lastAppendedAt });
         byId.set(event.id, position);
         return position;
       });
@@ -87,19 +98,10 @@ export function memoryLog(options: MemoryLogOptions = {}): EventLog {
   };
 
   async function* readMemory(readOptions: ReadOptions): AsyncGenerator<LogRecord[]> {
-    const wanted = readOptions.partitions ?? partitionIds;
+    const { partitions: wanted, maxBatch } = checkReadOptions(readOptions, { name: 'memory log', partitions: partitionIds });
     const types = readOptions.types ? new Set(readOptions.types) : undefined;
-    const maxBatch = readOptions.maxBatch ?? 1000;
     const next = new Map<string, number>();
-    for (const id of wanted) {
-      const stored = partitions[Number(id)];
-      if (!stored)
-        throw new RiverlogError(
-          'UNKNOWN_PARTITION',
-          `memory log has no partition ${JSON.stringify(id)}; it has ${partitionIds.join(', ')}.`,
-        );
-      next.set(id, startIndex(stored, id, readOptions));
-    }
+    for (const id of wanted) next.set(id, startIndex(partitions[Number(id)] as StoredEvent[], id, readOptions));
     for (;;) {
       let yielded = false;
       for (const id of wanted) {
@@ -110,8 +112,8 @@ export function memoryLog(options: MemoryLogOptions = {}): EventLog {
           const batch: LogRecord[] = [];
           while (index < stored.length && batch.length < maxBatch) {
             const item = stored[index] as StoredEvent;
-            if (!types || types.has(item.event.type)) {
-              batch.push({ position: { partition: id, offset: String(index) }, event: item.event });
+            if (!types || types.has(item.type)) {
+              batch.push({ position: { partition: id, offset: String(index) }, event: JSON.parse(item.text) });
             }
             index++;
           }

@@ -2,9 +2,11 @@ import { resolve } from 'node:path';
 import {
   assertEnvelopeFits,
   ClosedError,
+  checkReadOptions,
   type Envelope,
   type EventLog,
   envelopeText,
+  invalidEnvelope,
   LogFormatError,
   type LogRecord,
   type PartitionStart,
@@ -15,7 +17,6 @@ import {
   type ReadOptions,
   RiverlogError,
   resolveStart,
-  ValidationError,
   waitForChange,
 } from '@riverlog/core';
 import type Database from 'better-sqlite3';
@@ -168,9 +169,8 @@ class SqliteEventLog implements SqliteLog {
     // UTF-8 needs at most 3 bytes per UTF-16 code unit: only longer texts need counting.
     for (let i = 0; i < count; i++) {
       const event = events[i] as Envelope;
-      if (typeof event?.id !== 'string' || event.id === '' || typeof event.subject !== 'string' || typeof event.type !== 'string') {
-        throw invalidEnvelope(event, i);
-      }
+      const invalid = invalidEnvelope(event, i);
+      if (invalid) throw invalid;
       const text = envelopeText(event);
       assertEnvelopeFits(event, text, this.maxEventBytes);
       texts[i] = text;
@@ -220,11 +220,14 @@ class SqliteEventLog implements SqliteLog {
 
   private async *readBatches(options: ReadOptions): AsyncGenerator<LogRecord[]> {
     const { signal, follow = false } = options;
-    const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-      throw new RiverlogError('INVALID_OPTION', `read: maxBatch must be a whole number ≥ 1, got ${preview(maxBatch)}.`);
-    }
-    const wanted = (options.partitions ?? this.partitionIds).map((id) => this.partitionNumber(id));
+    const checked = checkReadOptions(options, {
+      name: `SQLite log ${this.path}`,
+      partitions: this.partitionIds,
+      defaultMaxBatch: DEFAULT_MAX_BATCH,
+    });
+    const { maxBatch } = checked;
+    // Checked ids are exactly this log's, '0' … String(partitionCount - 1).
+    const wanted = checked.partitions.map(Number);
     const types = options.types ? JSON.stringify(options.types) : undefined;
     if (follow) this.watcher?.acquire();
     try {
@@ -286,10 +289,11 @@ class SqliteEventLog implements SqliteLog {
         return 0;
       case 'latest':
         return this.headOf(partition) + 1;
+      // Offsets are checked decimal strings; one past what a partition can hold reads nothing.
       case 'after':
-        return this.parseOffset(start.offset, partition, 'after') + 1;
+        return Math.min(Number(start.offset), PARTITION_SPAN) + 1;
       case 'at':
-        return this.parseOffset(start.offset, partition, 'at');
+        return Math.min(Number(start.offset), PARTITION_SPAN);
       case 'time': {
         // appended_at never decreases within a partition: binary search on the primary key.
         const base = partition * PARTITION_SPAN;
@@ -310,27 +314,6 @@ class SqliteEventLog implements SqliteLog {
   private headOf(partition: number): number {
     const last = this.tables.of(partition).last.get() as number | undefined;
     return last === undefined ? -1 : last;
-  }
-
-  private partitionNumber(id: string): number {
-    const partition = Number(id);
-    if (typeof id !== 'string' || this.partitionIds[partition] !== id) {
-      throw new RiverlogError(
-        'UNKNOWN_PARTITION',
-        `${this.uri} has no partition ${JSON.stringify(id)}; it has ${this.partitionIds.join(', ')}.`,
-      );
-    }
-    return partition;
-  }
-
-  private parseOffset(offset: string, partition: number, kind: 'after' | 'at'): number {
-    if (typeof offset !== 'string' || !/^\d{1,15}$/.test(offset) || Number(offset) >= PARTITION_SPAN) {
-      throw new RiverlogError(
-        'INVALID_OPTION',
-        `read: from.${kind}[${JSON.stringify(String(partition))}] is ${preview(offset)}; an offset of ${this.uri} is a decimal string below ${PARTITION_SPAN}.`,
-      );
-    }
-    return Number(offset);
   }
 
   private ensureOpen(): void {
@@ -363,17 +346,4 @@ class SqliteEventLog implements SqliteLog {
     }
     return new RiverlogError('LOG_READ_FAILED', `${this.path}: ${where} failed (${describeSqliteError(error)}).`, { cause: error });
   }
-}
-
-function invalidEnvelope(event: unknown, index: number): ValidationError {
-  const fields = event as Partial<Record<'id' | 'subject' | 'type', unknown>> | null | undefined;
-  const issues = (['id', 'subject', 'type'] as const)
-    .filter((field) => typeof fields?.[field] !== 'string' || fields[field] === '')
-    .map((field) => ({ path: field, expected: 'non-empty string', actual: preview(fields?.[field]) }));
-  const type = typeof fields?.type === 'string' ? fields.type : '(unknown)';
-  return new ValidationError(
-    type,
-    issues.length > 0 ? issues : [{ path: '', expected: 'an envelope', actual: preview(event) }],
-    ` at index ${index} of the append`,
-  );
 }

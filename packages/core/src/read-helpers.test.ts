@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { RiverlogError } from './errors.js';
+import { checkReadOptions, resolveStart } from './read-helpers.js';
+
+const log = { name: 'test log', partitions: ['0', '1', '2'] };
+
+function refusal(run: () => unknown): RiverlogError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(RiverlogError);
+    return error as RiverlogError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('checkReadOptions', () => {
+  it('gives all partitions and the default batch size when nothing is asked for', () => {
+    expect(checkReadOptions({}, log)).toEqual({ partitions: ['0', '1', '2'], maxBatch: 1000 });
+    expect(checkReadOptions({}, { ...log, defaultMaxBatch: 500 }).maxBatch).toBe(500);
+    expect(checkReadOptions({ maxBatch: 1 }, log).maxBatch).toBe(1);
+  });
+
+  it('keeps the order asked for and reads a partition listed twice once', () => {
+    expect(checkReadOptions({ partitions: ['2', '0', '2', '0'] }, log).partitions).toEqual(['2', '0']);
+    expect(checkReadOptions({ partitions: [] }, log).partitions).toEqual([]);
+  });
+
+  it('names the option, the value and what is expected', () => {
+    expect(refusal(() => checkReadOptions({ maxBatch: Number.NaN }, log)).message).toBe(
+      'read: maxBatch must be a whole number ≥ 1, got NaN.',
+    );
+    const offset = refusal(() => checkReadOptions({ from: { at: { '1': '007' } } }, log));
+    expect(offset.code).toBe('INVALID_OPTION');
+    expect(offset.message).toMatch(/^read: from\.at\["1"\] is "007"; an offset is a whole number ≥ 0 .*e\.g\. "41"\.$/);
+    const partition = refusal(() => checkReadOptions({ partitions: ['0', '01'] }, log));
+    expect(partition.code).toBe('UNKNOWN_PARTITION');
+    expect(partition.message).toBe(
+      'read: partitions lists "01", but test log has no partition "01"; it has 0, 1, 2. Pass ids exactly as partitions() lists them.',
+    );
+    const many = { name: 'big log', partitions: Array.from({ length: 20 }, (_, i) => String(i)) };
+    expect(refusal(() => checkReadOptions({ partitions: ['x'] }, many)).message).toContain('it has 0, 1, 2, 3, 4, 5, 6, 7, ….');
+    expect(refusal(() => checkReadOptions({ from: { time: new Date(Number.NaN) } }, log)).message).toBe(
+      'read: from.time must be a Date, epoch milliseconds or ISO 8601 text, got an invalid Date.',
+    );
+  });
+
+  it('takes canonical offsets, however long, and entries without an offset', () => {
+    const from = { after: { '0': '0', '1': '123456789012345678901234567890', '2': undefined as unknown as string } };
+    expect(() => checkReadOptions({ from }, log)).not.toThrow();
+    expect(resolveStart(from, '1')).toEqual({ kind: 'after', offset: '123456789012345678901234567890' });
+    expect(resolveStart(from, '2')).toEqual({ kind: 'earliest' });
+  });
+});
