@@ -140,8 +140,6 @@ export interface ConsumerSettings {
 export interface GroupEvents {
   /** Partitions of the topic given to this member; `whole`: the list is the entire new assignment. */
   assigned(partitions: number[], whole: boolean): void;
-  /** Partitions taken away (before they move, where the client allows it). */
-  revoked(partitions: number[]): void;
   /** A rebalance began: finish the record in hand. */
   rebalancing(): void;
   /** The client's consumer failed; `restarting`: it rejoins by itself. */

@@ -138,7 +138,6 @@ export async function subscribeGroup(
       // After a join, even an empty assignment is news: the member is in the group.
       if (added.length > 0 || whole) hook(() => options.onAssigned?.(added.map(String)));
     },
-    revoked: revoke,
     rebalancing: deactivateAll,
     crashed(error, restarting) {
       deactivateAll();

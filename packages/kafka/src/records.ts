@@ -1,4 +1,4 @@
-import { envelopeFromKafkaRecord, type LogRecord, RiverlogError } from '@riverlog/core';
+import { envelopeFromKafkaRecord, type LogRecord } from '@riverlog/core';
 import type { KafkaIncomingMessage } from './client.js';
 
 /**
@@ -17,13 +17,4 @@ export function matchesTypes(record: LogRecord, types: ReadonlySet<string> | und
   if (!types) return true;
   const type = (record.event as { type?: unknown } | undefined)?.type;
   return typeof type === 'string' && types.has(type);
-}
-
-/** Parses a `partitions` option entry: a decimal partition id of the topic. */
-export function partitionNumber(id: string, known: readonly number[], uri: string): number {
-  const partition = /^\d+$/.test(id) ? Number(id) : Number.NaN;
-  if (!known.includes(partition)) {
-    throw new RiverlogError('UNKNOWN_PARTITION', `Kafka log ${uri} has no partition ${JSON.stringify(id)}; it has ${known.join(', ')}.`);
-  }
-  return partition;
 }
