@@ -1,4 +1,4 @@
-import { type Envelope, EventTooLargeError, envelopeBytes, invalidEnvelope, type Position, RiverlogError } from '@riverlog/core';
+import { type Envelope, EventTooLargeError, envelopeText, invalidEnvelope, type Position, RiverlogError } from '@riverlog/core';
 import type { ClientShape, KafkaClientLike, KafkaProducerLike, KafkaRecordMetadata, ProducerSettings } from './client.js';
 import type { DedupeWindow } from './dedupe-window.js';
 import { partitionCache } from './partitioner.js';
@@ -19,6 +19,8 @@ export interface AppenderOptions {
 interface Outgoing {
   readonly index: number;
   readonly event: Envelope;
+  /** The envelope's JSON, made once: measured, then sent. */
+  readonly text: string;
   readonly partition: number;
   readonly bytes: number;
 }
@@ -56,11 +58,12 @@ export class KafkaAppender {
     const { maxEventBytes } = this.options;
     const invalid = invalidEnvelope(event, index);
     if (invalid) throw invalid;
-    const size = envelopeBytes(event);
+    const text = envelopeText(event);
+    const size = Buffer.byteLength(text, 'utf8');
     const subjectSize = Buffer.byteLength(event.subject, 'utf8');
     const charged = chargedBytes(size, subjectSize);
     if (charged > maxEventBytes) throw new EventTooLargeError(event.type, event.id, charged, maxEventBytes);
-    return { index, event, partition: this.partitionOf(event.subject), bytes: recordBytes(size, subjectSize) };
+    return { index, event, text, partition: this.partitionOf(event.subject), bytes: recordBytes(size, subjectSize) };
   }
 
   private async write(outgoing: readonly Outgoing[]): Promise<Position[]> {
@@ -117,7 +120,7 @@ export class KafkaAppender {
       metadata = await shape.send(
         producer,
         topic,
-        chunk.map((item) => toKafkaMessage(item.event, item.partition)),
+        chunk.map((item) => toKafkaMessage(item.event, item.text, item.partition)),
         this.options.producer,
       );
     } catch (error) {

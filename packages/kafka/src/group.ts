@@ -1,7 +1,7 @@
-import { type GroupBatchControl, type GroupSubscribeOptions, type LogRecord, type PositionMap, RiverlogError } from '@riverlog/core';
-import type { GroupEvents, KafkaEachBatchPayload, KafkaIncomingMessage } from './client.js';
+import { type GroupBatchControl, type GroupSubscribeOptions, type PositionMap, RiverlogError } from '@riverlog/core';
+import type { GroupEvents, KafkaEachBatchPayload } from './client.js';
 import type { KafkaLogContext } from './context.js';
-import { matchesTypes, toLogRecord } from './records.js';
+import { recordsFrom } from './records.js';
 
 /** Reports what a group subscription survived (a failed batch, a failed commit, a crash). */
 export type SubscriptionErrorHandler = (error: unknown, info: { readonly group: string; readonly partition?: string }) => void;
@@ -212,19 +212,7 @@ export async function subscribeGroup(
       }
     }
 
-    const records: LogRecord[] = [];
-    const id = String(partition);
-    const messages = batch.messages;
-    // Usually the whole batch is new: compare offsets only when it starts before `next`.
-    let from = 0;
-    if (BigInt(first.offset) < state.next) {
-      while (from < messages.length && BigInt((messages[from] as KafkaIncomingMessage).offset) < state.next) from++;
-    }
-    const last = from < messages.length ? BigInt((messages[messages.length - 1] as KafkaIncomingMessage).offset) : undefined;
-    for (let i = from; i < messages.length; i++) {
-      const record = toLogRecord(id, messages[i] as KafkaIncomingMessage);
-      if (matchesTypes(record, types)) records.push(record);
-    }
+    const { records, last } = recordsFrom(partition, batch.messages, state.next, undefined, types);
     if (last === undefined) {
       // All of it was finished before (behind an external checkpoint): fetch on from there.
       consumer.seek({ topic, partition, offset: state.next.toString() });
@@ -246,7 +234,7 @@ export async function subscribeGroup(
     const timer = setInterval(() => beat().catch(() => {}), HEARTBEAT_EVERY_MS);
     const current = state;
     const control: GroupBatchControl = {
-      partition: id,
+      partition: String(partition),
       commit: (offset) => commit(partition, BigInt(offset), current, batchGeneration),
       heartbeat: beat,
       isActive,

@@ -2,7 +2,7 @@ import { checkReadOptions, type LogRecord, type ReadOptions, RiverlogError, reso
 import { Channel } from './channel.js';
 import type { KafkaEachBatchPayload } from './client.js';
 import type { KafkaLogContext } from './context.js';
-import { matchesTypes, toLogRecord } from './records.js';
+import { recordsFrom } from './records.js';
 
 interface PartitionRead {
   /** The next offset to deliver; anything fetched below it is skipped. */
@@ -94,20 +94,11 @@ export async function* readKafka(ctx: KafkaLogContext, options: ReadOptions): As
       pausePartition(batch.partition);
       return;
     }
-    const records: LogRecord[] = [];
-    const id = String(batch.partition);
-    let last: string | undefined;
-    for (const message of batch.messages) {
-      const offset = BigInt(message.offset);
-      if (offset < state.next) continue;
-      if (state.end !== undefined && offset >= state.end) break;
-      state.next = offset + 1n;
-      last = message.offset;
-      const record = toLogRecord(id, message);
-      if (matchesTypes(record, types)) records.push(record);
-    }
-    if (last !== undefined) resolveOffset(last);
-    else if (batch.messages.length > 0 && (state.end === undefined || state.next < state.end)) {
+    const { records, last } = recordsFrom(batch.partition, batch.messages, state.next, state.end, types);
+    if (last !== undefined) {
+      state.next = last + 1n;
+      resolveOffset(last.toString());
+    } else if (batch.messages.length > 0 && (state.end === undefined || state.next < state.end)) {
       // Everything fetched lay before `next` (a restart from the earliest offset): jump there.
       consumer.seek({ topic, partition: batch.partition, offset: state.next.toString() });
       return;

@@ -18,3 +18,29 @@ export function matchesTypes(record: LogRecord, types: ReadonlySet<string> | und
   const type = (record.event as { type?: unknown } | undefined)?.type;
   return typeof type === 'string' && types.has(type);
 }
+
+/**
+ * The records of a fetched batch from offset `next` on, and before `end` when given, that pass `types`.
+ * `last` is the offset of the last message taken, undefined when the batch held none in that range.
+ */
+export function recordsFrom(
+  partition: number,
+  messages: readonly KafkaIncomingMessage[],
+  next: bigint,
+  end: bigint | undefined,
+  types: ReadonlySet<string> | undefined,
+): { readonly records: LogRecord[]; readonly last: bigint | undefined } {
+  const offsetAt = (i: number) => BigInt((messages[i] as KafkaIncomingMessage).offset);
+  // Usually the whole batch is in range: offsets are compared only at its ends.
+  let from = 0;
+  if (messages.length > 0 && offsetAt(0) < next) while (from < messages.length && offsetAt(from) < next) from++;
+  let to = messages.length;
+  if (end !== undefined) while (to > from && offsetAt(to - 1) >= end) to--;
+  const id = String(partition);
+  const records: LogRecord[] = [];
+  for (let i = from; i < to; i++) {
+    const record = toLogRecord(id, messages[i] as KafkaIncomingMessage);
+    if (matchesTypes(record, types)) records.push(record);
+  }
+  return { records, last: to > from ? offsetAt(to - 1) : undefined };
+}

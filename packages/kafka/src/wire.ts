@@ -1,6 +1,6 @@
 // How an envelope travels as a Kafka record, and what that costs in bytes.
 
-import { type Envelope, serializeEnvelope } from '@riverlog/core';
+import type { Envelope } from '@riverlog/core';
 
 /**
  * CloudEvents' Kafka protocol binding, structured content mode: the value is
@@ -11,12 +11,13 @@ export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json; charset=UT
 
 const HEADERS = { [CONTENT_TYPE_HEADER]: STRUCTURED_CONTENT_TYPE };
 
-/** The record a Kafka message carries for `event`: key = subject, value = the envelope as JSON. */
+/** The record a Kafka message carries for `event`: key = subject, value = the envelope as JSON (`text`). */
 export function toKafkaMessage(
   event: Envelope,
+  text: string,
   partition: number,
 ): { key: string; value: string; partition: number; headers: Record<string, string> } {
-  return { key: event.subject, value: serializeEnvelope(event), partition, headers: HEADERS };
+  return { key: event.subject, value: text, partition, headers: HEADERS };
 }
 
 /** A record batch's header (magic v2), counted once per batch. */
