@@ -39,6 +39,15 @@ export class CheckpointWriter {
     if (++this.count >= this.options.everyRecords) this.flush().catch(() => {});
   }
 
+  /**
+   * Drops what is pending for a partition this process no longer holds: its
+   * new owner may be further on, and an older checkpoint written now would
+   * send it back. Those records are delivered again (at least once).
+   */
+  forget(partition: string): void {
+    delete this.pending[partition];
+  }
+
   /** Writes what is pending, after any write already under way. Rejects if this write fails. */
   flush(): Promise<void> {
     // Taken now, not when the write runs: records finishing meanwhile belong to the next write.

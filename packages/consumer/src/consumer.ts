@@ -163,8 +163,8 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
       // A worker that ends without being stopped ran out of lease time.
       if (workers.get(partition) === worker) {
         workers.delete(partition);
+        writer.forget(partition);
         emit('onPartitionStop', { partition, reason: 'lease-lost' });
-        writer.flush().catch(() => {});
       }
       changed();
     });
@@ -191,7 +191,9 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
       await worker.stop();
       emit('onPartitionStop', { partition, reason });
       changed();
-      await writer.flush();
+      // Handed back, its checkpoint is written first; lost, the new owner's must not be overwritten.
+      if (reason === 'lease-lost') writer.forget(partition);
+      else await writer.flush();
     })();
     ending.set(partition, done);
     try {
