@@ -273,10 +273,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
       const checked = EnvelopeCodec.decode(stored);
       const issues = E.isLeft(checked) ? toIssues(checked.left) : [];
       const type = typeof (stored as { type?: unknown } | null)?.type === 'string' ? (stored as { type: string }).type : undefined;
-      const reason =
-        issues.length > 0
-          ? `not a valid envelope: ${describeIssues(issues)}`
-          : 'not a valid envelope';
+      const reason = issues.length > 0 ? `not a valid envelope: ${describeIssues(issues)}` : 'not a valid envelope';
       return E.left(new DecodeError(reason, { ...where, ...(type ? { type } : {}), issues }));
     }
     const envelope = stored as unknown as Envelope;
@@ -313,7 +310,11 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
         if (E.isLeft(old)) {
           const issues = toIssues(old.left, 'data');
           return E.left(
-            new DecodeError(`payload invalid for version ${past.version}: ${describeIssues(issues)}`, { ...where, type: envelope.type, issues }),
+            new DecodeError(`payload invalid for version ${past.version}: ${describeIssues(issues)}`, {
+              ...where,
+              type: envelope.type,
+              issues,
+            }),
           );
         }
         try {
