@@ -1,6 +1,7 @@
 import type { EventLog, LogRecord, ReadFrom } from '@riverlog/core';
+import { sleep } from '@riverlog/core';
 import type { RunOutcome } from './record-runner.js';
-import { backoffDelay, type ResolvedRetryPolicy, sleep } from './retry.js';
+import { backoffDelay, type ResolvedRetryPolicy } from './retry.js';
 
 export interface PartitionWorkerOptions {
   readonly log: EventLog;

@@ -1,6 +1,7 @@
 import type { Catalog, DeadLetter, DeadLetterSink, EventOf, ignore, LogRecord } from '@riverlog/core';
+import { sleep } from '@riverlog/core';
 import { classifyRecord, DeadLetterCodes, describeError } from './classify.js';
-import { backoffDelay, type ResolvedRetryPolicy, sleep } from './retry.js';
+import { backoffDelay, type ResolvedRetryPolicy } from './retry.js';
 import type { ConsumerHooks, ErrorStage, HandlerContext } from './types.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, resolveRetryPolicy, sleep } from './retry.js';
+import { backoffDelay, resolveRetryPolicy } from './retry.js';
 
 describe('retry policy', () => {
   it('grows exponentially up to the cap, with between half and all of it as the wait', () => {
@@ -15,15 +15,5 @@ describe('retry policy', () => {
     );
     expect(() => resolveRetryPolicy({ factor: 0.5 }, 'x')).toThrow('retry.factor must be ≥ 1');
     expect(() => resolveRetryPolicy({ initialDelayMs: -1 }, 'x')).toThrow('retry.initialDelayMs must be ≥ 0');
-  });
-
-  it('sleep() ends early, with false, when its signal aborts', async () => {
-    const controller = new AbortController();
-    const started = performance.now();
-    const waiting = sleep(60_000, controller.signal);
-    controller.abort();
-    expect(await waiting).toBe(false);
-    expect(performance.now() - started).toBeLessThan(1000);
-    expect(await sleep(1)).toBe(true);
   });
 });

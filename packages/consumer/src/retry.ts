@@ -59,19 +59,3 @@ export function backoffDelay(policy: ResolvedRetryPolicy, attempt: number): numb
   const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** (attempt - 1));
   return Math.round(ceiling / 2 + (policy.random() * ceiling) / 2);
 }
-
-/** Waits `ms`, or less when `signal` aborts. Resolves true when the full time passed. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

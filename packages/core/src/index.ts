@@ -17,6 +17,7 @@ export {
   type PartitionStart,
   type ReadTarget,
   resolveStart,
+  sleep,
   waitForChange,
 } from './read-helpers.js';
 export { ulid, ulidTime } from './ulid.js';

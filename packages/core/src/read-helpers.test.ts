@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RiverlogError } from './errors.js';
-import { checkReadOptions, resolveStart } from './read-helpers.js';
+import { checkReadOptions, resolveStart, sleep } from './read-helpers.js';
 
 const log = { name: 'test log', partitions: ['0', '1', '2'] };
 
@@ -50,5 +50,17 @@ describe('checkReadOptions', () => {
     expect(() => checkReadOptions({ from }, log)).not.toThrow();
     expect(resolveStart(from, '1')).toEqual({ kind: 'after', offset: '123456789012345678901234567890' });
     expect(resolveStart(from, '2')).toEqual({ kind: 'earliest' });
+  });
+});
+
+describe('sleep', () => {
+  it('sleep() ends early, with false, when its signal aborts', async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    const waiting = sleep(60_000, controller.signal);
+    controller.abort();
+    expect(await waiting).toBe(false);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(await sleep(1)).toBe(true);
   });
 });

@@ -162,3 +162,26 @@ export function waitForChange(target: EventTarget, type: string, signal?: AbortS
     signal?.addEventListener('abort', done);
   });
 }
+
+/**
+ * Waits `ms`, or less when `signal` aborts. Resolves true when the full time
+ * passed, false when the signal cut it short: a retry loop's pause that a
+ * stop does not have to wait out.
+ *
+ * @example
+ * if (!(await sleep(backoff, signal))) return; // stopped while waiting
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
