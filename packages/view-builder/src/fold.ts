@@ -47,6 +47,19 @@ function where(position: Position): string {
 }
 
 /**
+ * The records of a batch (one partition, in offset order) after `offset`.
+ * Reads start after the checkpoint, so a batch is nearly always all new: one
+ * comparison with its first record says so; only a batch that starts at or
+ * before `offset` is searched.
+ */
+export function recordsAfter(batch: readonly LogRecord[], offset: string | undefined): readonly LogRecord[] {
+  const first = batch[0];
+  if (offset === undefined || first === undefined || compareOffsets(first.position.offset, offset) > 0) return batch;
+  const start = batch.findIndex((record) => compareOffsets(record.position.offset, offset) > 0);
+  return start < 0 ? [] : batch.slice(start);
+}
+
+/**
  * Decodes the records a view folds: types the view does not handle are left
  * out (not an error); records that are not valid events, or whose `key`
  * throws, are returned as skipped with the reason.

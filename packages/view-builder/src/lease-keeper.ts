@@ -20,6 +20,9 @@ export interface LeaseKeeperOptions {
   readonly onError: (error: unknown) => void;
 }
 
+/** What `owned` gives while nothing is held, in `exclusive` mode. */
+const NONE: ReadonlySet<string> = new Set();
+
 /**
  * Keeps this process's share of a view's partitions: renews what it holds,
  * takes free or expired partitions up to a fair share (partitions ÷ live
@@ -29,16 +32,20 @@ export interface LeaseKeeperOptions {
  */
 export class LeaseKeeper {
   private readonly held = new Set<string>();
+  /** In `exclusive` mode, what holding the view's lease gives: every partition (made once, read per batch). */
+  private readonly all: ReadonlySet<string>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
 
-  constructor(private readonly options: LeaseKeeperOptions) {}
+  constructor(private readonly options: LeaseKeeperOptions) {
+    this.all = new Set(options.partitions);
+  }
 
-  /** The partitions this process holds now. */
+  /** The partitions this process holds now (a live view: copy it to keep a snapshot). */
   get owned(): ReadonlySet<string> {
     if (!this.options.exclusive) return this.held;
-    return this.held.has(WHOLE_VIEW) ? new Set(this.options.partitions) : new Set();
+    return this.held.has(WHOLE_VIEW) ? this.all : NONE;
   }
 
   /** Takes a first share, then beats every third of the lease time. */

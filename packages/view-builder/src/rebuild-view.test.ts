@@ -69,4 +69,44 @@ describe('rebuildView', () => {
     await v2.stop();
     expect(await store.alias('products')).toBe('products@2');
   });
+
+  test('never switches reads back to an older version: refused before building, alias and tables untouched', async () => {
+    const log = memoryLog({ partitions: 1 });
+    const store = memoryViewStore();
+    await log.append([created('p1', 'Boot', 'shoes')]);
+    const v2 = runView(productsV2, { log, store, switchAlias: false });
+    await v2.caughtUp();
+    await v2.stop();
+    await store.setAlias('products', 'products@2');
+
+    await expect(rebuildView(productsView, { log, store, dropPrevious: true })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/products@2.*newer.*setAlias/s),
+    });
+    expect(await store.alias('products')).toBe('products@2');
+    expect(await store.positions('products@1')).toEqual({});
+    expect(await store.positions('products@2')).toEqual({ '0': '0' });
+    // Rolling back stays an explicit step.
+    await store.setAlias('products', 'products@1');
+    expect(await openView(productsView, store).table()).toBe('products@1');
+  });
+
+  test('a newer version that took over reads during the rebuild keeps them, and nothing is dropped', async () => {
+    const log = memoryLog({ partitions: 1 });
+    const store = memoryViewStore();
+    await log.append([created('p1', 'Boot', 'shoes'), created('p2', 'Clog', 'shoes')]);
+    await store.setAlias('products', 'products@0');
+    const rebuilding = rebuildView(productsV2, {
+      log,
+      store,
+      dropPrevious: true,
+      batchSize: 1,
+      commitSize: 1,
+      onCommit: () => void store.setAlias('products', 'products@3'),
+    });
+    await expect(rebuilding).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/products@3.*newer/s) });
+    expect(await store.alias('products')).toBe('products@3');
+    // The build is kept: products@2 holds the whole log.
+    expect(await store.positions('products@2')).toEqual({ '0': '1' });
+  });
 });

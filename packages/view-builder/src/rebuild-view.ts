@@ -1,7 +1,8 @@
 import type { PositionMap } from '@riverlog/core';
-import { RiverlogError } from '@riverlog/core';
+import { ConflictError, RiverlogError } from '@riverlog/core';
 import type { AnyView, View } from './define-view.js';
 import { type RunViewOptions, runView } from './run-view.js';
+import { movesForward, switchAliasIfNewer, versionOf } from './versions.js';
 
 export interface RebuildViewOptions extends Omit<RunViewOptions, 'switchAlias' | 'leases' | 'owner' | 'leaseTtlMs' | 'exclusive'> {
   /** Drop the table the alias named before, once reads have switched. Default false: stop its builders first. */
@@ -24,6 +25,13 @@ export interface RebuildResult {
  * reads to it in one step (the alias). Interrupted, it resumes where it
  * stopped. Afterwards run the new version with `runView` to keep it current.
  *
+ * Reads only ever move forward: it refuses (`INVALID_OPTION`) when the alias
+ * names a newer version (or a table that is not a version of this view), and
+ * rejects with `ConflictError` (`CONFLICT`) when a newer version took over
+ * reads while it was building — the table built is kept, nothing is dropped.
+ * To roll back to an older version, point the alias yourself:
+ * `store.setAlias(name, table)`.
+ *
  * @example
  * const productsV2 = defineView({ ...productsSpec, version: 2 });
  * const result = await rebuildView(productsV2, { log, store, dropPrevious: true });
@@ -39,6 +47,9 @@ export async function rebuildView(view: AnyView, options: RebuildViewOptions): P
       `rebuildView: ${v.table} is already the version reads use. Raise the view's version to rebuild it beside this one.`,
     );
   }
+  if (previous !== undefined && !movesForward(previous, v)) {
+    throw new RiverlogError('INVALID_OPTION', `rebuildView(${v.table}): reads of ${v.name} go to ${notOlder(v, previous)}`);
+  }
   const runner = runView(v, { ...options, switchAlias: false });
   let positions: PositionMap;
   try {
@@ -47,8 +58,22 @@ export async function rebuildView(view: AnyView, options: RebuildViewOptions): P
     await runner.stop();
   }
   await runner.done;
-  await store.setAlias(v.name, v.table);
+  const reads = await switchAliasIfNewer(store, v);
+  if (reads !== v.table) {
+    throw new ConflictError(
+      `rebuildView(${v.table}): built and caught up (kept; nothing dropped), but meanwhile reads of ${v.name} moved to ${notOlder(v, reads)}`,
+    );
+  }
   const dropped = options.dropPrevious === true && previous !== undefined;
   if (dropped) await store.drop(previous);
   return { table: v.table, previous, dropped, positions };
+}
+
+function notOlder(view: View, current: string): string {
+  const what = versionOf(current, view.name) === undefined ? `a table that is not a version of ${view.name}` : 'a newer version';
+  return (
+    `${current}, ${what}; rebuildView only switches reads from an older version to a newer one. ` +
+    `To switch them to ${view.table} anyway (a rollback), build it with runView(view, { switchAlias: false }), ` +
+    `then point the alias yourself: store.setAlias(${JSON.stringify(view.name)}, ${JSON.stringify(view.table)}).`
+  );
 }

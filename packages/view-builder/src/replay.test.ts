@@ -1,9 +1,9 @@
-import { type Envelope, type EventOf, memoryLog, memoryViewStore, type Position } from '@riverlog/core';
+import { type Envelope, type EventLog, type EventOf, memoryLog, memoryViewStore, type Position, type ReadOptions } from '@riverlog/core';
 import { describe, expect, expectTypeOf, test } from 'vitest';
-import { replay } from './replay.js';
+import { type ReplayFrom, replay } from './replay.js';
 import { catalog, created, imaged, login, purchased } from './retail.fixture.js';
 import type { SkippedRecord } from './skips.js';
-import { productsView } from './views.fixture.js';
+import { productsView, tallyView } from './views.fixture.js';
 
 async function seededLog() {
   const log = memoryLog({ partitions: 2 });
@@ -108,6 +108,94 @@ describe('replay', () => {
     expect(second.events).toBe(1);
     expect(await store.get('products@1', 'p1')).toEqual({ id: 'p1', name: 'Boot', category: 'shoes', image: 'https://i/1' });
     expect(await store.get('products@1', 'p2')).toEqual({ id: 'p2', name: 'Clog', category: 'shoes', image: 'https://i/2' });
+  });
+
+  describe('into a view: a fold of the whole log, the checkpoint only past what is folded', () => {
+    /** Three subjects in one partition, one purchase each: a tally row per subject. */
+    async function abcLog() {
+      const log = memoryLog({ partitions: 1 });
+      await log.append([purchased('a'), purchased('b'), purchased('c')]);
+      return log;
+    }
+
+    test('subjects and types are refused, with the reason and what to do; the checkpoint does not move', async () => {
+      const log = await abcLog();
+      const store = memoryViewStore();
+      // @ts-expect-error -- subjects are not accepted into a view
+      const bySubject = replay({ log, into: tallyView, store, subjects: ['c'] });
+      await expect(bySubject).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+        message: expect.stringMatching(/subjects.*into a handler.*rebuildView/s),
+      });
+      // @ts-expect-error -- types are not accepted into a view
+      const byType = replay({ log, into: tallyView, store, types: ['product/purchase'] });
+      await expect(byType).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+        message: expect.stringMatching(/types.*into a handler.*rebuildView/s),
+      });
+      expect(await store.positions('tally@1')).toEqual({});
+      // What a later build gets is the pure fold of the whole log: every row.
+      await replay({ log, into: tallyView, store });
+      expect([...(await store.getMany('tally@1', ['a', 'b', 'c'])).keys()].sort()).toEqual(['a', 'b', 'c']);
+    });
+
+    test('a from after the checkpoint is refused; from at or before it, or earliest, folds the rest once', async () => {
+      const log = await abcLog();
+      const store = memoryViewStore();
+      await replay({ log, into: tallyView, store, to: { '0': '0' } });
+      expect(await store.positions('tally@1')).toEqual({ '0': '0' });
+      const skipping: ReplayFrom[] = [{ after: { '0': '1' } }, { at: { '0': '2' } }, { '0': '2' }, new Date(0), 'latest'];
+      for (const from of skipping) {
+        await expect(replay({ log, into: tallyView, store, from })).rejects.toMatchObject({
+          code: 'INVALID_OPTION',
+          message: expect.stringMatching(/from.*checkpoint.*partition 0/s),
+        });
+      }
+      expect(await store.positions('tally@1')).toEqual({ '0': '0' });
+      const rows = await replay({ log, into: tallyView, store, from: { after: { '0': '0' } } });
+      expect(rows.events).toBe(2);
+      expect(await replay({ log, into: tallyView, store, from: { at: { '0': '0' } } })).toMatchObject({ events: 0 });
+      expect(await replay({ log, into: tallyView, store, from: 'earliest' })).toMatchObject({ events: 0 });
+      expect((await store.getMany('tally@1', ['a', 'b', 'c'])).size).toBe(3);
+      expect([...(await store.getMany('tally@1', ['a', 'b', 'c'])).values()].map((row) => (row as { count: number }).count)).toEqual([
+        1, 1, 1,
+      ]);
+    });
+
+    test('a from that skips nothing past the checkpoint is fine (the partition is already folded up to `to`)', async () => {
+      const log = await abcLog();
+      const store = memoryViewStore();
+      await replay({ log, into: tallyView, store });
+      // Nothing left to fold: even a time says nothing that would be left out.
+      expect(await replay({ log, into: tallyView, store, from: new Date() })).toMatchObject({ events: 0 });
+    });
+
+    test('reads from after the checkpoint, not from the start of the log', async () => {
+      const log = await abcLog();
+      const store = memoryViewStore();
+      await replay({ log, into: tallyView, store, to: { '0': '1' } });
+      const reads: ReadOptions[] = [];
+      const spied: EventLog = {
+        ...log,
+        read: (options = {}) => {
+          reads.push(options);
+          return log.read(options);
+        },
+      };
+      const result = await replay({ log: spied, into: tallyView, store });
+      expect(reads.map((r) => r.from)).toEqual([{ after: { '0': '1' } }]);
+      expect(result).toMatchObject({ records: 1, events: 1 });
+      expect(await store.positions('tally@1')).toEqual({ '0': '2' });
+    });
+
+    test('to stops early; a later replay resumes after it', async () => {
+      const log = await abcLog();
+      const store = memoryViewStore();
+      expect(await replay({ log, into: tallyView, store, to: { '0': '1' } })).toMatchObject({ events: 2 });
+      expect(await store.positions('tally@1')).toEqual({ '0': '1' });
+      expect(await replay({ log, into: tallyView, store })).toMatchObject({ events: 1 });
+      expect((await store.getMany('tally@1', ['a', 'b', 'c'])).size).toBe(3);
+    });
   });
 
   test('stops early on its signal', async () => {

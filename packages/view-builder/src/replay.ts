@@ -1,7 +1,7 @@
 import type { Envelope, EventLog, EventTypeOf, LogRecord, Position, PositionMap, ReadFrom, ViewStore } from '@riverlog/core';
 import { compareOffsets, RiverlogError } from '@riverlog/core';
 import type { AnyCatalog, AnyView, EventOfType, View } from './define-view.js';
-import { FoldUnit } from './fold.js';
+import { FoldUnit, recordsAfter } from './fold.js';
 import { reportSkips, type SkippedRecord, type SkipReporting } from './skips.js';
 
 /** Where a replay starts: `'earliest'`, a `ReadFrom`, a time (`Date`), or a position map (each offset included). */
@@ -28,12 +28,8 @@ export type ReplayHandler<E> = (event: E, position: Position) => void | Promise<
 
 interface ReplayBase extends SkipReporting {
   readonly log: EventLog;
-  /** Default `'earliest'`. */
-  readonly from?: ReplayFrom;
   /** Default: the end of the log when the replay starts. */
   readonly to?: ReplayTo;
-  /** Only events of these subjects. */
-  readonly subjects?: readonly string[];
   /** Largest batch read at once. Default 1,000. */
   readonly batchSize?: number;
   /** Into a view: most records folded into one commit. Default 10,000. */
@@ -48,28 +44,47 @@ interface ReplayBase extends SkipReporting {
 export interface ReplayToHandlerOptions<C extends AnyCatalog, T extends EventTypeOf<C>> extends ReplayBase {
   /** Decodes (and upcasts) the records. */
   readonly catalog: C;
+  /** Default `'earliest'`. */
+  readonly from?: ReplayFrom;
   /** Only events of these types (filtered in the backend where it can). */
   readonly types?: readonly T[];
+  /** Only events of these subjects. */
+  readonly subjects?: readonly string[];
   readonly into: ReplayHandler<EventOfType<C, T>>;
 }
 
-/** `replay` into a view, folded into a store. */
+/**
+ * `replay` into a view, folded into a store. A view is a fold of the whole
+ * log and its checkpoint moves past everything read, so the replay always
+ * resumes right after the view's checkpoint and folds every event of the
+ * view's types from there: no `types` or `subjects`, and no `from` past the
+ * checkpoint (each refused with `INVALID_OPTION`). `to` may stop it early.
+ */
 export interface ReplayToViewOptions<V extends AnyView> extends ReplayBase {
   /** Default: the view's catalog. */
   readonly catalog?: AnyCatalog;
-  /** Only events of these of the view's types. */
-  readonly types?: readonly V['types'][number][];
+  /**
+   * Default, and the only useful value: `'earliest'` — the replay resumes after
+   * the view's checkpoint anyway. Positions at or before the checkpoint are
+   * accepted; a `from` that would skip events after it is refused.
+   */
+  readonly from?: ReplayFrom;
+  /** Not accepted into a view (it would move the checkpoint past events never folded): replay into a handler to filter. */
+  readonly types?: never;
+  /** Not accepted into a view (it would move the checkpoint past events never folded): replay into a handler to filter. */
+  readonly subjects?: never;
   readonly into: V;
-  /** Where the view's table is; events it already holds (up to its checkpoint) are not folded again. */
+  /** Where the view's table is; the replay folds what comes after its checkpoint. */
   readonly store: ViewStore;
 }
 
 /**
  * Reads the log from the start, a position or a time, to a position, a time
- * or the current end, filtered by type and subject, into a handler or a
- * view. Events are decoded (and upcast) with the catalog; records that do
- * not decode are reported through `onSkip` / `deadLetters` (or a warning),
- * never dropped silently.
+ * or the current end, filtered by type and subject, into a handler; or
+ * folds it into a view, resuming after the view's checkpoint (unfiltered: see
+ * {@link ReplayToViewOptions}). Events are decoded (and upcast) with the
+ * catalog; records that do not decode are reported through `onSkip` /
+ * `deadLetters` (or a warning), never dropped silently.
  *
  * @example
  * await replay({
@@ -96,12 +111,15 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
     throw new RiverlogError('INVALID_OPTION', `replay: batchSize must be a whole number ≥ 1, got ${batchSize}.`);
   }
   const name = view?.table ?? 'replay';
+  if (view) refuseFilters(view, options);
 
   const heads = await log.heads();
   const { bounds, untilTime } = resolveEnd(options.to, heads);
-  const types = view ? (options.types ?? view.types).filter((type) => view.types.includes(type)) : options.types;
-  const subjects = options.subjects ? new Set(options.subjects) : undefined;
+  const types = view ? view.types : options.types;
+  const subjects = !view && options.subjects ? new Set(options.subjects) : undefined;
   const checkpoint: Record<string, string> = view && store ? { ...(await store.positions(view.table)) } : {};
+  // Into a view: read on from its checkpoint, having made sure `from` skips nothing after it.
+  const from = view ? refuseSkippingFrom(view, options.from, checkpoint, bounds) : resolveFrom(options.from);
   const commitSize = options.commitSize ?? 10_000;
   let unit: FoldUnit | undefined;
 
@@ -112,7 +130,7 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
   if (bounds.size === 0 || options.signal?.aborted) return progress();
 
   for await (const batch of log.read({
-    from: resolveFrom(options.from),
+    from,
     partitions: [...bounds.keys()],
     ...(types ? { types } : {}),
     maxBatch: batchSize,
@@ -122,13 +140,17 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
     if (partition === undefined || finished.has(partition)) continue;
     const bound = bounds.get(partition) as string;
     let end = batch.length;
-    for (let i = 0; i < batch.length; i++) {
-      const record = batch[i] as LogRecord;
-      const offsetPast = compareOffsets(record.position.offset, bound) > 0;
-      if (offsetPast || (untilTime !== undefined && timeOf(record) > untilTime)) {
-        end = i;
-        finished.add(partition);
-        break;
+    // A batch is in offset order: only when its last record is past the bound is any record.
+    const endsPast = compareOffsets((batch[batch.length - 1] as LogRecord).position.offset, bound) > 0;
+    if (endsPast || untilTime !== undefined) {
+      for (let i = 0; i < batch.length; i++) {
+        const record = batch[i] as LogRecord;
+        const offsetPast = endsPast && compareOffsets(record.position.offset, bound) > 0;
+        if (offsetPast || (untilTime !== undefined && timeOf(record) > untilTime)) {
+          end = i;
+          finished.add(partition);
+          break;
+        }
       }
     }
     const inRange = end === batch.length ? batch : batch.slice(0, end);
@@ -139,8 +161,8 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
 
     if (view && store) {
       unit ??= new FoldUnit(view, (keys) => store.getMany(view.table, keys));
-      const done = unit.reached(partition, checkpoint[partition]);
-      const fresh = done === undefined ? records : records.filter((r) => compareOffsets(r.position.offset, done) > 0);
+      // The read starts after the checkpoint: this only guards against a log that yields a record twice.
+      const fresh = recordsAfter(records, unit.reached(partition, checkpoint[partition]));
       if (fresh.length > 0) await unit.add(fresh, checkpoint[partition]);
       if (unit.records >= commitSize) await commitUnit();
     } else {
@@ -189,6 +211,52 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
     counters.events += folded.applied;
     counters.skipped += skipped.length;
   }
+}
+
+/** Filters would fold some events and move the view's checkpoint past the others. */
+function refuseFilters(view: View, options: { readonly types?: unknown; readonly subjects?: unknown }): void {
+  for (const filter of ['subjects', 'types'] as const) {
+    if (options[filter] === undefined) continue;
+    throw new RiverlogError(
+      'INVALID_OPTION',
+      `replay into view ${view.table}: \`${filter}\` would fold only some events, while the view's checkpoint moves past all it reads, ` +
+        'so the others would never be folded (a view is a fold of the whole log). To look at some events only, replay into a handler; ' +
+        'to fold the view differently, change it, raise its version and build it with rebuildView.',
+    );
+  }
+}
+
+/**
+ * Into a view: the start of the read, right after the checkpoint, once it is
+ * sure that `from` would not skip anything after the checkpoint (before `to`).
+ * Offsets need not be contiguous, so a position is accepted only at or before
+ * the checkpoint; a time or `'latest'` only where nothing is left to fold.
+ */
+function refuseSkippingFrom(
+  view: View,
+  from: ReplayFrom | undefined,
+  checkpoint: PositionMap,
+  bounds: ReadonlyMap<string, string>,
+): ReadFrom {
+  const start = resolveFrom(from);
+  if (start === 'earliest') return { after: { ...checkpoint } };
+  for (const [partition, bound] of bounds) {
+    const done = checkpoint[partition];
+    if (done !== undefined && compareOffsets(bound, done) <= 0) continue; // nothing left to fold here
+    if (typeof start !== 'string' && !('time' in start)) {
+      const offset = ('after' in start ? start.after : start.at)[partition];
+      if (offset === undefined) continue; // partitions not named start at the earliest record
+      if (done !== undefined && compareOffsets(offset, done) <= 0) continue;
+    }
+    throw new RiverlogError(
+      'INVALID_OPTION',
+      `replay into view ${view.table}: \`from\` ${JSON.stringify(start)} would skip events after its checkpoint in partition ${partition} ` +
+        `(${done === undefined ? 'nothing folded yet' : `checkpoint ${done}`}), and the checkpoint would move past them unfolded. ` +
+        'Into a view, replay always resumes after its checkpoint: leave `from` out. To read from there, replay into a handler; ' +
+        'to fold a fresh version from the start of the log, use rebuildView.',
+    );
+  }
+  return { after: { ...checkpoint } };
 }
 
 function resolveFrom(from: ReplayFrom | undefined): ReadFrom {

@@ -308,4 +308,25 @@ describe('runView', () => {
     controller.abort();
     await expect(runner.done).resolves.toBeUndefined();
   });
+
+  test('stop() returns at once while it waits to retry a failure', async () => {
+    const base = memoryViewStore();
+    let failed = 0;
+    // A store that is down: every read of the checkpoint fails, so the view backs off longer and longer.
+    const down: ViewStore = {
+      ...base,
+      positions: async () => {
+        failed++;
+        throw new Error('store unavailable');
+      },
+    };
+    const runner = runView(tallyView, { log: memoryLog(), store: down, switchAlias: false });
+    // After the 4th failure the view waits 1.6 s before trying again.
+    await until(() => failed >= 4, 'four failed attempts', 5_000);
+    const started = performance.now();
+    await runner.stop();
+    expect(performance.now() - started).toBeLessThan(200);
+    await expect(runner.done).resolves.toBeUndefined();
+    expect(failed).toBe(4);
+  });
 });

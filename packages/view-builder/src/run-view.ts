@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import type { EventLog, LeaseStore, LogRecord, PositionMap, ViewStore } from '@riverlog/core';
-import { ClosedError, compareOffsets, RiverlogError } from '@riverlog/core';
+import { ClosedError, compareOffsets, RiverlogError, sleep } from '@riverlog/core';
 import type { AnyView, View } from './define-view.js';
-import { FoldUnit, ViewIndexError } from './fold.js';
+import { FoldUnit, recordsAfter, ViewIndexError } from './fold.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { reportSkips, type SkipReporting } from './skips.js';
 import { switchAliasIfNewer } from './versions.js';
@@ -139,6 +139,8 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
   const load = (keys: readonly string[]) => store.getMany(table, keys);
 
   let stopped = false;
+  /** Aborted by `stop()`: ends a wait before retrying. */
+  const stopping = new AbortController();
   let failure: unknown;
   let reading: AbortController | undefined;
   let restartWanted = false;
@@ -151,7 +153,7 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
   const known: Record<string, string> = {};
   const waiters = new Set<Waiter>();
   const counters = { records: 0, applied: 0, skipped: 0, commits: 0, conflicts: 0 };
-  /** Failures in a row; a commit resets it. */
+  /** Failures in a row; a commit or a batch read resets it. */
   let failures = 0;
 
   function requestRestart(): void {
@@ -218,8 +220,7 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
     const partition = batch[0]?.position.partition;
     if (partition === undefined) return;
     if (!owns(partition)) return requestRestart();
-    const reached = unit.reached(partition, checkpoint[partition]);
-    const records = reached === undefined ? batch : batch.filter((r) => compareOffsets(r.position.offset, reached) > 0);
+    const records = recordsAfter(batch, unit.reached(partition, checkpoint[partition]));
     if (records.length > 0) await unit.add(records, checkpoint[partition]);
   }
 
@@ -286,6 +287,8 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
           result = await next;
         }
         if (result.done || stopped || restartWanted) break;
+        // The log answered: failures in a row end here, as they do at a commit.
+        failures = 0;
         unit ??= new FoldUnit(v, load);
         await fold(unit, result.value);
         if (unit.records >= commitSize) {
@@ -338,8 +341,9 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
         if (stopped) break;
         if (error instanceof ViewIndexError || error instanceof ClosedError || (error as { code?: unknown }).code === 'CLOSED') throw error;
         if (++failures > RETRIES) throw error;
-        // A transient failure (busy database, network): resume from the stored checkpoint.
-        await new Promise((resolve) => setTimeout(resolve, 25 * 4 ** (failures - 1)));
+        // A transient failure (busy database, network): resume from the stored checkpoint,
+        // after 25, 100, 400, 1,600, 6,400 ms; `stop()` ends the wait.
+        await sleep(25 * 4 ** (failures - 1), stopping.signal);
       }
     }
   }
@@ -380,6 +384,7 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
 
   async function stop(): Promise<void> {
     stopped = true;
+    stopping.abort();
     reading?.abort();
     ownershipChanged?.();
     options.signal?.removeEventListener('abort', onAbort);

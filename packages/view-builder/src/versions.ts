@@ -15,10 +15,15 @@ export function versionOf(table: string | undefined, name: string): number | und
  */
 export async function switchAliasIfNewer(store: ViewStore, view: View): Promise<string> {
   const current = await store.alias(view.name);
-  const version = versionOf(current, view.name);
-  if (current === undefined || (version !== undefined && version < view.version)) {
+  if (current === undefined || movesForward(current, view)) {
     await store.setAlias(view.name, view.table);
     return view.table;
   }
   return current;
+}
+
+/** True when `current`, the table the alias names, is an older version of the view. */
+export function movesForward(current: string, view: View): boolean {
+  const version = versionOf(current, view.name);
+  return version !== undefined && version < view.version;
 }
