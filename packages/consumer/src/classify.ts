@@ -1,4 +1,4 @@
-import { type Catalog, EnvelopeCodec, type EventOf, type LogRecord } from '@riverlog/core';
+import { type Catalog, decodeRecord, EnvelopeCodec, type EventOf, type LogRecord } from '@riverlog/core';
 
 /** What a record turned out to be once decoded against the catalog. */
 export type Classified<Event> =
@@ -22,11 +22,7 @@ export const DeadLetterCodes = {
  * callers can ignore the first and must dead-letter the second.
  */
 export function classifyRecord<C extends Catalog>(catalog: C, record: LogRecord): Classified<EventOf<C>> {
-  if (record.event === undefined && record.error !== undefined) {
-    const at = `partition ${record.position.partition}, offset ${record.position.offset}`;
-    return { kind: 'poison', reason: `Cannot decode record at ${at}: not an envelope: ${record.error}` };
-  }
-  const decoded = catalog.decode(record.event, record.position);
+  const decoded = decodeRecord(catalog, record);
   if (decoded._tag === 'Right') return { kind: 'event', event: decoded.right as EventOf<C> };
   const error = decoded.left;
   if (error.type !== undefined && !catalog.has(error.type) && EnvelopeCodec.is(record.event)) {

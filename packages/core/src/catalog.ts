@@ -3,6 +3,7 @@ import * as t from 'io-ts';
 import { type Envelope, EnvelopeCodec, type EventMeta } from './envelope.js';
 import { DecodeError, RiverlogError, UnknownEventTypeError, ValidationError } from './errors.js';
 import { describeIssues, isIdentityCodec, strict, toIssues } from './issues.js';
+import type { LogRecord } from './ports.js';
 import type { Position } from './position.js';
 import { ulid } from './ulid.js';
 
@@ -344,6 +345,22 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     create: create as Catalog<D>['create'],
     decode: decode as Catalog<D>['decode'],
   };
+}
+
+/**
+ * Decodes a record read from a log against the catalog: a record that is not
+ * an envelope at all (`record.error`, e.g. not JSON) fails with that reason;
+ * anything else goes through `catalog.decode` (envelope, upcast, payload).
+ *
+ * @example
+ * const decoded = decodeRecord(catalog, record);
+ * if (decoded._tag === 'Left') await deadLetters.send([{ record, reason: decoded.left.message, ... }]);
+ */
+export function decodeRecord<C extends Catalog>(catalog: C, record: LogRecord): E.Either<DecodeError, EventOf<C>> {
+  if (record.event === undefined && record.error !== undefined) {
+    return E.left(new DecodeError(`not an envelope: ${record.error}`, { position: record.position }));
+  }
+  return catalog.decode(record.event, record.position) as E.Either<DecodeError, EventOf<C>>;
 }
 
 let lastMillisecond = -1;

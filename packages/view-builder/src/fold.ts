@@ -1,5 +1,5 @@
 import type { Envelope, LogRecord, Position, ViewChange } from '@riverlog/core';
-import { compareOffsets, RiverlogError } from '@riverlog/core';
+import { compareOffsets, decodeRecord, RiverlogError } from '@riverlog/core';
 import { type Apply, type ApplyContext, del, RowChanges, type View } from './define-view.js';
 import type { SkippedRecord } from './skips.js';
 
@@ -72,16 +72,7 @@ export function decodeForView(view: View, records: readonly LogRecord[]): Decode
     const stored = record.event as { type?: unknown } | null | undefined;
     const type = stored !== null && typeof stored === 'object' ? stored.type : undefined;
     if (typeof type === 'string' && !fold.handles(type)) continue;
-    if (stored === undefined && record.error !== undefined) {
-      skipped.push({
-        view: view.table,
-        record,
-        code: 'DECODE_FAILED',
-        reason: `Cannot decode record at ${where(record.position)}: ${record.error}`,
-      });
-      continue;
-    }
-    const decoded = catalog.decode(stored, record.position);
+    const decoded = decodeRecord(catalog, record);
     if (decoded._tag === 'Left') {
       skipped.push({ view: view.table, record, code: 'DECODE_FAILED', reason: decoded.left.message, error: decoded.left });
       continue;

@@ -1,5 +1,5 @@
 import type { Envelope, EventLog, EventTypeOf, LogRecord, Position, PositionMap, ReadFrom, ViewStore } from '@riverlog/core';
-import { compareOffsets, RiverlogError } from '@riverlog/core';
+import { compareOffsets, decodeRecord, RiverlogError } from '@riverlog/core';
 import type { AnyCatalog, AnyView, EventOfType, View } from './define-view.js';
 import { FoldUnit, recordsAfter } from './fold.js';
 import { reportSkips, type SkippedRecord, type SkipReporting } from './skips.js';
@@ -169,10 +169,9 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
       const handler = into as ReplayHandler<Envelope>;
       const skipped: SkippedRecord[] = [];
       for (const record of records) {
-        const decoded = catalog.decode(record.event, record.position);
+        const decoded = decodeRecord(catalog, record);
         if (decoded._tag === 'Left') {
-          const reason = record.event === undefined && record.error ? `${decoded.left.message} (${record.error})` : decoded.left.message;
-          skipped.push({ view: name, record, code: 'DECODE_FAILED', reason, error: decoded.left });
+          skipped.push({ view: name, record, code: 'DECODE_FAILED', reason: decoded.left.message, error: decoded.left });
           continue;
         }
         const event = decoded.right as Envelope;
