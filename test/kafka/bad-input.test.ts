@@ -6,7 +6,7 @@ import { type Consumer, createConsumer, deadLetterCatalog, logDeadLetters } from
 import { defineCatalog, defineEvent, type Envelope, type LogRecord, t } from '@riverlog/core';
 import { type KafkaLog, kafkaCheckpoints, kafkaLog } from '@riverlog/kafka';
 import { afterEach, expect, it } from 'vitest';
-import { brokers, deleteTopic, describeKafka, rawKafka, uniqueTopic, until } from './support.js';
+import { brokers, deleteTopic, describeKafka, rawKafka, uniqueTopic } from './support.js';
 
 const ProductCreated = defineEvent('product/create', { data: { id: t.string, name: t.string } });
 const catalog = defineCatalog([ProductCreated]);
