@@ -3,6 +3,7 @@ import {
   compareOffsets,
   type EventOf,
   isGroupSubscribable,
+  LeaseBalancer,
   type LogRecord,
   RiverlogError,
   waitForChange,
@@ -11,7 +12,7 @@ import { CheckpointWriter } from './checkpoint-writer.js';
 import { GroupMember } from './group-member.js';
 import { validateHandlers } from './handlers.js';
 import { hookEmitter } from './hooks.js';
-import { LeaseCoordinator, resolveLeaseOptions } from './lease-coordinator.js';
+import { resolveLeaseOptions } from './lease-options.js';
 import { PartitionWorker } from './partition-worker.js';
 import { type RecordRunnerOptions, runRecord } from './record-runner.js';
 import { resolveRetryPolicy } from './retry.js';
@@ -89,12 +90,16 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     onError: (error) => reportError(error, 'checkpoint'),
   });
 
-  const coordinator = options.leases
-    ? new LeaseCoordinator(resolveLeaseOptions(options.leases), group, {
+  // Leases share the partitions with the group's other processes; a surplus partition is handed back
+  // after its in-flight record and its checkpoint, a lost one is stopped without writing its checkpoint.
+  const balancer = options.leases
+    ? new LeaseBalancer({
+        ...resolveLeaseOptions(options.leases),
+        group,
         partitions: () => log.partitions(),
-        startPartition,
-        stopPartition,
-        hasWorker: (partition) => workers.has(partition),
+        acquired: startPartition,
+        lost: (partition) => stopPartition(partition, 'lease-lost'),
+        handBack: (partition) => stopPartition(partition, 'rebalanced'),
         onError: (error, partition) => reportError(error, 'lease', partition),
       })
     : undefined;
@@ -151,7 +156,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
         writer.finished(record.position);
         changed();
       },
-      mayContinue: coordinator ? () => coordinator.holds(partition) : () => true,
+      mayContinue: balancer ? () => balancer.holds(partition) : () => true,
       onStarted: (after) => {
         emit('onPartitionStart', { partition, after });
         changed();
@@ -179,7 +184,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     void previous
       .catch(() => {})
       .then(() => {
-        if (coordinator?.holds(partition) ?? true) startWorker(partition);
+        if (balancer?.holds(partition) ?? true) startWorker(partition);
       });
   }
 
@@ -208,13 +213,13 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     await starting?.catch(() => {});
     state = 'stopping';
     await member?.stop();
-    await coordinator?.halt();
+    await balancer?.halt();
     const results = await Promise.allSettled([...workers.keys()].map((partition) => stopPartition(partition, 'stopped')));
     await Promise.allSettled(ending.values());
     try {
       await writer.close();
     } finally {
-      await coordinator?.releaseAll();
+      await balancer?.stop();
       state = 'stopped';
       changed();
     }
@@ -235,7 +240,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
         const partitions = await log.partitions();
         writer.start();
         if (member) await member.start();
-        else if (coordinator) await coordinator.start();
+        else if (balancer) await balancer.start();
         else for (const partition of partitions) startWorker(partition);
         if (state === 'starting') state = 'running';
       })();

@@ -7,6 +7,13 @@ export * from './history.js';
 export { encodeIndexKey } from './index-key.js';
 export { preview, strict, toIssues } from './issues.js';
 export { envelopeFromKafkaRecord, type KafkaHeaderValue, type KafkaWireRecord, type StoredEnvelope } from './kafka-wire.js';
+export {
+  defaultLeaseOwner,
+  LeaseBalancer,
+  type LeaseBalancerHooks,
+  type LeaseBalancerOptions,
+  WHOLE_GROUP,
+} from './lease-balancer.js';
 export { type MemoryLogOptions, memoryLog } from './memory/memory-log.js';
 export { memoryCheckpointStore, memoryDeadLetters, memoryLeaseStore, memoryViewStore } from './memory/memory-stores.js';
 export * from './ports.js';

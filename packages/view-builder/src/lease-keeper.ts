@@ -1,22 +1,19 @@
-import type { LeaseStore } from '@riverlog/core';
-
-/** The lease of the whole view, in `exclusive` mode. */
-export const WHOLE_VIEW = '*';
-/** The prefix of the lease that marks a process as one of a view's builders. */
-const MEMBER = 'member:';
+import { LeaseBalancer, type LeaseStore } from '@riverlog/core';
 
 export interface LeaseKeeperOptions {
   readonly leases: LeaseStore;
   readonly group: string;
   readonly owner: string;
   readonly ttlMs: number;
+  /** How often leases are renewed and the share rebalanced. Default a third of `ttlMs` (at least 10 ms). */
+  readonly renewEveryMs?: number;
   /** All partitions of the log. */
   readonly partitions: readonly string[];
   /** One lease for all partitions (a single active builder, the others on standby). */
   readonly exclusive: boolean;
   /** Called when the set of partitions held changes. */
   readonly onChange: (owned: ReadonlySet<string>) => void;
-  /** Called when talking to the lease store failed; the next beat tries again. */
+  /** Called when talking to the lease store failed; the next round tries again. */
   readonly onError: (error: unknown) => void;
 }
 
@@ -24,90 +21,57 @@ export interface LeaseKeeperOptions {
 const NONE: ReadonlySet<string> = new Set();
 
 /**
- * Keeps this process's share of a view's partitions: renews what it holds,
- * takes free or expired partitions up to a fair share (partitions ÷ live
- * owners, rounded up), and gives back what is over that share so a new
- * process gets some. A stale owner is harmless: the view's commit guard
+ * Keeps this process's share of a view's partitions through core's
+ * `LeaseBalancer`: a fair share of one lease per partition, or in `exclusive`
+ * mode one lease for the whole view. A partition handed back or lost leaves
+ * `owned` at once; a stale owner is harmless anyway: the view's commit guard
  * refuses its writes.
  */
 export class LeaseKeeper {
   private readonly held = new Set<string>();
   /** In `exclusive` mode, what holding the view's lease gives: every partition (made once, read per batch). */
   private readonly all: ReadonlySet<string>;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly balancer: LeaseBalancer;
 
   constructor(private readonly options: LeaseKeeperOptions) {
     this.all = new Set(options.partitions);
+    const { leases, group, owner, ttlMs, exclusive } = options;
+    const partitions = [...options.partitions];
+    this.balancer = new LeaseBalancer({
+      store: leases,
+      group,
+      owner,
+      ttlMs,
+      renewEveryMs: options.renewEveryMs ?? Math.min(Math.max(10, Math.floor(ttlMs / 3)), ttlMs - 1),
+      partitions: async () => partitions,
+      exclusive,
+      acquired: (partition) => this.change(() => this.held.add(partition)),
+      lost: (partition) => this.change(() => this.held.delete(partition)),
+      handBack: async (partition) => this.change(() => this.held.delete(partition)),
+      onError: (error) => options.onError(error),
+    });
   }
 
   /** The partitions this process holds now (a live view: copy it to keep a snapshot). */
   get owned(): ReadonlySet<string> {
     if (!this.options.exclusive) return this.held;
-    return this.held.has(WHOLE_VIEW) ? this.all : NONE;
+    return this.held.size > 0 ? this.all : NONE;
   }
 
-  /** Takes a first share, then beats every third of the lease time. */
-  async start(): Promise<void> {
-    await this.beat();
-    this.timer = setInterval(() => void this.beat(), Math.max(10, Math.floor(this.options.ttlMs / 3)));
-    this.timer.unref();
+  /** Takes a first share, then renews and rebalances every third of the lease time. */
+  start(): Promise<void> {
+    return this.balancer.start();
   }
 
-  /** One heartbeat; concurrent calls share the one in progress. */
-  beat(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (!this.running) {
-      this.running = this.balance()
-        .catch((error) => this.options.onError(error))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }
-    return this.running;
-  }
-
-  /** Stops beating and gives back every lease held. */
+  /** Stops renewing and gives back every lease held. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
-    const { leases, group, owner } = this.options;
-    const held = [...this.held];
-    if (!this.options.exclusive) held.push(`${MEMBER}${owner}`);
+    await this.balancer.stop();
     this.held.clear();
-    await Promise.all(held.map((partition) => leases.release(group, partition, owner).catch(() => {})));
   }
 
-  private async balance(): Promise<void> {
-    const { leases, group, owner, ttlMs, exclusive } = this.options;
-    const before = new Set(this.held);
-    for (const partition of [...this.held]) {
-      if (!(await leases.renew(group, partition, owner, ttlMs))) this.held.delete(partition);
-    }
-    const wanted = exclusive ? [WHOLE_VIEW] : this.options.partitions;
-    // A membership lease makes this process count among the owners before it holds any partition.
-    if (!exclusive) await leases.acquire(group, `${MEMBER}${owner}`, owner, ttlMs);
-    const now = Date.now();
-    const live = (await leases.list(group)).filter((lease) => lease.owner !== owner && lease.expiresAt > now);
-    const owners = new Set(live.map((lease) => lease.owner)).size + 1;
-    const share = exclusive ? 1 : Math.ceil(wanted.length / owners);
-    const takenByOthers = new Set(live.filter((lease) => wanted.includes(lease.partition)).map((lease) => lease.partition));
-    for (const partition of wanted) {
-      if (this.stopped || this.held.size >= share) break;
-      if (this.held.has(partition) || takenByOthers.has(partition)) continue;
-      if (await leases.acquire(group, partition, owner, ttlMs)) this.held.add(partition);
-    }
-    const free = wanted.length - takenByOthers.size - this.held.size;
-    if (!exclusive && this.held.size > share && free === 0) {
-      // Another owner has less than its share: hand back the surplus for it to take.
-      for (const partition of [...this.held].slice(share)) {
-        await leases.release(group, partition, owner);
-        this.held.delete(partition);
-      }
-    }
-    if (this.stopped) return;
-    if (before.size !== this.held.size || [...before].some((p) => !this.held.has(p))) this.options.onChange(this.owned);
+  private change(update: () => void): void {
+    const before = this.held.size;
+    update();
+    if (this.held.size !== before) this.options.onChange(this.owned);
   }
 }

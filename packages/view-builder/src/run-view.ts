@@ -1,6 +1,5 @@
-import { hostname } from 'node:os';
 import type { EventLog, LeaseStore, LogRecord, PositionMap, ViewStore } from '@riverlog/core';
-import { ClosedError, compareOffsets, RiverlogError, sleep } from '@riverlog/core';
+import { ClosedError, compareOffsets, defaultLeaseOwner, RiverlogError, sleep } from '@riverlog/core';
 import type { AnyView, View } from './define-view.js';
 import { FoldUnit, recordsAfter, ViewIndexError } from './fold.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -40,7 +39,7 @@ export interface RunViewOptions extends SkipReporting {
   readonly store: ViewStore;
   /** Share the view's partitions among processes: one lease per partition, renewed every `leaseTtlMs / 3`, taken over once expired. */
   readonly leases?: LeaseStore;
-  /** This process's name in the leases. Default: host, pid and a random suffix. */
+  /** This process's name in the leases. Default `<hostname>/<pid>/<random>`. */
   readonly owner?: string;
   /** Default 10,000 ms. */
   readonly leaseTtlMs?: number;
@@ -135,7 +134,8 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
   const batchSize = wholeNumber(table, 'batchSize', options.batchSize ?? 1000);
   const commitSize = wholeNumber(table, 'commitSize', options.commitSize ?? 10_000);
   const ttlMs = wholeNumber(table, 'leaseTtlMs', options.leaseTtlMs ?? 10_000);
-  const owner = options.owner ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const owner = options.owner ?? defaultLeaseOwner();
+  const renewEveryMs = Math.min(Math.max(10, Math.floor(ttlMs / 3)), ttlMs - 1);
   const load = (keys: readonly string[]) => store.getMany(table, keys);
 
   let stopped = false;
@@ -315,6 +315,7 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
         group: `view:${table}`,
         owner,
         ttlMs,
+        renewEveryMs,
         partitions: await log.partitions(),
         exclusive: options.exclusive ?? false,
         onChange: () => {
@@ -326,7 +327,7 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
           const message = error instanceof Error ? error.message : String(error);
           if (message === lastLeaseError) return;
           lastLeaseError = message;
-          process.emitWarning(`View ${table}: renewing or taking leases failed (${message}); retrying every ${Math.floor(ttlMs / 3)} ms.`, {
+          process.emitWarning(`View ${table}: renewing or taking leases failed (${message}); retrying every ${renewEveryMs} ms.`, {
             code: 'RIVERLOG_LEASE_FAILED',
           });
         },
