@@ -125,3 +125,23 @@ export class ConflictError extends RiverlogError {
     super('CONFLICT', message);
   }
 }
+
+/**
+ * A checkpoint save or view commit was made under a lease that another
+ * process has since taken (its fencing token is stale). Nothing was written;
+ * the worker stops that partition at once.
+ */
+export class LeaseLostError extends RiverlogError {
+  readonly partition: string;
+  readonly epoch: number;
+  readonly stored: number;
+  constructor(where: string, partition: string, epoch: number, stored: number) {
+    super(
+      'LEASE_LOST',
+      `${where}, partition ${partition}: written under lease epoch ${epoch}, but the store has seen epoch ${stored}; another process took the partition over. Nothing was written.`,
+    );
+    this.partition = partition;
+    this.epoch = epoch;
+    this.stored = stored;
+  }
+}
