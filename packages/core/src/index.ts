@@ -1,5 +1,14 @@
 /** io-ts, re-exported so catalogs need no second import. */
 export * as t from 'io-ts';
+export {
+  type BackoffOptions,
+  type BackoffPolicy,
+  backoffPolicy,
+  defaultBackoff,
+  type RetryForeverOptions,
+  type RetryReport,
+  retryForever,
+} from './backoff.js';
 export * from './catalog.js';
 export * from './envelope.js';
 export * from './errors.js';
@@ -16,6 +25,7 @@ export {
 } from './lease-balancer.js';
 export { type MemoryLogOptions, memoryLog } from './memory/memory-log.js';
 export { memoryCheckpointStore, memoryDeadLetters, memoryLeaseStore, memoryViewStore } from './memory/memory-stores.js';
+export { checkOptions, closestName } from './options.js';
 export * from './ports.js';
 export * from './position.js';
 export {
@@ -27,4 +37,5 @@ export {
   sleep,
   waitForChange,
 } from './read-helpers.js';
+export { type TimeSlice, timeSlice } from './time-slice.js';
 export { ulid, ulidTime } from './ulid.js';
