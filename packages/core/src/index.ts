@@ -24,7 +24,10 @@ export {
   WHOLE_GROUP,
 } from './lease-balancer.js';
 export { type MemoryLogOptions, memoryLog } from './memory/memory-log.js';
-export { memoryCheckpointStore, memoryDeadLetters, memoryLeaseStore, memoryViewStore } from './memory/memory-stores.js';
+export { memoryCheckpointStore } from './memory/checkpoints.js';
+export { memoryDeadLetters } from './memory/dead-letters.js';
+export { memoryLeaseStore } from './memory/leases.js';
+export { memoryViewStore } from './memory/view-store.js';
 export { checkOptions, closestName } from './options.js';
 export * from './ports.js';
 export * from './position.js';
