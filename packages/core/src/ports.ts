@@ -148,25 +148,58 @@ export interface GroupBatchControl {
   isActive(): boolean;
 }
 
+/**
+ * What `onBatch` resolves with when it stopped before the end of its batch
+ * (the partition was revoked, the subscription is stopping, or the member
+ * holds the partition still): how far it got. The records after
+ * `lastFinished` are delivered again (after a pause when none was finished).
+ */
+export interface GroupBatchStop {
+  /** The offset of the last record of the batch that was finished; `undefined`: none. */
+  readonly lastFinished: string | undefined;
+}
+
+/**
+ * @example
+ * const subscription = await log.subscribe({
+ *   group: 'emailer',
+ *   onBatch: async (batch, control) => {
+ *     for (const record of batch.records) {
+ *       if (!control.isActive()) return { lastFinished: previous };
+ *       await handle(record);
+ *     }
+ *   },
+ * });
+ */
 export interface GroupSubscribeOptions {
   readonly group: string;
-  /** Where partitions with no start position begin. Default `'earliest'`. */
+  /** Where partitions with no checkpoint begin. Default `'earliest'`. */
   readonly from?: 'earliest' | 'latest';
   readonly types?: readonly string[];
   /**
-   * Where the group's checkpoint lives. Absent: in the backend (Kafka group
-   * offsets), committed after each batch that `onBatch` finished. Given: in
-   * that store only (e.g. a view's own table), loaded for each newly
-   * assigned partition; the backend's group offsets are then never committed
-   * nor read.
+   * Where the group's one checkpoint lives. Absent: in the backend (Kafka
+   * group offsets), committed after each batch, up to what `onBatch`
+   * finished; a failed commit is reported to `onError` and the batch is
+   * delivered again. Given: in that store only (e.g. a view's own table),
+   * written by the caller and loaded for each newly assigned partition; the
+   * backend's group offsets are then never committed nor read.
    */
   readonly checkpoints?: {
     load(partition: string): Promise<string | undefined>;
   };
-  /** Called with batches of one partition, in order; the next batch of that partition waits for it. */
-  onBatch(batch: ReadBatch, control: GroupBatchControl): Promise<void>;
+  /**
+   * Called with batches of one partition, in order; the next batch of that
+   * partition waits for it. Resolving with nothing means every record of the
+   * batch is finished; see {@link GroupBatchStop} for stopping early. A
+   * rejection is reported to `onError` and the batch is delivered again
+   * after a pause. Batches that reach the end of the partition have
+   * `caughtUp` (an empty one is delivered for a partition assigned at its end).
+   */
+  onBatch(batch: ReadBatch, control: GroupBatchControl): Promise<void | GroupBatchStop>;
   onAssigned?(partitions: readonly string[]): void;
   onRevoked?(partitions: readonly string[]): void;
+  /** What the subscription survived and retries (a failed batch, a failed commit, a crash). Default: `console.error`. */
+  onError?(error: unknown, partition?: string): void;
 }
 
 /**
