@@ -23,11 +23,11 @@ export {
   type LeaseBalancerOptions,
   WHOLE_GROUP,
 } from './lease-balancer.js';
-export { type MemoryLogOptions, memoryLog } from './memory/memory-log.js';
 export { memoryCheckpointStore } from './memory/checkpoints.js';
 export { memoryDeadLetters } from './memory/dead-letters.js';
 export { memoryLeaseStore } from './memory/leases.js';
-export { memoryViewStore } from './memory/view-store.js';
+export { type MemoryLogOptions, memoryLog } from './memory/memory-log.js';
+export { type MemoryViewStoreOptions, memoryViewStore } from './memory/view-store.js';
 export { checkOptions, closestName } from './options.js';
 export * from './ports.js';
 export * from './position.js';
@@ -42,3 +42,4 @@ export {
 } from './read-helpers.js';
 export { type TimeSlice, timeSlice } from './time-slice.js';
 export { ulid, ulidTime } from './ulid.js';
+export * from './view-rules.js';
