@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineCatalog, defineEvent } from './catalog.js';
 import type { Envelope } from './envelope.js';
 import { exportLog, HistoryExportError, HistoryImportError, importLog } from './history.js';
+import { readEnds } from './lineage.js';
 import { memoryLog } from './memory/memory-log.js';
 import type { EventLog, LogRecord } from './ports.js';
 
@@ -25,7 +26,7 @@ function purchases(count: number, subjects: number): Envelope[] {
 
 async function readEvents(log: EventLog): Promise<Envelope[]> {
   const records: LogRecord[] = [];
-  for await (const batch of log.read()) records.push(...batch);
+  for await (const batch of log.read()) records.push(...batch.records);
   return records.map((r) => r.event as Envelope);
 }
 
@@ -56,7 +57,7 @@ describe('exportLog / importLog', () => {
     const file = join(dir, 'history.jsonl');
     const exported = await exportLog(from, createWriteStream(file));
     expect(exported.events).toBe(1200);
-    expect(exported.positions).toEqual(await from.heads());
+    expect(exported.positions).toEqual(await readEnds(from, ['0', '1', '2'], {}));
 
     const text = await readFile(file, 'utf8');
     const lines = text.split('\n');
@@ -126,7 +127,7 @@ describe('exportLog / importLog', () => {
     const to = memoryLog();
     expect(await importLog(to, [`${events.join('\r\n')}\r\n`], { dryRun: true })).toEqual({ lines: 4, appended: 4, duplicates: 0 });
     await expect(importLog(to, [`${events[0]}\nnope\n`], { dryRun: true })).rejects.toMatchObject({ line: 2, imported: 0 });
-    expect(await to.heads()).toEqual({});
+    expect(await readEnds(to, ['0', '1', '2', '3'], {})).toEqual({});
   });
 
   it('reads lines split across chunks, multi-byte characters included, and a last line without newline', async () => {
@@ -162,13 +163,41 @@ describe('exportLog / importLog', () => {
     expect((await moreText).trim().split('\n')).toHaveLength(3);
   });
 
+  it('exports a resharded log parents first, so each subject keeps its order, and marks ended partitions', async () => {
+    const log = memoryLog({ partitions: 2 });
+    await log.append(purchases(40, 8));
+    const [left] = await log.split('0');
+    await log.append(purchases(40, 8).map((e, i) => ({ ...e, data: { id: e.subject, quantity: 100 + i } })));
+    await log.merge(left?.id as string, '1');
+    await log.append(purchases(40, 8).map((e, i) => ({ ...e, data: { id: e.subject, quantity: 200 + i } })));
+    const out = new PassThrough();
+    const text = readAllText(out);
+    const result = await exportLog(log, out);
+    expect(result.events).toBe(120);
+    const exported = (await text)
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Envelope);
+    for (const quantities of Object.values(bySubject(exported))) {
+      expect(quantities).toEqual([...quantities].sort((a, b) => a - b));
+      expect(quantities).toHaveLength(15);
+    }
+    expect(result.positions).toMatchObject({ '0': 'end', '1': 'end', [left?.id as string]: 'end' });
+  });
+
   it('refuses to export a record that is not an envelope, naming its position', async () => {
     const inner = memoryLog();
     await inner.append(purchases(2, 1));
     const foreign: EventLog = {
       ...inner,
       async *read() {
-        yield [{ position: { partition: '0', offset: '0' }, event: undefined, raw: 'garbage', error: 'not JSON' }];
+        yield {
+          partition: '0',
+          records: [{ position: { partition: '0', offset: '0' }, event: undefined, raw: 'garbage', error: 'not JSON' }],
+          caughtUp: true,
+          ended: false,
+          lag: { records: 0 },
+        };
       },
     };
     await expect(exportLog(foreign, new PassThrough().resume())).rejects.toThrow(HistoryExportError);

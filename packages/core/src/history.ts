@@ -5,14 +5,18 @@ import type { Catalog } from './catalog.js';
 import { type Envelope, EnvelopeCodec, envelopeBytes } from './envelope.js';
 import { RiverlogError } from './errors.js';
 import { describeIssues, toIssues } from './issues.js';
-import type { EventLog, ReadOptions } from './ports.js';
+import { readLineage } from './lineage.js';
+import { type EventLog, PARTITION_END, type ReadOptions } from './ports.js';
 import { advance, type PositionMap } from './position.js';
 
 // History files are JSON Lines: one CloudEvents envelope per line, each
 // partition's events in log order. They hold envelopes only, no positions:
 // an import gets new positions from the log it writes to.
 
-/** Which records to export: the read options of `EventLog.read` (not following), and whether to end the stream. */
+/**
+ * Which records to export: the read options of `EventLog.read` (not following), and whether to end the stream.
+ * Without `partitions`, the whole log is read in lineage order (parents before children).
+ */
 export interface ExportOptions extends Pick<ReadOptions, 'from' | 'partitions' | 'types' | 'signal'> {
   /** End `writable` when done, as `stream.pipeline` does. Default true; pass false for `process.stdout`. */
   readonly end?: boolean;
@@ -21,7 +25,10 @@ export interface ExportOptions extends Pick<ReadOptions, 'from' | 'partitions' |
 export interface ExportResult {
   /** Events written. */
   readonly events: number;
-  /** The last exported offset per partition: pass it as `from: { after }` to export only what came later. */
+  /**
+   * The last exported offset per partition ({@link PARTITION_END} for one read to its end):
+   * pass it as `from: { after }` to export only what came later.
+   */
   readonly positions: PositionMap;
 }
 
@@ -47,15 +54,15 @@ export async function exportLog(log: EventLog, writable: NodeJS.WritableStream, 
   let events = 0;
   let positions: PositionMap = {};
   async function* lines(): AsyncGenerator<string> {
-    const read = log.read({
+    const readOptions = {
       from: options.from ?? 'earliest',
-      ...(options.partitions ? { partitions: options.partitions } : {}),
       ...(options.types ? { types: options.types } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-    });
+    };
+    const read = options.partitions ? log.read({ ...readOptions, partitions: options.partitions }) : readLineage(log, readOptions);
     for await (const batch of read) {
       let chunk = '';
-      for (const record of batch) {
+      for (const record of batch.records) {
         if (record.event === undefined) {
           throw new HistoryExportError(
             `${log.uri}: the record at partition ${record.position.partition}, offset ${record.position.offset} is not an envelope (${record.error ?? 'unreadable'}); ${events} events were exported before it. Export around it with from: { after: { '${record.position.partition}': '${record.position.offset}' } }.`,
@@ -65,6 +72,7 @@ export async function exportLog(log: EventLog, writable: NodeJS.WritableStream, 
         events++;
         positions = advance(positions, record.position);
       }
+      if (batch.ended) positions = { ...positions, [batch.partition]: PARTITION_END };
       if (chunk) yield chunk;
     }
   }

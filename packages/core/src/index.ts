@@ -23,10 +23,11 @@ export {
   type LeaseBalancerOptions,
   WHOLE_GROUP,
 } from './lease-balancer.js';
+export { type LineageReadOptions, readEnds, readLineage, readyPartitions } from './lineage.js';
 export { memoryCheckpointStore } from './memory/checkpoints.js';
 export { memoryDeadLetters } from './memory/dead-letters.js';
 export { memoryLeaseStore } from './memory/leases.js';
-export { type MemoryLogOptions, memoryLog } from './memory/memory-log.js';
+export { type MemoryLog, type MemoryLogOptions, memoryLog } from './memory/memory-log.js';
 export { type MemoryViewStoreOptions, memoryViewStore } from './memory/view-store.js';
 export { checkOptions, closestName } from './options.js';
 export * from './ports.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RiverlogError } from './errors.js';
+import { PARTITION_END } from './ports.js';
 import { checkReadOptions, resolveStart, sleep } from './read-helpers.js';
 
 const log = { name: 'test log', partitions: ['0', '1', '2'] };
@@ -16,9 +17,9 @@ function refusal(run: () => unknown): RiverlogError {
 
 describe('checkReadOptions', () => {
   it('gives all partitions and the default batch size when nothing is asked for', () => {
-    expect(checkReadOptions({}, log)).toEqual({ partitions: ['0', '1', '2'], maxBatch: 1000 });
-    expect(checkReadOptions({}, { ...log, defaultMaxBatch: 500 }).maxBatch).toBe(500);
-    expect(checkReadOptions({ maxBatch: 1 }, log).maxBatch).toBe(1);
+    expect(checkReadOptions({}, log)).toEqual({ partitions: ['0', '1', '2'], batchSize: 1000 });
+    expect(checkReadOptions({}, { ...log, defaultBatchSize: 500 }).batchSize).toBe(500);
+    expect(checkReadOptions({ batchSize: 1 }, log).batchSize).toBe(1);
   });
 
   it('keeps the order asked for and reads a partition listed twice once', () => {
@@ -27,8 +28,8 @@ describe('checkReadOptions', () => {
   });
 
   it('names the option, the value and what is expected', () => {
-    expect(refusal(() => checkReadOptions({ maxBatch: Number.NaN }, log)).message).toBe(
-      'read: maxBatch must be a whole number ≥ 1, got NaN.',
+    expect(refusal(() => checkReadOptions({ batchSize: Number.NaN }, log)).message).toBe(
+      'read: batchSize must be a whole number ≥ 1, got NaN.',
     );
     const offset = refusal(() => checkReadOptions({ from: { at: { '1': '007' } } }, log));
     expect(offset.code).toBe('INVALID_OPTION');
@@ -50,6 +51,21 @@ describe('checkReadOptions', () => {
     expect(() => checkReadOptions({ from }, log)).not.toThrow();
     expect(resolveStart(from, '1')).toEqual({ kind: 'after', offset: '123456789012345678901234567890' });
     expect(resolveStart(from, '2')).toEqual({ kind: 'earliest' });
+  });
+});
+
+describe('PARTITION_END in a read start', () => {
+  it('is a valid after offset, resolving to the end kind, and not a valid at offset', () => {
+    const from = { after: { '0': PARTITION_END, '1': '4' } };
+    expect(() => checkReadOptions({ from }, log)).not.toThrow();
+    expect(resolveStart(from, '0')).toEqual({ kind: 'end' });
+    expect(resolveStart(from, '1')).toEqual({ kind: 'after', offset: '4' });
+    const at = refusal(() => checkReadOptions({ from: { at: { '0': PARTITION_END } } }, log));
+    expect(at.code).toBe('INVALID_OPTION');
+    expect(at.message).not.toContain('read to its end');
+    expect(refusal(() => checkReadOptions({ from: { after: { '0': 'END' } } }, log)).message).toContain(
+      '(or "end" for a partition read to its end)',
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import { RiverlogError } from './errors.js';
 import { preview } from './issues.js';
-import type { ReadFrom, ReadOptions } from './ports.js';
+import { PARTITION_END, type ReadFrom, type ReadOptions } from './ports.js';
 
 /** Where one partition's read starts, resolved from `ReadOptions.from`. */
 export type PartitionStart =
@@ -8,7 +8,9 @@ export type PartitionStart =
   | { readonly kind: 'latest' }
   | { readonly kind: 'after'; readonly offset: string }
   | { readonly kind: 'at'; readonly offset: string }
-  | { readonly kind: 'time'; readonly time: number };
+  | { readonly kind: 'time'; readonly time: number }
+  /** The partition was read to its end (`after` is {@link PARTITION_END}): yield one empty `ended` batch. */
+  | { readonly kind: 'end' };
 
 /** What `checkReadOptions` needs to know of the log being read. */
 export interface ReadTarget {
@@ -16,8 +18,8 @@ export interface ReadTarget {
   readonly name: string;
   /** The log's partition ids, as `EventLog.partitions()` lists them. */
   readonly partitions: readonly string[];
-  /** The batch size when the read gives no `maxBatch`. Default 1,000. */
-  readonly defaultMaxBatch?: number;
+  /** The batch size when the read gives no `batchSize`. Default 1,000. */
+  readonly defaultBatchSize?: number;
 }
 
 /** A read's options once checked: what a backend's read loop works with. */
@@ -25,10 +27,10 @@ export interface CheckedRead {
   /** The partitions to read: each once, in the order asked for (default: all of the log's). */
   readonly partitions: readonly string[];
   /** The largest batch to yield: a whole number ≥ 1. */
-  readonly maxBatch: number;
+  readonly batchSize: number;
 }
 
-const DEFAULT_MAX_BATCH = 1000;
+const DEFAULT_BATCH_SIZE = 1000;
 /** An offset as positions give them: decimal digits, no sign, no leading zero. */
 const OFFSET = /^(?:0|[1-9]\d*)$/;
 const MAX_LISTED = 8;
@@ -44,24 +46,25 @@ function shown(value: unknown): string {
  * Checks a read's options once, before anything is read, for backend authors:
  * every log refuses the same bad input with the same error.
  *
- * - `maxBatch` must be a whole number ≥ 1 (`INVALID_OPTION`);
+ * - `batchSize` must be a whole number ≥ 1 (`INVALID_OPTION`);
  * - `from` must be one of the `ReadFrom` forms, every offset in an
  *   `after`/`at` map a decimal string of a whole number ≥ 0 without leading
  *   zeros (as positions give them), a `time` a valid time (`INVALID_OPTION`);
+ *   an `after` offset may also be {@link PARTITION_END} (see `resolveStart`);
  * - every entry of `partitions` must be one of the log's partition ids,
  *   exactly as it lists them (`UNKNOWN_PARTITION`). An id listed twice is
  *   read once.
  *
  * @example
- * const { partitions, maxBatch } = checkReadOptions(options, { name: 'memory log', partitions: ['0', '1'] });
+ * const { partitions, batchSize } = checkReadOptions(options, { name: 'memory log', partitions: ['0', '1'] });
  */
 export function checkReadOptions(options: ReadOptions, log: ReadTarget): CheckedRead {
-  const maxBatch = options.maxBatch ?? log.defaultMaxBatch ?? DEFAULT_MAX_BATCH;
-  if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-    throw new RiverlogError('INVALID_OPTION', `read: maxBatch must be a whole number ≥ 1, got ${shown(maxBatch)}.`);
+  const batchSize = options.batchSize ?? log.defaultBatchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RiverlogError('INVALID_OPTION', `read: batchSize must be a whole number ≥ 1, got ${shown(batchSize)}.`);
   }
   checkFrom(options.from);
-  return { partitions: wantedPartitions(options.partitions, log), maxBatch };
+  return { partitions: wantedPartitions(options.partitions, log), batchSize };
 }
 
 function checkFrom(from: ReadFrom | undefined): void {
@@ -90,9 +93,11 @@ function checkOffsets(map: unknown, kind: 'after' | 'at'): void {
   for (const [partition, offset] of Object.entries(map)) {
     // A partition without an offset starts at the earliest record, as one missing from the map.
     if (offset === undefined || (typeof offset === 'string' && OFFSET.test(offset))) continue;
+    if (kind === 'after' && offset === PARTITION_END) continue;
+    const end = kind === 'after' ? ` (or "${PARTITION_END}" for a partition read to its end)` : '';
     throw new RiverlogError(
       'INVALID_OPTION',
-      `read: from.${kind}[${JSON.stringify(partition)}] is ${shown(offset)}; an offset is a whole number ≥ 0 as a string of decimal digits without leading zeros, as positions give it, e.g. "41".`,
+      `read: from.${kind}[${JSON.stringify(partition)}] is ${shown(offset)}; an offset is a whole number ≥ 0 as a string of decimal digits without leading zeros, as positions give it, e.g. "41"${end}.`,
     );
   }
 }
@@ -126,8 +131,10 @@ function timeOf(time: Date | string | number): number {
 
 /**
  * Resolves a read's start for one partition, for backend authors: a
- * partition missing from an `after`/`at` map starts at the earliest record.
- * Check the options with `checkReadOptions` first: offsets are taken as given.
+ * partition missing from an `after`/`at` map starts at the earliest record;
+ * one whose `after` offset is {@link PARTITION_END} resolves to `{ kind: 'end' }`
+ * (the read yields one empty `ended` batch for it). Check the options with
+ * `checkReadOptions` first: offsets are taken as given.
  *
  * @example
  * resolveStart({ after: { '0': '41' } }, '0'); // { kind: 'after', offset: '41' }
@@ -137,6 +144,7 @@ export function resolveStart(from: ReadFrom | undefined, partition: string): Par
   if (from === 'latest') return { kind: 'latest' };
   if ('after' in from) {
     const offset = from.after[partition];
+    if (offset === PARTITION_END) return { kind: 'end' };
     return offset === undefined ? { kind: 'earliest' } : { kind: 'after', offset };
   }
   if ('at' in from) {
