@@ -1,3 +1,5 @@
+import { PARTITION_END } from './ports.js';
+
 /**
  * Where a recorded event sits in a log. `offset` is the backend's own
  * (SQLite sequence, Kafka offset, Kinesis sequence number), kept as a string
@@ -13,13 +15,20 @@ export type PositionMap = Readonly<Record<string, string>>;
 
 /**
  * Compares two offsets of one partition. Offsets are non-negative decimal
- * strings of any length (Kinesis sequence numbers exceed 2^53).
+ * strings of any length (Kinesis sequence numbers exceed 2^53);
+ * `PARTITION_END` (`'end'`, a partition read to its end) compares above every offset.
  *
  * @example
  * compareOffsets('9', '10'); // -1
+ * compareOffsets('end', '99999999999999999999'); // 1
  */
 export function compareOffsets(a: string, b: string): number {
-  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  if (a.length !== b.length || a === PARTITION_END || b === PARTITION_END) {
+    if (a === b) return 0;
+    if (a === PARTITION_END) return 1;
+    if (b === PARTITION_END) return -1;
+    return a.length < b.length ? -1 : 1;
+  }
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
