@@ -1,3 +1,4 @@
+import { backoffPolicy, retryForever } from '@riverlog/core';
 import type { KafkaAdminLike } from './client.js';
 
 /** Errors a moment later may cure: leadership moving, a coordinator loading, a broker restarting. */
@@ -19,6 +20,7 @@ const TRANSIENT_NAMES = new Set([
   'KafkaJSNumberOfRetriesExceeded',
 ]);
 
+/** Whether retrying may mend `error` (it, or an error it was caused by, is a transient Kafka error). */
 export function isTransient(error: unknown): boolean {
   for (let e = error as { type?: string; name?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
     if ((e.type && TRANSIENT_TYPES.has(e.type)) || (e.name && TRANSIENT_NAMES.has(e.name))) return true;
@@ -27,25 +29,21 @@ export function isTransient(error: unknown): boolean {
   return false;
 }
 
+/** Short waits: an admin call sits inside a caller's call (partitions(), a read's start). */
+const adminBackoff = backoffPolicy({ initialMs: 50, maxMs: 1_000 });
+
 /**
- * The admin client with its calls retried on transient errors for up to
- * `timeoutMs`: kafkajs gives up at once on some of them (e.g. a partition
- * whose leader a KRaft broker is still electing).
+ * The admin client with each call retried on transient errors by core's
+ * backoff policy, for up to `budgetMs` per call: kafkajs gives up at once on
+ * some of them (e.g. a partition whose leader a KRaft broker is still
+ * electing). The call then rejects with the last error; workers above it
+ * (consumer, view builder) retry for as long as failures last.
  */
-export function retryingAdmin(admin: KafkaAdminLike, timeoutMs = 15_000): KafkaAdminLike {
+export function retryingAdmin(admin: KafkaAdminLike, budgetMs = 15_000): KafkaAdminLike {
   const retry =
     <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      const deadline = Date.now() + timeoutMs;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await call(...args);
-        } catch (error) {
-          if (!isTransient(error) || Date.now() > deadline) throw error;
-          await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** attempt)));
-        }
-      }
-    };
+    (...args: A): Promise<R> =>
+      retryForever(() => call(...args), { policy: adminBackoff, retryable: isTransient, signal: AbortSignal.timeout(budgetMs) });
   return {
     connect: () => admin.connect(),
     disconnect: () => admin.disconnect(),
@@ -57,11 +55,11 @@ export function retryingAdmin(admin: KafkaAdminLike, timeoutMs = 15_000): KafkaA
     fetchTopicOffsets: retry((topic) => admin.fetchTopicOffsets(topic)),
     fetchTopicOffsetsByTimestamp: retry((topic, timestamp) => admin.fetchTopicOffsetsByTimestamp(topic, timestamp)),
     fetchOffsets: retry((options) => admin.fetchOffsets(options)),
-    ...(admin.setOffsets
-      ? { setOffsets: retry((options) => (admin.setOffsets as NonNullable<KafkaAdminLike['setOffsets']>)(options)) }
-      : {}),
     ...(admin.describeConfigs
       ? { describeConfigs: retry((options) => (admin.describeConfigs as NonNullable<KafkaAdminLike['describeConfigs']>)(options)) }
+      : {}),
+    ...(admin.deleteGroups
+      ? { deleteGroups: retry((groupIds) => (admin.deleteGroups as NonNullable<KafkaAdminLike['deleteGroups']>)(groupIds)) }
       : {}),
   };
 }

@@ -179,7 +179,7 @@ export class KafkaAppender {
         ? ` The first ${acknowledged} were acknowledged before the failure; appending the same events again through this log returns their positions instead of writing them twice.`
         : '';
     return new RiverlogError(
-      'APPEND_FAILED',
+      'LOG_WRITE_FAILED',
       `Kafka did not acknowledge an append of ${total} event(s) to topic ${JSON.stringify(this.options.topic)}: ${reason}. The call as a whole is not acknowledged; events of it may still have been written.${partly}`,
       { cause },
     );

@@ -92,8 +92,8 @@ export interface KafkaAdminLike {
     groupId: string;
     topics: string[];
   }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
-  /** Not in the Confluent client. */
-  setOffsets?(options: { groupId: string; topic: string; partitions: { partition: number; offset: string }[] }): Promise<void>;
+  /** Deletes empty groups (the throwaway groups of reads). */
+  deleteGroups?(groupIds: string[]): Promise<unknown>;
   /** Not in the Confluent client. */
   describeConfigs?(options: {
     resources: { type: number; name: string; configNames?: string[] }[];

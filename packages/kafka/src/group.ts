@@ -1,20 +1,33 @@
-import { type GroupBatchControl, type GroupSubscribeOptions, type PositionMap, RiverlogError } from '@riverlog/core';
+import {
+  backoffPolicy,
+  checkOptions,
+  type GroupBatchControl,
+  type GroupBatchStop,
+  type GroupSubscribeOptions,
+  type ReadBatch,
+  RiverlogError,
+  sleep,
+} from '@riverlog/core';
 import type { GroupEvents, KafkaEachBatchPayload } from './client.js';
-import type { KafkaLogContext } from './context.js';
+import type { KafkaConnection, KafkaLogContext } from './context.js';
 import { recordsFrom } from './records.js';
 
-/** Reports what a group subscription survived (a failed batch, a failed commit, a crash). */
-export type SubscriptionErrorHandler = (error: unknown, info: { readonly group: string; readonly partition?: string }) => void;
-
+/** One assignment of one partition to this member: where it stands. */
 interface PartitionProgress {
-  /** Where `startAfter` says to begin (the offset after the external checkpoint), asked once per assignment. */
-  start: Promise<bigint | undefined> | undefined;
-  /** The next offset to hand out; set once per assignment, from `startAfter` or from the first fetched batch. */
+  /** Where delivery starts: the checkpoint store's offset + 1, the group's committed offset, or `from`. */
+  start: Promise<bigint> | undefined;
+  /** The next offset to hand out; set from `start` (store) or the first fetched batch (group offsets). */
   next: bigint | undefined;
+  /** The offset this assignment last sought to, so a gap in the offsets never makes it seek there again. */
+  soughtTo: bigint | undefined;
   /** The last offset committed to the group in this assignment. */
   committed: bigint | undefined;
-  /** True once this assignment sought back to an external checkpoint, so it is done only once. */
-  soughtBack: boolean;
+  /** Failures in a row (batches, commits, loads): how long to wait before the next try. */
+  failures: number;
+  /** Whether a batch (or the caught-up signal) went to `onBatch` in this assignment. */
+  delivered: boolean;
+  /** Batches of the partition run one after another, the caught-up signal included. */
+  turn: Promise<void>;
 }
 
 interface BatchInFlight {
@@ -22,34 +35,52 @@ interface BatchInFlight {
 }
 
 const HEARTBEAT_EVERY_MS = 1_000;
-const RETRY_FAILED_BATCH_MS = 1_000;
+const KNOWN_OPTIONS: readonly (keyof GroupSubscribeOptions)[] = [
+  'group',
+  'from',
+  'types',
+  'checkpoints',
+  'onBatch',
+  'onAssigned',
+  'onRevoked',
+  'onError',
+];
 
-/** Rebalance-related errors of a heartbeat: this member must stop and rejoin. */
+/** Rebalance-related errors of a heartbeat or a commit: this member must stop and rejoin. */
 function isRebalance(error: unknown): boolean {
   const type = (error as { type?: unknown } | undefined)?.type;
   return type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID' || type === 'FENCED_INSTANCE_ID';
 }
 
+const message = (error: unknown) => (error as Error)?.message ?? String(error);
+
 /**
  * Joins `options.group` as a Kafka consumer group member and hands
- * `onBatch` each batch of the partitions this member is assigned.
- * autoCommit is off: offsets are committed when `onBatch` calls
- * `control.commit`, and after a batch it finished while its partition was
- * still assigned; never before. A rebalance turns `control.isActive()`
- * false for every batch in flight before the member rejoins.
+ * `onBatch` each batch of the partitions this member is assigned. The group
+ * keeps one checkpoint: without `options.checkpoints`, Kafka's group offsets,
+ * committed (autoCommit off) after each batch up to what `onBatch` finished,
+ * only while the partition is still this member's in the same generation;
+ * with it, that store only, loaded on every assignment (the group offsets
+ * are then never committed nor read). A rebalance turns
+ * `control.isActive()` false for every batch in flight before the member
+ * rejoins; the eager protocol kafkajs uses gives the partition to its next
+ * owner only after this member rejoined.
  */
-export async function subscribeGroup(
-  ctx: KafkaLogContext,
-  options: GroupSubscribeOptions,
-  onError: SubscriptionErrorHandler,
-): Promise<{ stop(): Promise<void> }> {
+export async function subscribeGroup(ctx: KafkaLogContext, options: GroupSubscribeOptions): Promise<{ stop(): Promise<void> }> {
+  checkOptions('subscribe', options, KNOWN_OPTIONS);
   ctx.ensureOpen();
   const { topic } = ctx;
-  const { group } = options;
+  const { group, checkpoints: store } = options;
   if (typeof group !== 'string' || group.length === 0) {
     throw new RiverlogError('INVALID_OPTION', `subscribe: group must be a non-empty string, got ${JSON.stringify(group)}.`);
   }
+  if (typeof options.onBatch !== 'function') throw new RiverlogError('INVALID_OPTION', 'subscribe: onBatch must be a function.');
+  if (options.from !== undefined && options.from !== 'earliest' && options.from !== 'latest') {
+    throw new RiverlogError('INVALID_OPTION', `subscribe: from must be 'earliest' or 'latest', got ${JSON.stringify(options.from)}.`);
+  }
+  const connection = await ctx.connect();
   const types = options.types ? new Set(options.types) : undefined;
+  const policy = backoffPolicy({ initialMs: 200, maxMs: 10_000 });
 
   let stopping = false;
   /** Bumped on every new assignment: batches of an older one may no longer commit. */
@@ -59,6 +90,8 @@ export async function subscribeGroup(
   let assigned = new Set<number>();
   let progress = new Map<number, PartitionProgress>();
   const inFlight = new Set<BatchInFlight>();
+  /** Batches being handled: stop() waits for them, since kafkajs drops commits once it is stopping. */
+  const handling = new Set<Promise<void>>();
   const deactivateAll = () => {
     rebalancePending = true;
     for (const batch of inFlight) batch.active = false;
@@ -66,7 +99,8 @@ export async function subscribeGroup(
 
   const report = (error: unknown, partition?: number) => {
     try {
-      onError(error, partition === undefined ? { group } : { group, partition: String(partition) });
+      if (options.onError) options.onError(error, partition === undefined ? undefined : String(partition));
+      else console.error(`riverlog kafka: group ${group}${partition === undefined ? '' : ` partition ${partition}`}:`, error);
     } catch {
       // A failing error handler must not stop the subscription.
     }
@@ -89,36 +123,84 @@ export async function subscribeGroup(
     if (gone.length > 0) hook(() => options.onRevoked?.(gone.map(String)));
   };
 
-  /** The partition's progress in this assignment; asks `startAfter` and seeks there as soon as it answers. */
+  const seek = (partition: number, state: PartitionProgress, offset: bigint) => {
+    state.soughtTo = offset;
+    try {
+      consumer.seek({ topic, partition, offset: offset.toString() });
+    } catch (error) {
+      report(error, partition);
+    }
+  };
+
+  /** The partition's progress in this assignment; finds where it starts as soon as it is created. */
   function progressOf(partition: number): PartitionProgress {
-    const state = progress.get(partition);
-    if (state) return state;
-    const fresh: PartitionProgress = { start: undefined, next: undefined, committed: undefined, soughtBack: false };
-    progress.set(partition, fresh);
-    askStart(partition, fresh);
-    return fresh;
+    const existing = progress.get(partition);
+    if (existing) return existing;
+    const state: PartitionProgress = {
+      start: undefined,
+      next: undefined,
+      soughtTo: undefined,
+      committed: undefined,
+      failures: 0,
+      delivered: false,
+      turn: Promise.resolve(),
+    };
+    progress.set(partition, state);
+    findStart(partition, state);
+    return state;
   }
 
-  function askStart(partition: number, state: PartitionProgress): void {
-    if (!options.startAfter) return;
-    const start = options.startAfter(String(partition)).then((after) => (after === undefined ? undefined : BigInt(after) + 1n));
+  const isCurrent = (partition: number, state: PartitionProgress) => !stopping && progress.get(partition) === state;
+
+  /** Where the assignment starts; in store mode, seeks there before anything is fetched from elsewhere. */
+  function findStart(partition: number, state: PartitionProgress): void {
+    const start = startOf(connection, ctx, options, partition);
     state.start = start;
     start.then(
-      (wanted) => {
-        if (wanted === undefined || stopping || progress.get(partition) !== state || state.next !== undefined) return;
-        // Go to the external checkpoint before anything is fetched from the group's own offset.
-        state.soughtBack = true;
-        try {
-          consumer.seek({ topic, partition, offset: wanted.toString() });
-        } catch (error) {
-          report(error, partition);
-        }
+      (offset) => {
+        if (!isCurrent(partition, state)) return;
+        if (store && state.next === undefined) seek(partition, state, offset);
+        const signalled = signalCaughtUp(partition, state, offset).catch((error) => report(error, partition));
+        handling.add(signalled);
+        void signalled.finally(() => handling.delete(signalled));
       },
       (error) => {
         report(error, partition);
         if (state.start === start) state.start = undefined;
       },
     );
+  }
+
+  /** A partition assigned at its end gets an empty caught-up batch, as a read does: Kafka fetches nothing there until new records come. */
+  async function signalCaughtUp(partition: number, state: PartitionProgress, start: bigint): Promise<void> {
+    const high = await highWatermark(connection, topic, partition);
+    if (start < high || !isCurrent(partition, state) || state.delivered) return;
+    const assignment = generation;
+    await inTurn(state, async () => {
+      if (!isCurrent(partition, state) || state.delivered) return;
+      state.delivered = true;
+      const control = controlFor(partition, { active: true }, assignment, async () => {});
+      try {
+        await options.onBatch({ partition: String(partition), records: [], caughtUp: true, ended: false, lag: { records: 0 } }, control);
+      } catch (error) {
+        state.delivered = false;
+        throw error;
+      }
+    });
+  }
+
+  function inTurn(state: PartitionProgress, work: () => Promise<void>): Promise<void> {
+    const run = state.turn.then(work);
+    state.turn = run.catch(() => {});
+    return run;
+  }
+
+  function controlFor(partition: number, flight: BatchInFlight, batchGeneration: number, beat: () => Promise<void>): GroupBatchControl {
+    return {
+      partition: String(partition),
+      heartbeat: beat,
+      isActive: () => flight.active && !stopping && batchGeneration === generation,
+    };
   }
 
   const events: GroupEvents = {
@@ -134,95 +216,82 @@ export async function subscribeGroup(
       }
       const added = partitions.filter((p) => !assigned.has(p));
       for (const p of added) assigned.add(p);
-      for (const p of partitions) progressOf(p);
       // After a join, even an empty assignment is news: the member is in the group.
       if (added.length > 0 || whole) hook(() => options.onAssigned?.(added.map(String)));
+      for (const p of partitions) progressOf(p);
     },
     rebalancing: deactivateAll,
     crashed(error, restarting) {
       deactivateAll();
       report(
         new RiverlogError(
-          'SUBSCRIPTION_CRASHED',
-          `The Kafka consumer of group ${JSON.stringify(group)} on ${ctx.uri} crashed${restarting ? ' and restarts' : ' and stopped'}: ${
-            (error as Error)?.message ?? String(error)
-          }`,
+          'LOG_READ_FAILED',
+          `The Kafka consumer of group ${JSON.stringify(group)} on ${ctx.uri} crashed${restarting ? ' and restarts' : ' and stopped'}: ${message(error)}`,
           { cause: error },
         ),
       );
     },
   };
   // A shorter long-poll than kafkajs's 5 s: seeks and stop() take effect after the fetch under way.
-  const settings = { groupId: group, topic, fromBeginning: options.from !== 'latest', maxWaitTimeInMs: 1_000, extra: ctx.consumerConfig };
-  const consumer = ctx.shape.consumer(ctx.kafka, settings, events);
-
-  async function commit(partition: number, offset: bigint, state: PartitionProgress, batchGeneration: number): Promise<void> {
-    if (batchGeneration !== generation) {
-      throw new RiverlogError(
-        'PARTITION_REVOKED',
-        `Partition ${partition} of ${ctx.uri} was reassigned (group ${JSON.stringify(group)} rebalanced); its offset is left to its new owner.`,
-      );
-    }
-    if (state.committed !== undefined && offset <= state.committed) return;
-    await consumer.commitOffsets([{ topic, partition, offset: (offset + 1n).toString() }]);
-    state.committed = offset;
-  }
-
-  /** Batches being handled: stop() waits for them, since kafkajs drops commits once it is stopping. */
-  const handling = new Set<Promise<void>>();
+  const settings = {
+    groupId: group,
+    topic,
+    fromBeginning: options.from !== 'latest',
+    maxWaitTimeInMs: 1_000,
+    extra: ctx.settings.consumer,
+  };
+  const consumer = ctx.shape.consumer(connection.kafka, settings, events);
 
   function eachBatch(payload: KafkaEachBatchPayload): Promise<void> {
-    const run = handleBatch(payload);
+    const first = payload.batch.messages[0];
+    if (first === undefined || stopping) return Promise.resolve();
+    const state = progressOf(payload.batch.partition);
+    const run = inTurn(state, () => handleBatch(payload, state));
     handling.add(run);
     return run.finally(() => handling.delete(run));
   }
 
-  async function handleBatch(payload: KafkaEachBatchPayload): Promise<void> {
+  /** Waits before the partition is tried again, longer after each failure in a row. */
+  async function pause(state: PartitionProgress): Promise<void> {
+    state.failures++;
+    await sleep(policy.delay(state.failures));
+  }
+
+  async function handleBatch(payload: KafkaEachBatchPayload, state: PartitionProgress): Promise<void> {
     const { batch } = payload;
     const partition = batch.partition;
     const batchGeneration = generation;
-    const first = batch.messages[0];
-    if (first === undefined || stopping) return;
+    if (!isCurrent(partition, state)) return;
 
-    const state = progressOf(partition);
     if (state.next === undefined) {
-      let wanted: bigint | undefined;
-      if (options.startAfter) {
-        if (!state.start) askStart(partition, state);
-        try {
-          wanted = await state.start;
-        } catch {
-          // Reported by askStart; asked again with the next batch.
-          await new Promise((resolve) => setTimeout(resolve, RETRY_FAILED_BATCH_MS));
-          return;
-        }
-        // The seek to the external checkpoint supersedes what this batch holds.
-        if (payload.isStale() || stopping || progress.get(partition) !== state) return;
+      if (!state.start) findStart(partition, state);
+      let start: bigint;
+      try {
+        start = await (state.start as Promise<bigint>);
+      } catch {
+        // Reported by findStart; asked again with the next batch.
+        await pause(state);
+        return;
       }
-      if (wanted !== undefined) {
-        if (BigInt(first.offset) > wanted && !state.soughtBack) {
-          // The group's offset is ahead of the external checkpoint: go back to it once.
-          state.soughtBack = true;
-          consumer.seek({ topic, partition, offset: wanted.toString() });
-          return;
-        }
-        state.next = wanted;
-      } else {
-        state.next = BigInt(first.offset);
-      }
+      if (payload.isStale() || !isCurrent(partition, state)) return;
+      // With group offsets Kafka already fetches from the checkpoint; a store's checkpoint may lie anywhere.
+      state.next = store ? start : BigInt((batch.messages[0] as { offset: string }).offset);
     }
-
-    const { records, last } = recordsFrom(partition, batch.messages, state.next, undefined, types);
-    if (last === undefined) {
-      // All of it was finished before (behind an external checkpoint): fetch on from there.
-      consumer.seek({ topic, partition, offset: state.next.toString() });
-      return;
+    const next = state.next;
+    const { records, last } = recordsFrom(partition, batch.messages, next, undefined, types);
+    if (last === undefined || BigInt((batch.messages[0] as { offset: string }).offset) > next) {
+      // Everything fetched lies before `next`, or after it (the group's offset is ahead of the store's): fetch from `next`.
+      if (state.soughtTo !== next) {
+        seek(partition, state, next);
+        return;
+      }
+      if (last === undefined) return;
+      // Sought there already: the offsets in between do not exist (compaction, transaction markers).
     }
 
     const flight: BatchInFlight = { active: !stopping && !rebalancePending && batchGeneration === generation };
     if (!flight.active) return;
     inFlight.add(flight);
-    const isActive = () => flight.active && !stopping && batchGeneration === generation;
     const beat = async () => {
       try {
         await payload.heartbeat();
@@ -231,57 +300,83 @@ export async function subscribeGroup(
         else throw error;
       }
     };
-    const timer = setInterval(() => beat().catch(() => {}), HEARTBEAT_EVERY_MS);
-    const current = state;
-    const control: GroupBatchControl = {
+    const control = controlFor(partition, flight, batchGeneration, beat);
+    const high = BigInt(batch.highWatermark);
+    const after = last + 1n;
+    const readBatch: ReadBatch = {
       partition: String(partition),
-      commit: (offset) => commit(partition, BigInt(offset), current, batchGeneration),
-      heartbeat: beat,
-      isActive,
+      records,
+      caughtUp: after >= high,
+      ended: false,
+      lag: { records: Number(high > after ? high - after : 0n) },
     };
+    const timer = setInterval(() => beat().catch(() => {}), HEARTBEAT_EVERY_MS);
+    let outcome: undefined | GroupBatchStop;
     try {
-      if (records.length > 0) await options.onBatch(records, control);
+      if (records.length > 0 || readBatch.caughtUp) {
+        state.delivered = true;
+        outcome = (await options.onBatch(readBatch, control)) as GroupBatchStop | undefined;
+      }
     } catch (error) {
       report(error, partition);
-      if (isActive()) {
-        // Deliver again from the first record not committed, after a pause.
-        const from = current.committed === undefined ? (current.next ?? 0n) : current.committed + 1n;
-        current.next = from;
-        consumer.seek({ topic, partition, offset: from.toString() });
-        await new Promise((resolve) => setTimeout(resolve, RETRY_FAILED_BATCH_MS));
+      if (control.isActive()) {
+        // Delivered again from the first record not finished, after a pause.
+        seek(partition, state, next);
+        await pause(state);
       }
       return;
     } finally {
       clearInterval(timer);
       inFlight.delete(flight);
     }
-    if (!isActive()) return;
-    // Finished while still ours: everything in the batch is done.
-    current.next = last + 1n;
-    payload.resolveOffset(last.toString());
+
+    const finished = outcome === undefined ? last : outcome.lastFinished === undefined ? undefined : BigInt(outcome.lastFinished);
+    if (finished !== undefined) {
+      // The partition is still ours in this generation (a stop included): its checkpoint moves.
+      // Only while the partition is still ours in this generation (a stop included): never over a new owner's.
+      if (batchGeneration !== generation || progress.get(partition) !== state) return;
+      if (!store && !(await commit(partition, state, finished))) return;
+      state.next = finished + 1n;
+      state.failures = 0;
+      payload.resolveOffset(finished.toString());
+    }
+    if (finished === undefined || finished < last) {
+      // Stopped early: the rest comes again, after a pause when nothing moved and the partition is still held.
+      if (!control.isActive()) return;
+      seek(partition, state, state.next ?? next);
+      if (finished === undefined) await pause(state);
+    }
+  }
+
+  /** Commits the group's offset after `finished`; false (reported, and the batch sought back) when Kafka refused it. */
+  async function commit(partition: number, state: PartitionProgress, finished: bigint): Promise<boolean> {
+    if (state.committed !== undefined && finished <= state.committed) return true;
     try {
-      await commit(partition, last, current, batchGeneration);
+      await consumer.commitOffsets([{ topic, partition, offset: (finished + 1n).toString() }]);
+      state.committed = finished;
+      return true;
     } catch (error) {
-      // The work is done; the next batch's commit covers it. A revoked partition's offset is its new owner's.
-      if ((error as RiverlogError).code !== 'PARTITION_REVOKED') report(error, partition);
+      // The partition went to another member meanwhile: its offset is the new owner's.
+      if (isRebalance(error) && (rebalancePending || stopping)) return false;
+      report(
+        new RiverlogError(
+          'LOG_WRITE_FAILED',
+          `Committing group ${JSON.stringify(group)}'s offset ${finished} of partition ${partition} on ${ctx.uri} failed: ${message(error)}. The batch is delivered again.`,
+          { cause: error },
+        ),
+        partition,
+      );
+      if (isCurrent(partition, state) && state.next !== undefined) {
+        seek(partition, state, (state.committed ?? state.next - 1n) + 1n);
+        await pause(state);
+      }
+      return false;
     }
   }
 
-  /** Commits checkpoints saved through the log's checkpoint store: only partitions this member holds now. */
-  async function commitSaved(positions: PositionMap): Promise<void> {
-    const batchGeneration = generation;
-    for (const [id, offset] of Object.entries(positions)) {
-      const partition = Number(id);
-      if (!assigned.has(partition)) continue;
-      await commit(partition, BigInt(offset), progressOf(partition), batchGeneration);
-    }
-  }
-
-  const unregister = ctx.registerMember(group, commitSaved);
   const untrack = ctx.track(consumer, () => {
     stopping = true;
     deactivateAll();
-    unregister();
   });
   try {
     await consumer.connect();
@@ -289,13 +384,10 @@ export async function subscribeGroup(
     await ctx.shape.run(consumer, { partitionsConsumedConcurrently: Math.max(1, (await ctx.partitionIds()).length), eachBatch });
   } catch (error) {
     untrack();
-    unregister();
     await consumer.disconnect().catch(() => {});
-    throw new RiverlogError(
-      'SUBSCRIBE_FAILED',
-      `Joining consumer group ${JSON.stringify(group)} on ${ctx.uri} failed: ${(error as Error)?.message ?? String(error)}`,
-      { cause: error },
-    );
+    throw new RiverlogError('LOG_READ_FAILED', `Joining consumer group ${JSON.stringify(group)} on ${ctx.uri} failed: ${message(error)}`, {
+      cause: error,
+    });
   }
 
   let stopped: Promise<void> | undefined;
@@ -308,7 +400,6 @@ export async function subscribeGroup(
         await Promise.allSettled([...handling]);
         await consumer.disconnect().catch((error) => report(error));
         untrack();
-        unregister();
         const revoked = [...assigned];
         assigned = new Set();
         if (revoked.length > 0) hook(() => options.onRevoked?.(revoked.map(String)));
@@ -316,4 +407,29 @@ export async function subscribeGroup(
       return stopped;
     },
   };
+}
+
+/** Where an assigned partition starts: after the store's checkpoint, at the group's committed offset, or at `from`. */
+async function startOf(
+  connection: KafkaConnection,
+  ctx: KafkaLogContext,
+  options: GroupSubscribeOptions,
+  partition: number,
+): Promise<bigint> {
+  if (options.checkpoints) {
+    const after = await options.checkpoints.load(String(partition));
+    if (after !== undefined) return BigInt(after) + 1n;
+  } else {
+    const committed = (await connection.admin.fetchOffsets({ groupId: options.group, topics: [ctx.topic] }))
+      .find((t) => t.topic === ctx.topic)
+      ?.partitions.find((p) => p.partition === partition)?.offset;
+    if (committed !== undefined && BigInt(committed) >= 0n) return BigInt(committed);
+  }
+  const marks = (await connection.admin.fetchTopicOffsets(ctx.topic)).find((o) => o.partition === partition);
+  return BigInt((options.from === 'latest' ? marks?.high : marks?.low) ?? '0');
+}
+
+async function highWatermark(connection: KafkaConnection, topic: string, partition: number): Promise<bigint> {
+  const marks = (await connection.admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition);
+  return BigInt(marks?.high ?? '0');
 }

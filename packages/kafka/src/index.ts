@@ -6,13 +6,11 @@ export type {
   KafkaLogLevel,
   KafkaProducerLike,
 } from './client.js';
-export type { SubscriptionErrorHandler } from './group.js';
 export {
   type KafkaCompression,
   type KafkaLog,
   type KafkaLogOptions,
   type KafkaTopicSpec,
-  kafkaCheckpoints,
   kafkaLog,
 } from './kafka-log.js';
 export { kafkaPartitionForKey } from './partitioner.js';

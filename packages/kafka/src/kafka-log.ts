@@ -1,45 +1,15 @@
-import {
-  type CheckpointStore,
-  ClosedError,
-  type EventLog,
-  type GroupSubscribable,
-  PartitionCountError,
-  type PositionMap,
-  RiverlogError,
-} from '@riverlog/core';
-import { retryingAdmin } from './admin-retry.js';
-import { KafkaAppender } from './appender.js';
-import { groupOffsetCheckpoints } from './checkpoints.js';
-import {
-  clientShape,
-  type KafkaAdminLike,
-  type KafkaClientFlavor,
-  type KafkaClientLike,
-  type KafkaLogLevel,
-  kafkajsClient,
-  TOPIC_RESOURCE,
-  type TopicMetadata,
-} from './client.js';
-import { KafkaLogContext } from './context.js';
-import { DedupeWindow } from './dedupe-window.js';
-import { type SubscriptionErrorHandler, subscribeGroup } from './group.js';
+import { checkOptions, type EventLog, type GroupSubscribable, RiverlogError } from '@riverlog/core';
+import { clientShape, type KafkaClientFlavor, type KafkaClientLike, type KafkaLogLevel } from './client.js';
+import { KafkaLogContext, type KafkaTopicSpec } from './context.js';
+import { subscribeGroup } from './group.js';
 import { readKafka } from './reader.js';
-import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, maxEventBytesFor } from './wire.js';
+
+export type { KafkaTopicSpec } from './context.js';
 
 /** Compression of record batches. kafkajs has gzip built in; the others need a codec registered in its `CompressionCodecs`. */
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
 const COMPRESSION_CODES: Record<KafkaCompression, number> = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 };
-
-/** How to create the topic when it does not exist yet. */
-export interface KafkaTopicSpec {
-  /** Default: the broker's `num.partitions`. */
-  readonly partitions?: number;
-  /** Default: the broker's `default.replication.factor`. */
-  readonly replicationFactor?: number;
-  /** Topic configs, e.g. `{ 'retention.ms': '-1', 'min.insync.replicas': '2' }`. */
-  readonly configs?: Readonly<Record<string, string>>;
-}
 
 export interface KafkaLogOptions {
   /**
@@ -78,11 +48,29 @@ export interface KafkaLogOptions {
   readonly producer?: Readonly<Record<string, unknown>>;
   /** Extra consumer config for group subscriptions, e.g. `{ sessionTimeout: 10_000, heartbeatInterval: 1_000 }`. */
   readonly consumer?: Readonly<Record<string, unknown>>;
-  /** Prefix of the throwaway consumer groups that `read` uses. Default `riverlog-read-`. */
+  /**
+   * Prefix of the consumer group each `read` uses for the time it runs
+   * (kafkajs assigns partitions only through groups). The group is deleted
+   * when the read ends. Default `riverlog-read-`.
+   */
   readonly readGroupPrefix?: string;
-  /** What a group subscription survived (a failed batch, a crash). Default: printed with `console.error`. */
-  readonly onError?: SubscriptionErrorHandler;
 }
+
+const KNOWN_OPTIONS: readonly (keyof KafkaLogOptions)[] = [
+  'kafka',
+  'brokers',
+  'clientId',
+  'logLevel',
+  'client',
+  'topic',
+  'createTopic',
+  'compression',
+  'dedupeWindow',
+  'maxEventBytes',
+  'producer',
+  'consumer',
+  'readGroupPrefix',
+];
 
 /** The Kafka log: an `EventLog` whose consumer groups are Kafka's own. */
 export interface KafkaLog extends EventLog, GroupSubscribable {
@@ -90,205 +78,101 @@ export interface KafkaLog extends EventLog, GroupSubscribable {
   readonly topic: string;
 }
 
-const contexts = new WeakMap<KafkaLog, KafkaLogContext>();
-
 /**
- * Opens the log on a Kafka topic: reads the topic's partitions and its
- * `max.message.bytes`, creating the topic first if asked. Appends go through
- * one idempotent producer with acks=all; each event is a CloudEvents
- * structured-mode record keyed by its subject.
+ * The log on a Kafka topic. Returns at once; it connects on the first call
+ * (reading the topic's partitions and its `max.message.bytes`, creating the
+ * topic first if asked), and a failure to connect rejects that call with
+ * `LOG_OPEN_FAILED` (the next call tries again). Appends go through one
+ * idempotent producer with acks=all; each event is a CloudEvents
+ * structured-mode record keyed by its subject. `maxEventBytes` is Kafka's
+ * default limit until the first call has connected, the topic's after.
  *
  * @example
- * const log = await kafkaLog({ brokers: ['127.0.0.1:9092'], topic: 'retail-stream', createTopic: { partitions: 3 } });
+ * const log = kafkaLog({ brokers: ['127.0.0.1:9092'], topic: 'retail-stream', createTopic: { partitions: 3 } });
  * const [position] = await log.append([event]); // { partition: '1', offset: '0' }
- * for await (const batch of log.read({ from: { time: '2024-05-01T00:00:00Z' } })) handle(batch);
+ * for await (const batch of log.read({ from: { time: '2024-05-01T00:00:00Z' } })) handle(batch.records);
  * await log.close();
  *
  * @example
  * // Your own client (TLS, SASL, ...):
  * const kafka = new Kafka({ clientId: 'orders', brokers, ssl: true, sasl });
- * const log = await kafkaLog({ kafka, topic: 'retail-stream' });
+ * const log = kafkaLog({ kafka, topic: 'retail-stream' });
  */
-export async function kafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
-  const topic = options.topic;
-  if (typeof topic !== 'string' || topic.length === 0) {
-    throw new RiverlogError('INVALID_OPTION', `kafkaLog: topic must be a non-empty string, got ${JSON.stringify(topic)}.`);
-  }
-  const brokers = typeof options.brokers === 'string' ? options.brokers.split(',').map((b) => b.trim()) : options.brokers;
-  if (!options.kafka && (!brokers || brokers.length === 0)) {
-    throw new RiverlogError('INVALID_OPTION', 'kafkaLog: pass either `kafka` (a configured client) or `brokers`.');
-  }
-  const dedupeWindow = options.dedupeWindow ?? 10_000;
-  if (!Number.isInteger(dedupeWindow) || dedupeWindow < 0) {
-    throw new RiverlogError('INVALID_OPTION', `kafkaLog: dedupeWindow must be a whole number ≥ 0, got ${dedupeWindow}.`);
-  }
-  const compression = COMPRESSION_CODES[options.compression ?? 'none'];
-  if (compression === undefined) {
-    throw new RiverlogError('INVALID_OPTION', `kafkaLog: compression must be one of ${Object.keys(COMPRESSION_CODES).join(', ')}.`);
-  }
-
-  const kafka = options.kafka ?? (await kafkajsClient(brokers ?? [], options.clientId ?? 'riverlog', options.logLevel));
-  const shape = clientShape(options.client ?? 'kafkajs');
-  const uri = `kafka://${brokers?.join(',') ?? 'client'}/${topic}`;
-  const admin = retryingAdmin(kafka.admin());
-  try {
-    await admin.connect();
-  } catch (error) {
-    throw new RiverlogError('CONNECT_FAILED', `kafkaLog: cannot reach Kafka for ${uri}: ${(error as Error)?.message ?? error}`, {
-      cause: error,
-    });
-  }
-  try {
-    const ctx = new KafkaLogContext(kafka, shape, admin, topic, uri, options.readGroupPrefix ?? 'riverlog-read-', options.consumer ?? {});
-    await ensureTopic(ctx, options.createTopic);
-    const partitionCount = (await ctx.partitionIds()).length;
-    const maxMessageBytes = Math.min(await topicMaxMessageBytes(admin, topic), shape.maxMessageBytes);
-    const maxEventBytes = Math.min(options.maxEventBytes ?? Number.POSITIVE_INFINITY, maxEventBytesFor(maxMessageBytes));
-    const appender = new KafkaAppender({
-      kafka,
-      shape,
-      topic,
-      partitionCount,
-      maxMessageBytes,
-      maxEventBytes,
-      producer: { compression, extra: options.producer ?? {} },
-      window: new DedupeWindow(dedupeWindow),
-    });
-    const onError: SubscriptionErrorHandler =
-      options.onError ??
-      ((error, info) =>
-        console.error(`riverlog kafka: group ${info.group}${info.partition ? ` partition ${info.partition}` : ''}:`, error));
-    let closing: Promise<void> | undefined;
-
-    const log: KafkaLog = {
-      uri,
-      topic,
-      maxEventBytes,
-      async append(events) {
-        ctx.ensureOpen();
-        return appender.append(events);
-      },
-      read(readOptions = {}) {
-        return readKafka(ctx, readOptions);
-      },
-      async partitions() {
-        ctx.ensureOpen();
-        return (await ctx.partitionIds()).map(String);
-      },
-      async heads() {
-        ctx.ensureOpen();
-        const heads: Record<string, string> = {};
-        for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
-          if (BigInt(high) > BigInt(low)) heads[String(partition)] = (BigInt(high) - 1n).toString();
-        }
-        return heads satisfies PositionMap;
-      },
-      async subscribe(subscribeOptions) {
-        if (shape.groupsUnsupported !== undefined) {
-          throw new RiverlogError(
-            'UNSUPPORTED',
-            `Kafka consumer groups through the ${shape.flavor} client are not supported by ${uri} (${shape.groupsUnsupported}); give createConsumer \`leases\` (and a checkpoint store such as SQLite or DynamoDB) instead.`,
-          );
-        }
-        return subscribeGroup(ctx, subscribeOptions, onError);
-      },
-      close() {
-        closing ??= (async () => {
-          await ctx.close();
-          await appender.close().catch(() => {});
-          await admin.disconnect().catch(() => {});
-        })();
-        return closing;
-      },
-    };
-    contexts.set(log, ctx);
-    return log;
-  } catch (error) {
-    await admin.disconnect().catch(() => {});
-    throw error;
-  }
-}
-
-/**
- * A `CheckpointStore` on the log's Kafka consumer-group offsets, so Kafka's
- * tools (`kafka-consumer-groups.sh --describe`) show each group's lag.
- *
- * @example
- * const consumer = createConsumer({ log, catalog, group: 'emailer', checkpoints: kafkaCheckpoints(log), handlers, deadLetter });
- */
-export function kafkaCheckpoints(log: KafkaLog): CheckpointStore {
-  const ctx = contexts.get(log);
-  if (!ctx) throw new RiverlogError('INVALID_OPTION', 'kafkaCheckpoints: pass a log made by kafkaLog().');
-  if (ctx.isClosed) throw new ClosedError(`Kafka log ${ctx.uri}`);
-  return groupOffsetCheckpoints(ctx);
-}
-
-async function ensureTopic(ctx: KafkaLogContext, spec: KafkaLogOptions['createTopic']): Promise<void> {
-  if (!spec) return;
-  const wanted = spec === true ? {} : spec;
-  if (wanted.partitions !== undefined && (!Number.isInteger(wanted.partitions) || wanted.partitions < 1)) {
-    throw new RiverlogError('INVALID_OPTION', `kafkaLog: createTopic.partitions must be a whole number ≥ 1, got ${wanted.partitions}.`);
-  }
-  await ctx.admin.createTopics({
-    ...ctx.shape.createTopicsOptions,
-    topics: [
-      {
-        topic: ctx.topic,
-        ...(wanted.partitions === undefined ? {} : { numPartitions: wanted.partitions }),
-        ...(wanted.replicationFactor === undefined ? {} : { replicationFactor: wanted.replicationFactor }),
-        ...(wanted.configs ? { configEntries: Object.entries(wanted.configs).map(([name, value]) => ({ name, value })) } : {}),
-      },
-    ],
-  });
-  await waitForLeaders(ctx);
-  if (wanted.partitions !== undefined) {
-    const existing = (await ctx.partitionIds()).length;
-    if (existing !== wanted.partitions) throw new PartitionCountError(ctx.uri, existing, wanted.partitions);
-  }
-}
-
-/** Polls the topic's metadata until every partition has a leader. */
-async function waitForLeaders(ctx: KafkaLogContext, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const { topics } = (await ctx.admin.fetchTopicMetadata({ topics: [ctx.topic] })) as { topics: TopicMetadata[] };
-      const partitions = topics.find((t) => t.name === ctx.topic)?.partitions ?? [];
-      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) {
-        // The leader also answers offset requests (a KRaft broker may not, for a moment).
-        await ctx.admin.fetchTopicOffsets(ctx.topic);
-        return;
+export function kafkaLog(options: KafkaLogOptions): KafkaLog {
+  checkOptions('kafkaLog', options, KNOWN_OPTIONS);
+  const ctx = new KafkaLogContext(checkSettings(options));
+  let closing: Promise<void> | undefined;
+  return {
+    uri: ctx.uri,
+    topic: ctx.topic,
+    get maxEventBytes() {
+      return ctx.maxEventBytes;
+    },
+    async append(events) {
+      const { appender } = await ctx.connect();
+      ctx.ensureOpen();
+      return appender.append(events);
+    },
+    read(readOptions = {}) {
+      return readKafka(ctx, readOptions);
+    },
+    async partitions() {
+      return (await ctx.partitionIds()).map((id) => ({ id: String(id), parents: [], closed: false }));
+    },
+    async subscribe(subscribeOptions) {
+      ctx.ensureOpen();
+      if (ctx.shape.groupsUnsupported !== undefined) {
+        throw new RiverlogError(
+          'UNSUPPORTED',
+          `Kafka consumer groups through the ${ctx.shape.flavor} client are not supported by ${ctx.uri} (${ctx.shape.groupsUnsupported}); give createConsumer \`leases\` (and a checkpoint store such as SQLite or DynamoDB) instead.`,
+        );
       }
-      last = new Error('partitions without a leader');
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new RiverlogError(
-        'TOPIC_NOT_READY',
-        `Kafka topic ${JSON.stringify(ctx.topic)} has no leaders after ${timeoutMs} ms: ${(last as Error)?.message ?? last}`,
-        {
-          cause: last,
-        },
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+      return subscribeGroup(ctx, subscribeOptions);
+    },
+    close() {
+      closing ??= ctx.close();
+      return closing;
+    },
+  };
 }
 
-async function topicMaxMessageBytes(admin: KafkaAdminLike, topic: string): Promise<number> {
-  if (!admin.describeConfigs) return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
-  try {
-    const described = await admin.describeConfigs({
-      resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],
-      includeSynonyms: false,
-    });
-    const value = described.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue;
-    const parsed = Number(value);
-    return Number.isInteger(parsed) && parsed > 0 ? parsed : KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
-  } catch {
-    // Not allowed to describe configs (ACLs): Kafka's default.
-    return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+function invalid(message: string): RiverlogError {
+  return new RiverlogError('INVALID_OPTION', `kafkaLog: ${message}`);
+}
+
+function checkSettings(options: KafkaLogOptions): KafkaLogContext['settings'] {
+  const topic = options.topic;
+  if (typeof topic !== 'string' || topic.length === 0) throw invalid(`topic must be a non-empty string, got ${JSON.stringify(topic)}.`);
+  const brokers = typeof options.brokers === 'string' ? options.brokers.split(',').map((b) => b.trim()) : (options.brokers ?? []);
+  if (!options.kafka && brokers.length === 0) throw invalid('pass either `kafka` (a configured client) or `brokers`.');
+  const dedupeWindow = options.dedupeWindow ?? 10_000;
+  if (!Number.isInteger(dedupeWindow) || dedupeWindow < 0) throw invalid(`dedupeWindow must be a whole number ≥ 0, got ${dedupeWindow}.`);
+  const compression = COMPRESSION_CODES[options.compression ?? 'none'];
+  if (compression === undefined) throw invalid(`compression must be one of ${Object.keys(COMPRESSION_CODES).join(', ')}.`);
+  const createTopic = options.createTopic ? (options.createTopic === true ? {} : options.createTopic) : false;
+  if (createTopic && createTopic.partitions !== undefined && (!Number.isInteger(createTopic.partitions) || createTopic.partitions < 1)) {
+    throw invalid(`createTopic.partitions must be a whole number ≥ 1, got ${createTopic.partitions}.`);
   }
+  if (options.maxEventBytes !== undefined && !(Number.isInteger(options.maxEventBytes) && options.maxEventBytes > 0)) {
+    throw invalid(`maxEventBytes must be a whole number > 0, got ${options.maxEventBytes}.`);
+  }
+  const flavor = options.client ?? 'kafkajs';
+  if (flavor !== 'kafkajs' && flavor !== 'confluent')
+    throw invalid(`client must be 'kafkajs' or 'confluent', got ${JSON.stringify(flavor)}.`);
+  return {
+    kafka: options.kafka,
+    brokers,
+    clientId: options.clientId ?? 'riverlog',
+    logLevel: options.logLevel,
+    shape: clientShape(flavor),
+    topic,
+    uri: `kafka://${options.brokers === undefined ? 'client' : brokers.join(',')}/${topic}`,
+    createTopic,
+    compression,
+    dedupeWindow,
+    maxEventBytes: options.maxEventBytes,
+    producer: options.producer ?? {},
+    consumer: options.consumer ?? {},
+    readGroupPrefix: options.readGroupPrefix ?? 'riverlog-read-',
+  };
 }

@@ -47,9 +47,9 @@ export function kafkaOptionsFromUri(uri: string): KafkaLogOptions {
  * adds what a URI cannot say (a client, hooks).
  *
  * @example
- * const log = await kafkaLogFromUri(process.env.RIVERLOG_LOG ?? 'kafka://127.0.0.1:9092/retail-stream');
+ * const log = kafkaLogFromUri(process.env.RIVERLOG_LOG ?? 'kafka://127.0.0.1:9092/retail-stream');
  */
-export function kafkaLogFromUri(uri: string, overrides: Partial<KafkaLogOptions> = {}): Promise<KafkaLog> {
+export function kafkaLogFromUri(uri: string, overrides: Partial<KafkaLogOptions> = {}): KafkaLog {
   return kafkaLog({ ...kafkaOptionsFromUri(uri), ...overrides });
 }
 
