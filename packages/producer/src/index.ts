@@ -1,1 +1,8 @@
-export { createProducer, type EmitItem, type Producer, type ProducerOptions } from './producer.js';
+export {
+  AppendNotAttemptedError,
+  createProducer,
+  type EmitItem,
+  type Emitted,
+  type Producer,
+  type ProducerOptions,
+} from './producer.js';

@@ -1,6 +1,6 @@
-import { defineCatalog, defineEvent, memoryLog, type Position, t } from '@riverlog/core';
+import { defineCatalog, defineEvent, memoryLog, t } from '@riverlog/core';
 import { describe, expectTypeOf, it } from 'vitest';
-import { createProducer, type EmitItem, type Producer } from './producer.js';
+import { createProducer, type EmitItem, type Emitted, type Producer } from './producer.js';
 
 const catalog = defineCatalog([
   defineEvent('product/create', { data: { id: t.string, name: t.string } }),
@@ -11,8 +11,8 @@ const producer = createProducer({ log: memoryLog(), catalog, source: 'types' });
 describe('producer types', () => {
   it('infers the catalog from the options', () => {
     expectTypeOf(producer).toEqualTypeOf<Producer<(typeof catalog.definitions)[number]>>();
-    expectTypeOf(producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' })).toEqualTypeOf<Promise<Position>>();
-    expectTypeOf(producer.emitMany([])).toEqualTypeOf<Promise<Position[]>>();
+    expectTypeOf(producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' })).toEqualTypeOf<Promise<Emitted>>();
+    expectTypeOf(producer.emitMany([])).toEqualTypeOf<Promise<Emitted[]>>();
   });
 
   it('checks emit payloads against their type at compile time', () => {

@@ -7,13 +7,14 @@ import {
   EventTooLargeError,
   type LogRecord,
   memoryLog,
-  type Position,
+  RiverlogError,
   t,
   UnknownEventTypeError,
   ValidationError,
 } from '@riverlog/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createProducer } from './producer.js';
+import { AppendNotAttemptedError } from './append-queue.js';
+import { createProducer, type Emitted } from './producer.js';
 
 const catalog = defineCatalog([
   defineEvent('product/create', { data: { id: t.string, name: t.string } }),
@@ -46,7 +47,6 @@ function instrumentedLog(inner: EventLog = memoryLog()) {
     },
     read: (options) => inner.read(options),
     partitions: () => inner.partitions(),
-    heads: () => inner.heads(),
     close: () => inner.close(),
   };
   return {
@@ -74,7 +74,7 @@ function instrumentedLog(inner: EventLog = memoryLog()) {
 
 async function readAll(log: EventLog): Promise<LogRecord[]> {
   const records: LogRecord[] = [];
-  for await (const batch of log.read({ from: 'earliest' })) records.push(...batch);
+  for await (const batch of log.read({ from: 'earliest' })) records.push(...batch.records);
   return records;
 }
 
@@ -100,14 +100,15 @@ afterEach(() => {
 });
 
 describe('createProducer: emit', () => {
-  it('wraps, validates and appends, resolving with the position the log reads back', async () => {
+  it('wraps, validates and appends, resolving with the id and the position the log reads back', async () => {
     const log = memoryLog();
     const producer = createProducer({ log, catalog, source });
-    const position = await producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' }, { correlationid: 'c1' });
+    const { id, position } = await producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' }, { correlationid: 'c1' });
     const records = await readAll(log);
     expect(records).toHaveLength(1);
     expect(records[0]?.position).toEqual(position);
     expect(records[0]?.event).toMatchObject({
+      id,
       specversion: '1.0',
       type: 'product/create',
       subject: 'p1',
@@ -137,7 +138,7 @@ describe('createProducer: emit', () => {
     const error = await rejection(producer.emit('product/delete' as never, 'p1', { id: 'p1' } as never));
     expect(error).toBeInstanceOf(UnknownEventTypeError);
     expect((error as UnknownEventTypeError).code).toBe('UNKNOWN_EVENT_TYPE');
-    expect(await log.heads()).toEqual({});
+    expect(await readAll(log)).toEqual([]);
   });
 
   it('refuses an event over log.maxEventBytes with its size and the limit, before batching', async () => {
@@ -165,6 +166,7 @@ describe('createProducer: emit', () => {
     const first = await producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' }, { id: 'evt-1', time, causationid: 'cause' });
     const second = await producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' }, { id: 'evt-1', time });
     expect(second).toEqual(first);
+    expect(first.id).toBe('evt-1');
     const records = await readAll(log);
     expect(records).toHaveLength(1);
     expect(records[0]?.event).toMatchObject({ id: 'evt-1', time: '2024-05-01T10:00:00.000Z', causationid: 'cause' });
@@ -194,7 +196,7 @@ describe('createProducer: emitMany', () => {
     expect(appends).toHaveLength(1);
     const records = await readAll(log);
     const byId = new Map(records.map((r) => [(r.event as Envelope).id, r.position]));
-    expect(positions).toEqual((appends[0] as Envelope[]).map((e) => byId.get(e.id)));
+    expect(positions).toEqual((appends[0] as Envelope[]).map((e) => ({ id: e.id, position: byId.get(e.id) })));
     expect(await producer.emitMany([])).toEqual([]);
   });
 
@@ -213,7 +215,7 @@ describe('createProducer: emitMany', () => {
     expect((error as ValidationError).message).toContain('data.quantity');
     await producer.flush();
     expect(appends).toHaveLength(0);
-    expect(await log.heads()).toEqual({});
+    expect(await readAll(log)).toEqual([]);
   });
 
   it('names the index of an unknown type or an oversize item too', async () => {
@@ -235,12 +237,12 @@ describe('createProducer: emitMany', () => {
 });
 
 describe('createProducer: batching', () => {
-  it('gathers emits of one turn into batches of at most maxBatch, in emit order', async () => {
+  it('gathers emits of one turn into batches of at most batchSize, in emit order', async () => {
     const { log, appends } = instrumentedLog();
-    const producer = createProducer({ log, catalog, source, maxBatch: 100 });
-    const calls: Promise<Position>[] = [];
+    const producer = createProducer({ log, catalog, source, batchSize: 100 });
+    const calls: Promise<Emitted>[] = [];
     for (let i = 0; i < 1000; i++) calls.push(producer.emit('product/purchase', `p${i % 7}`, { id: `p${i % 7}`, quantity: i }));
-    const positions = await Promise.all(calls);
+    const positions = (await Promise.all(calls)).map((emitted) => emitted.position);
     expect(appends.map((batch) => batch.length)).toEqual(Array(10).fill(100));
     expect(appends.flat().map((e) => (e.data as { quantity: number }).quantity)).toEqual([...Array(1000).keys()]);
     expect(new Set(positions.map((p) => `${p.partition}/${p.offset}`)).size).toBe(1000);
@@ -271,7 +273,7 @@ describe('createProducer: batching', () => {
 
   it('appends one batch at a time, never two concurrently', async () => {
     const instrumented = instrumentedLog();
-    const producer = createProducer({ log: instrumented.log, catalog, source, maxBatch: 10 });
+    const producer = createProducer({ log: instrumented.log, catalog, source, batchSize: 10 });
     const open = instrumented.hold();
     const calls = Array.from({ length: 35 }, (_, i) => producer.emit('product/purchase', 'p1', { id: 'p1', quantity: i }));
     await waitFor(() => instrumented.appends.length === 1, 'the first append');
@@ -295,18 +297,18 @@ describe('createProducer: batching', () => {
     expect(appends.map((b) => b.length)).toEqual([2]);
   });
 
-  it('appends at once when maxBatch events are queued, without waiting for linger', async () => {
+  it('appends at once when batchSize events are queued, without waiting for linger', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { log, appends } = instrumentedLog();
-    const producer = createProducer({ log, catalog, source, linger: 60_000, maxBatch: 3 });
+    const producer = createProducer({ log, catalog, source, linger: 60_000, batchSize: 3 });
     const calls = [1, 2, 3].map((q) => producer.emit('product/purchase', 'p1', { id: 'p1', quantity: q }));
     await Promise.all(calls);
     expect(appends.map((b) => b.length)).toEqual([3]);
   });
 
-  it('keeps an emitMany call in one append even when it is larger than maxBatch', async () => {
+  it('keeps an emitMany call in one append even when it is larger than batchSize', async () => {
     const { log, appends } = instrumentedLog();
-    const producer = createProducer({ log, catalog, source, maxBatch: 4 });
+    const producer = createProducer({ log, catalog, source, batchSize: 4 });
     const single = producer.emit('product/purchase', 'p0', { id: 'p0', quantity: 0 });
     const many = producer.emitMany(
       Array.from({ length: 6 }, (_, i) => ({ type: 'product/purchase' as const, subject: 'p1', data: { id: 'p1', quantity: i } })),
@@ -316,12 +318,16 @@ describe('createProducer: batching', () => {
     expect(appends.map((b) => b.length)).toEqual([1, 6, 1]);
   });
 
-  it('rejects exactly the calls of a failed append; the other batches are written', async () => {
+  it('rejects the calls of a failed append with its error; batches of other subjects are written', async () => {
     const instrumented = instrumentedLog();
     const failure = new Error('disk on fire');
     instrumented.failAppend((call) => (call === 1 ? failure : undefined));
-    const producer = createProducer({ log: instrumented.log, catalog, source, maxBatch: 10 });
-    const calls = Array.from({ length: 30 }, (_, i) => producer.emit('product/purchase', `p${i % 3}`, { id: `p${i % 3}`, quantity: i }));
+    const producer = createProducer({ log: instrumented.log, catalog, source, batchSize: 10 });
+    // Batches: 0-9 (p0), 10-19 (p1, fails), 20-29 (p2).
+    const calls = Array.from({ length: 30 }, (_, i) => {
+      const subject = `p${Math.floor(i / 10)}`;
+      return producer.emit('product/purchase', subject, { id: subject, quantity: i });
+    });
     const results = await Promise.allSettled(calls);
     const rejected = results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
     expect(rejected).toEqual([...Array(10).keys()].map((i) => i + 10));
@@ -333,10 +339,82 @@ describe('createProducer: batching', () => {
   });
 });
 
+describe('createProducer: per-subject order across a failed append (issue 8 finding 8)', () => {
+  const quantities = (records: LogRecord[], subject: string) =>
+    records
+      .map((r) => r.event as Envelope<string, { quantity: number }>)
+      .filter((event) => event.subject === subject)
+      .map((event) => event.data.quantity);
+
+  it("writes no later event of a failed batch's subjects until the caller saw the failure; the caller's retry keeps order", async () => {
+    const instrumented = instrumentedLog();
+    const failure = new Error('disk on fire');
+    instrumented.failAppend((call) => (call === 0 ? failure : undefined));
+    const producer = createProducer({ log: instrumented.log, catalog, source, batchSize: 1 });
+    const emit = (subject: string, quantity: number) => producer.emit('product/purchase', subject, { id: subject, quantity });
+    // The caller retries each call that failed as soon as it learns of it, in the order it made them.
+    const retrying = (subject: string, quantity: number) => emit(subject, quantity).catch(() => emit(subject, quantity));
+    const first = retrying('p1', 1); // its append fails
+    const second = retrying('p1', 2); // queued behind it
+    const other = emit('p2', 7); // another subject
+    await Promise.all([first, second, other]);
+    const records = await readAll(instrumented.log);
+    expect(quantities(records, 'p1')).toEqual([1, 2]);
+    expect(quantities(records, 'p2')).toEqual([7]);
+  });
+
+  it('fails the queued calls of those subjects (and of subjects sharing a call with them) with AppendNotAttemptedError', async () => {
+    const instrumented = instrumentedLog();
+    const failure = new Error('disk on fire');
+    instrumented.failAppend((call) => (call === 0 ? failure : undefined));
+    const producer = createProducer({ log: instrumented.log, catalog, source, batchSize: 1 });
+    const purchase = (subject: string, quantity: number) => ({
+      type: 'product/purchase' as const,
+      subject,
+      data: { id: subject, quantity },
+    });
+    const failed = producer.emit('product/purchase', 'p1', { id: 'p1', quantity: 1 });
+    const sameSubject = producer.emit('product/purchase', 'p1', { id: 'p1', quantity: 2 });
+    const sharing = producer.emitMany([purchase('p3', 1), purchase('p1', 3)]); // p3 goes down with p1
+    const followsShared = producer.emit('product/purchase', 'p3', { id: 'p3', quantity: 2 });
+    const unrelated = producer.emit('product/purchase', 'p2', { id: 'p2', quantity: 1 });
+    const results = await Promise.allSettled([failed, sameSubject, sharing, followsShared, unrelated]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[0] as PromiseRejectedResult).reason).toBe(failure);
+    const errors = results.slice(1, 4).map((result) => (result as PromiseRejectedResult).reason as AppendNotAttemptedError);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(AppendNotAttemptedError);
+      expect(error.code).toBe('LOG_WRITE_FAILED');
+      expect(error.cause).toBe(failure);
+    }
+    expect(errors.map((error) => error.subjects)).toEqual([['p1'], ['p1'], ['p3']]);
+    expect(errors[0]?.message).toContain('subject "p1"');
+    expect(quantities(await readAll(instrumented.log), 'p2')).toEqual([1]);
+    expect(await readAll(instrumented.log)).toHaveLength(1);
+    // Calls made after the failure was reported go through.
+    await producer.emit('product/purchase', 'p1', { id: 'p1', quantity: 1 });
+    expect(quantities(await readAll(instrumented.log), 'p1')).toEqual([1]);
+  });
+
+  it('fails calls of those subjects that wait for room (maxPending) too', async () => {
+    const instrumented = instrumentedLog();
+    const failure = new Error('disk on fire');
+    instrumented.failAppend((call) => (call === 0 ? failure : undefined));
+    const producer = createProducer({ log: instrumented.log, catalog, source, batchSize: 1, maxPending: 2 });
+    const calls = [1, 2, 3, 4].map((quantity) => producer.emit('product/purchase', 'p1', { id: 'p1', quantity }));
+    expect(producer.blocked).toBe(2);
+    const results = await Promise.allSettled(calls);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+    expect(await readAll(instrumented.log)).toEqual([]);
+    expect(producer.pending).toBe(0);
+    expect(producer.blocked).toBe(0);
+  });
+});
+
 describe('createProducer: backpressure, flush and close', () => {
   it('holds calls beyond maxPending until appends make room, admitting them in order', async () => {
     const instrumented = instrumentedLog();
-    const producer = createProducer({ log: instrumented.log, catalog, source, maxBatch: 5, maxPending: 10 });
+    const producer = createProducer({ log: instrumented.log, catalog, source, batchSize: 5, maxPending: 10 });
     const open = instrumented.hold();
     const settled: number[] = [];
     const calls = Array.from({ length: 30 }, (_, i) =>
@@ -396,7 +474,7 @@ describe('createProducer: backpressure, flush and close', () => {
     const producer = createProducer({ log, catalog, source, linger: 60_000 });
     const queued = producer.emit('product/purchase', 'p1', { id: 'p1', quantity: 1 });
     await producer.close();
-    await expect(queued).resolves.toEqual({ partition: expect.any(String), offset: '0' });
+    await expect(queued).resolves.toEqual({ id: expect.any(String), position: { partition: expect.any(String), offset: '0' } });
     const error = await rejection(producer.emit('product/purchase', 'p1', { id: 'p1', quantity: 2 }));
     expect(error).toBeInstanceOf(ClosedError);
     expect((error as ClosedError).code).toBe('CLOSED');
@@ -418,8 +496,30 @@ describe('createProducer: backpressure, flush and close', () => {
   it('checks its options', () => {
     const log = memoryLog();
     expect(() => createProducer({ log, catalog, source: '' })).toThrow(/source/);
-    expect(() => createProducer({ log, catalog, source, maxBatch: 0 })).toThrow(/maxBatch/);
+    expect(() => createProducer({ log, catalog, source, batchSize: 0 })).toThrow(/batchSize/);
     expect(() => createProducer({ log, catalog, source, maxPending: 1.5 })).toThrow(/maxPending/);
     expect(() => createProducer({ log, catalog, source, linger: -1 })).toThrow(/linger/);
+    expect(() => createProducer({ log, catalog, source, linger: Number.NaN })).toThrow(/got NaN/);
+    expect(() => createProducer({ log: {} as never, catalog, source })).toThrow(/log/);
+    expect(() => createProducer({ log, catalog: undefined as never, source })).toThrow(/catalog/);
+  });
+
+  it('refuses unknown or misspelled options with INVALID_OPTION naming the closest one (issue 9 finding 5)', () => {
+    const log = memoryLog();
+    const attempt = (options: object) => () => createProducer({ log, catalog, source, ...options } as never);
+    expect(attempt({ maxBatch: 10 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(attempt({ lingr: 5 })).toThrow(/unknown option "lingr"; did you mean "linger"/);
+    expect(attempt({ batchsize: 5 })).toThrow(/did you mean "batchSize"/);
+  });
+
+  it('refuses emitMany of something that is not an array with a coded error (issue 9 finding 5)', async () => {
+    const producer = createProducer({ log: memoryLog(), catalog, source });
+    const error = await rejection(producer.emitMany({ type: 'product/create' } as never));
+    expect(error).toBeInstanceOf(RiverlogError);
+    expect((error as RiverlogError).code).toBe('INVALID_OPTION');
+    expect((error as Error).message).toMatch(/emitMany: items must be an array.*got an object/);
+    const item = await rejection(producer.emitMany([null] as never));
+    expect((item as RiverlogError).code).toBe('INVALID_OPTION');
+    expect((item as Error).message).toContain('items[0]');
   });
 });

@@ -3,16 +3,18 @@ import {
   assertEnvelopeFits,
   type Catalog,
   ClosedError,
+  checkOptions,
   type DataOf,
   type Envelope,
   type EventDefinition,
   type EventLog,
   type EventMeta,
-  type Position,
   RiverlogError,
   serializeEnvelope,
 } from '@riverlog/core';
-import { AppendQueue } from './append-queue.js';
+import { AppendQueue, type Emitted } from './append-queue.js';
+
+export { AppendNotAttemptedError, type Emitted } from './append-queue.js';
 
 export interface ProducerOptions<Defs extends AnyEventDefinition> {
   /** Where events go. The producer never closes it. */
@@ -28,7 +30,7 @@ export interface ProducerOptions<Defs extends AnyEventDefinition> {
    */
   readonly linger?: number;
   /** Most events gathered from several calls into one `log.append`. Default 500 (a Kinesis PutRecords). */
-  readonly maxBatch?: number;
+  readonly batchSize?: number;
   /**
    * Most events accepted and not yet acknowledged. Past it, new calls wait
    * (their promises resolve later) until appends make room. Default 10,000.
@@ -42,25 +44,34 @@ export type EmitItem<Defs> =
     ? { readonly type: Type; readonly subject: string; readonly data: Data; readonly meta?: EventMeta }
     : never;
 
+const knownOptions = ['log', 'catalog', 'source', 'linger', 'batchSize', 'maxPending'] as const;
+
 /**
  * Validates, wraps and batches events, and appends them to a log.
  * Build one per process and share it: batching is what makes it fast.
+ *
+ * When an append fails, its calls reject with the log's error, and every
+ * call still queued behind it that holds one of its subjects rejects with
+ * {@link AppendNotAttemptedError} (nothing of it written), so a caller that
+ * retries what failed, in order, keeps per-subject order.
  */
 export interface Producer<Defs extends AnyEventDefinition = AnyEventDefinition> {
   /**
-   * Validates one event, queues it and resolves with its position once the
-   * log acknowledged it. Rejects with `ValidationError`,
+   * Validates one event, queues it and resolves with its id and position
+   * once the log acknowledged it (resend with `meta.id` set to that id to
+   * have it stored once). Rejects with `ValidationError`,
    * `UnknownEventTypeError` or `EventTooLargeError` before anything is
-   * queued; with the log's error if the append of its batch failed.
+   * queued; with the log's error if the append of its batch failed; with
+   * `AppendNotAttemptedError` if an earlier append of its subject failed.
    */
-  emit<T extends Defs['type']>(type: T, subject: string, data: DataOf<Defs, T>, meta?: EventMeta): Promise<Position>;
+  emit<T extends Defs['type']>(type: T, subject: string, data: DataOf<Defs, T>, meta?: EventMeta): Promise<Emitted>;
   /**
    * Emits several events as one call: all are validated first (the error
    * names the failing item's index) and if any is refused none is queued.
-   * Up to `maxBatch` items go into one `log.append`; a larger call is
-   * appended alone, in one append. Positions come back in item order.
+   * Up to `batchSize` items go into one `log.append`; a larger call is
+   * appended alone, in one append. Ids and positions come back in item order.
    */
-  emitMany(items: readonly EmitItem<Defs>[]): Promise<Position[]>;
+  emitMany(items: readonly EmitItem<Defs>[]): Promise<Emitted[]>;
   /** Appends everything queued now, without lingering; resolves once every queued call has settled. */
   flush(): Promise<void>;
   /** Flushes, then refuses new emits with `ClosedError`. Does not close the log, which the caller owns. Idempotent. */
@@ -86,18 +97,25 @@ export interface Producer<Defs extends AnyEventDefinition = AnyEventDefinition> 
  * await producer.close();
  */
 export function createProducer<Defs extends AnyEventDefinition>(options: ProducerOptions<Defs>): Producer<Defs> {
+  checkOptions('createProducer', options, knownOptions);
   const { log, catalog, source } = options;
-  if (typeof source !== 'string' || source.length === 0) {
-    throw new RiverlogError('INVALID_OPTION', `createProducer: source must be a non-empty string, got ${JSON.stringify(source)}.`);
+  if (typeof log?.append !== 'function') {
+    throw new RiverlogError('INVALID_OPTION', `createProducer: log must be an EventLog (e.g. sqliteLog(...)), got ${describe(log)}.`);
   }
-  const maxBatch = positiveInteger('maxBatch', options.maxBatch ?? 500);
+  if (typeof catalog?.create !== 'function') {
+    throw new RiverlogError('INVALID_OPTION', `createProducer: catalog must be a catalog from defineCatalog, got ${describe(catalog)}.`);
+  }
+  if (typeof source !== 'string' || source.length === 0) {
+    throw new RiverlogError('INVALID_OPTION', `createProducer: source must be a non-empty string, got ${describe(source)}.`);
+  }
+  const batchSize = positiveInteger('batchSize', options.batchSize ?? 500);
   const maxPending = positiveInteger('maxPending', options.maxPending ?? 10_000);
   const linger = options.linger ?? 0;
-  if (!Number.isFinite(linger) || linger < 0) {
-    throw new RiverlogError('INVALID_OPTION', `createProducer: linger must be a number of milliseconds ≥ 0, got ${linger}.`);
+  if (typeof linger !== 'number' || !Number.isFinite(linger) || linger < 0) {
+    throw new RiverlogError('INVALID_OPTION', `createProducer: linger must be a number of milliseconds ≥ 0, got ${describe(linger)}.`);
   }
   const limit = log.maxEventBytes;
-  const queue = new AppendQueue({ log, maxBatch, maxPending, linger });
+  const queue = new AppendQueue({ log, batchSize, maxPending, linger });
   let closed = false;
 
   function build(type: string, subject: string, data: unknown, meta: EventMeta | undefined): Envelope {
@@ -110,17 +128,26 @@ export function createProducer<Defs extends AnyEventDefinition>(options: Produce
 
   return {
     emit(type, subject, data, meta) {
-      return new Promise<Position>((resolve, reject) => {
+      return new Promise<Emitted>((resolve, reject) => {
         if (closed) throw new ClosedError('producer');
         const event = build(type, subject, data, meta);
         queue.submitOne(event, resolve, reject);
       });
     },
     emitMany(items) {
-      return new Promise<Position[]>((resolve, reject) => {
+      return new Promise<Emitted[]>((resolve, reject) => {
         if (closed) throw new ClosedError('producer');
+        if (!Array.isArray(items)) {
+          throw new RiverlogError(
+            'INVALID_OPTION',
+            `emitMany: items must be an array of { type, subject, data, meta? }, got ${describe(items)}; for one event, call emit.`,
+          );
+        }
         const events = items.map((item, index) => {
           try {
+            if (item === null || typeof item !== 'object') {
+              throw new RiverlogError('INVALID_OPTION', `an item must be an object { type, subject, data, meta? }, got ${describe(item)}.`);
+            }
             return build(item.type, item.subject, item.data, item.meta);
           } catch (error) {
             throw atItem(error, index, items.length);
@@ -148,9 +175,18 @@ export function createProducer<Defs extends AnyEventDefinition>(options: Produce
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
-    throw new RiverlogError('INVALID_OPTION', `createProducer: ${name} must be a whole number ≥ 1, got ${value}.`);
+    throw new RiverlogError('INVALID_OPTION', `createProducer: ${name} must be a whole number ≥ 1, got ${describe(value)}.`);
   }
   return value;
+}
+
+/** A value for a message: numbers as written (NaN, Infinity), text quoted, objects by kind. */
+function describe(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
 }
 
 /** Says which item of an emitMany call was refused, keeping the error's class and code. */
