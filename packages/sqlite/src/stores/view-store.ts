@@ -1,175 +1,145 @@
 import {
-  ConflictError,
-  encodeIndexKey,
-  type IndexKey,
+  checkCommit,
+  checkFence,
+  checkQuery,
+  checkTableSpec,
+  DEFAULT_VIEW_LIMITS,
+  encodeCursor,
+  idConflict,
+  idPruneEvery,
   type PositionMap,
-  preview,
   RiverlogError,
-  type ViewChange,
-  type ViewQuery,
-  type ViewRow,
+  rowConflict,
+  type StoredRow,
+  sameIndexes,
+  tableMismatch,
+  unknownTable,
+  type ViewCommit,
+  type ViewPage,
   type ViewStore,
+  type ViewStoreLimits,
 } from '@riverlog/core';
-import type Database from 'better-sqlite3';
-import { openStoreConnection, type SqliteSource } from '../connection.js';
-import { chunkFor, VIEW_REGISTRY_SCHEMA, type ViewTable, ViewTables } from './view-tables.js';
-
-const SCHEMA = `${VIEW_REGISTRY_SCHEMA}
-CREATE TABLE IF NOT EXISTS riverlog_view_positions (
-  table_name TEXT NOT NULL,
-  partition_id TEXT NOT NULL,
-  last_offset TEXT NOT NULL,
-  PRIMARY KEY (table_name, partition_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS riverlog_view_aliases (
-  alias TEXT PRIMARY KEY,
-  table_name TEXT NOT NULL
-) WITHOUT ROWID;
-`;
-
-/** Only code units below 0x80 (the test runs in native code, faster than a loop). */
-const ASCII = /^[^\u0080-\uffff]*$/;
+import { openStoreConnection, type SqliteSource, sqliteCode } from '../connection.js';
+import { fromSortable, sortable, upperBound } from './view-keys.js';
+import { chunkFor, VIEW_SCHEMA, type ViewTable, ViewTables } from './view-tables.js';
 
 /**
- * A string as bytes whose order (SQLite compares BLOBs with memcmp) is
- * JavaScript's code-unit string order: a code unit below 0x80 is one byte,
- * any other three (0x80 | u >> 12, 0x80 | (u >> 6) & 0x3f, 0x80 | u & 0x3f),
- * so every multi-byte code sorts after every one-byte code and among its
- * kind by value, and no code is a prefix of another. Unlike UTF-8 it keeps
- * surrogates apart, as JavaScript compares them, and ASCII stays one byte
- * per character (half of UTF-16), which keeps index entries small.
+ * The SQLite view store's limits: 10,000 row writes per commit (a commit is
+ * one transaction; larger ones hold the write lock for too long) and rows of
+ * up to 1 MiB of JSON (SQLite itself takes far more, but a row is read and
+ * rewritten whole on every event that touches it).
  */
-function sortable(text: string): Buffer {
-  if (ASCII.test(text)) return Buffer.from(text, 'latin1');
-  const bytes = Buffer.allocUnsafe(text.length * 3);
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) bytes[n++] = unit;
-    else {
-      bytes[n++] = 0x80 | (unit >> 12);
-      bytes[n++] = 0x80 | ((unit >> 6) & 0x3f);
-      bytes[n++] = 0x80 | (unit & 0x3f);
-    }
-  }
-  return bytes.subarray(0, n);
-}
-
-/** The smallest key above every key that starts with `prefix` (which ends with the U+0000 separator). */
-function upperBound(prefix: Buffer): Buffer {
-  const bound = Buffer.from(prefix);
-  bound[bound.length - 1] = 1;
-  return bound;
-}
-
-function toJson(value: unknown, table: string, key: string): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (error) {
-    throw new RiverlogError(
-      'INVALID_VIEW_VALUE',
-      `View table ${table}, row ${JSON.stringify(key)}: the value cannot be stored as JSON (${(error as Error).message}).`,
-    );
-  }
-  if (text === undefined) {
-    throw new RiverlogError(
-      'INVALID_VIEW_VALUE',
-      `View table ${table}, row ${JSON.stringify(key)}: the value ${preview(value)} cannot be stored as JSON.`,
-    );
-  }
-  return text;
-}
-
-/** A put's sort key in one index: the encoded index key followed by the row key, as the memory store sorts. */
-function sortKey(indexKey: IndexKey, key: string): Buffer {
-  return sortable(encodeIndexKey(indexKey) + key);
-}
+export const SQLITE_VIEW_LIMITS: ViewStoreLimits = DEFAULT_VIEW_LIMITS;
 
 /**
- * The changes that decide each row: the last one of each key, as applying
- * them in order would leave it. Puts that a later change of the same row
- * replaces are still checked, so a bad value refuses the commit either way.
- */
-function lastOfEachKey(table: string, changes: readonly ViewChange[]): readonly ViewChange[] {
-  const last = new Map<string, number>();
-  for (let i = 0; i < changes.length; i++) last.set((changes[i] as ViewChange).key, i);
-  if (last.size === changes.length) return changes;
-  return changes.filter((change, i) => {
-    if (last.get(change.key) === i) return true;
-    if (!('delete' in change)) {
-      toJson(change.value, table, change.key);
-      for (const indexKey of Object.values(change.indexes ?? {})) encodeIndexKey(indexKey);
-    }
-    return false;
-  });
-}
-
-/**
- * A view store in SQLite: JSON rows by key with secondary indexes, a
- * checkpoint per table and aliases, in its own file or beside the log. Each
- * view table is an SQL table of its own (created on its first row), keyed by
- * row key, with one column per index holding the row's sort key there and an
- * SQL index on it (added when an index name first appears): a put is one
- * upsert, a delete one DELETE, a query one index range scan. `commit` applies
- * the changes and moves the checkpoint in one transaction, and refuses with
- * `ConflictError` (writing nothing) when the stored checkpoint is not the one
- * the writer expected.
+ * A view store in SQLite: tables of JSON rows by key with declared indexes,
+ * each table's checkpoint, fences and recent event ids, and aliases, in its
+ * own file or beside the log. A commit is one transaction: the fence, every
+ * row's version and the ids are checked and everything is written, or
+ * nothing is (`LeaseLostError`, `ConflictError` naming the row or the id).
+ * See the package README for the tables and the limits.
  *
  * @example
  * import { sqliteViewStore } from '@riverlog/sqlite';
  *
  * const store = sqliteViewStore({ path: 'data/views.db' });
+ * await store.createTable('products@1', { indexes: ['byCategory'], idWindow: 100_000 });
  * await store.commit('products@1', {
- *   changes: [{ key: 'p1', value: { name: 'Boot' }, indexes: { byCategory: ['shoes', 'Boot'] } }],
+ *   rows: [{ key: 'p1', value: { name: 'Boot' }, applied: { '0': '12' }, expectedVersion: 0, indexes: { byCategory: ['shoes', 'Boot'] } }],
+ *   ids: ['01J…'],
  *   positions: { '0': '12' },
- *   expected: {},
  * });
- * await store.query('products@1', { index: 'byCategory', prefix: ['shoes'] }); // [{ key: 'p1', value: { name: 'Boot' } }]
+ * await store.list('products@1', { index: 'byCategory', prefix: ['shoes'] }); // { rows: [{ key: 'p1', value: { name: 'Boot' } }] }
  */
 export function sqliteViewStore(source: SqliteSource): ViewStore {
-  const connection = openStoreConnection(source, 'sqliteViewStore', SCHEMA);
+  const connection = openStoreConnection(source, 'sqliteViewStore', VIEW_SCHEMA);
   const { db } = connection;
   const tables = new ViewTables(db);
-  const selectPositions = db.prepare('SELECT partition_id, last_offset FROM riverlog_view_positions WHERE table_name = ?').raw();
+  const limits = SQLITE_VIEW_LIMITS;
+  const selectPositions = db.prepare('SELECT partition_id, last_offset FROM riverlog_view_checkpoints WHERE table_id = ?').raw();
   const putPosition = db.prepare(
-    'INSERT INTO riverlog_view_positions (table_name, partition_id, last_offset) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_offset = excluded.last_offset',
+    'INSERT INTO riverlog_view_checkpoints (table_id, partition_id, last_offset) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_offset = excluded.last_offset',
   );
-  const deletePositions = db.prepare('DELETE FROM riverlog_view_positions WHERE table_name = ?');
+  const selectFences = db.prepare('SELECT partition_id, epoch FROM riverlog_view_fences WHERE table_id = ?').raw();
+  const putFence = db.prepare(
+    'INSERT INTO riverlog_view_fences (table_id, partition_id, epoch) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET epoch = excluded.epoch',
+  );
   const getAlias = db.prepare('SELECT table_name FROM riverlog_view_aliases WHERE alias = ?').pluck();
   const putAlias = db.prepare(
     'INSERT INTO riverlog_view_aliases (alias, table_name) VALUES (?, ?) ON CONFLICT DO UPDATE SET table_name = excluded.table_name',
   );
 
-  function apply(table: string, all: readonly ViewChange[]): void {
-    const changes = lastOfEachKey(table, all);
-    const indexNames = new Set<string>();
-    let puts = 0;
-    for (const change of changes) {
-      if ('delete' in change) continue;
-      puts++;
-      if (change.indexes) for (const name of Object.keys(change.indexes)) indexNames.add(name);
+  const inTransaction = db.transaction((work: () => unknown) => {
+    tables.sync();
+    return work();
+  });
+
+  /** Runs `work` in a write transaction; a rolled back one may have undone DDL the cache saw, so the cache goes. */
+  function write<T>(work: () => T): T {
+    connection.ensureOpen();
+    try {
+      return inTransaction.immediate(work) as T;
+    } catch (error) {
+      tables.forget();
+      throw error;
     }
-    const target = puts > 0 ? tables.ensure(table, indexNames) : tables.find(table);
-    if (!target) return; // deletes in a table that never had a row
-    const slotOf = new Map(target.columnNames.map((column, i) => [column, i]));
-    const slots = new Map([...target.columns].map(([index, column]) => [index, slotOf.get(column) as number]));
-    const width = 2 + target.columnNames.length;
+  }
+  /** Runs `work` in a read transaction (one snapshot; the schema cannot change between checking it and reading). */
+  function read<T>(table: string, work: (found: ViewTable | undefined) => T): T {
+    connection.ensureOpen();
+    try {
+      return inTransaction.deferred(() => work(tables.find(table))) as T;
+    } catch (error) {
+      tables.forget();
+      throw error;
+    }
+  }
+
+  function checkAndStoreFence(target: ViewTable, table: string, commit: ViewCommit): void {
+    if (commit.fence === undefined) return;
+    const stored = new Map(selectFences.all(target.id) as [string, number][]);
+    checkFence(table, commit.fence, (partition) => stored.get(partition));
+    for (const partition in commit.fence) {
+      const epoch = commit.fence[partition] as number;
+      if (stored.get(partition) !== epoch) putFence.run(target.id, partition, epoch);
+    }
+  }
+
+  /** Checks every row's version (in order: a key written twice sees its first write) and writes each key's last write. */
+  function writeRows(target: ViewTable, table: string, commit: ViewCommit, checked: ReturnType<typeof checkCommit>): void {
+    const writes = commit.rows;
+    if (writes.length === 0) return;
+    const versions = new Map<string, number>();
+    target.versions(
+      writes.map((w) => w.key),
+      ([key, version]) => versions.set(key, version),
+    );
+    const last = new Map<string, number>();
+    for (let i = 0; i < writes.length; i++) {
+      const { key, expectedVersion } = writes[i] as (typeof writes)[number];
+      const version = versions.get(key) ?? 0;
+      if (version !== expectedVersion) throw rowConflict(table, key, expectedVersion, version);
+      versions.set(key, version + 1);
+      last.set(key, i);
+    }
+    const width = target.width;
+    let left = last.size;
     let args: unknown[] = [];
     let rows = 0;
-    let left = puts;
-    for (const change of changes) {
-      if ('delete' in change) {
-        target.delete(change.key);
-        continue;
-      }
+    for (const [key, i] of last) {
       if (rows === 0) args = new Array(chunkFor(left) * width).fill(null);
       const at = rows * width;
-      args[at] = change.key;
-      args[at + 1] = toJson(change.value, table, change.key);
-      if (change.indexes) {
-        for (const [index, indexKey] of Object.entries(change.indexes))
-          args[at + 2 + (slots.get(index) as number)] = sortKey(indexKey, change.key);
+      const json = checked.json[i];
+      args[at] = key;
+      args[at + 1] = versions.get(key);
+      args[at + 2] = JSON.stringify((writes[i] as (typeof writes)[number]).applied);
+      args[at + 3] = json ?? null;
+      const sorts = checked.sorts[i];
+      if (sorts) {
+        for (let c = 0; c < target.indexes.length; c++) {
+          const sort = sorts.get(target.indexes[c] as string);
+          if (sort !== undefined) args[at + 4 + c] = sortable(sort);
+        }
       }
       rows++;
       if (rows * width === args.length) {
@@ -180,104 +150,117 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     }
   }
 
-  const commitAll = db.transaction((table: string, changes: readonly ViewChange[], positions: PositionMap, expected: PositionMap) => {
-    tables.sync();
-    const current = Object.fromEntries(selectPositions.all(table) as [string, string][]) as Record<string, string>;
-    for (const [partition, offset] of Object.entries(expected)) {
-      if (current[partition] !== offset) {
-        throw new ConflictError(
-          `View table ${table}, partition ${partition}: expected checkpoint ${offset}, found ${current[partition] ?? 'none'}; another writer moved it. Nothing was written.`,
-        );
-      }
+  /** Remembers the commit's ids (refusing one already remembered) and prunes the oldest once per `idPruneEvery`. */
+  function rememberIds(target: ViewTable, table: string, ids: readonly string[]): void {
+    if (target.idWindow === 0 || ids.length === 0) return;
+    const fresh = new Set<string>();
+    for (const id of ids) {
+      if (fresh.has(id)) throw idConflict(table, id);
+      fresh.add(id);
     }
-    for (const partition of Object.keys(positions)) {
-      if (!(partition in expected) && current[partition] !== undefined) {
-        throw new ConflictError(
-          `View table ${table}, partition ${partition}: expected no checkpoint, found ${current[partition]}; another writer moved it. Nothing was written.`,
-        );
-      }
-    }
-    if (changes.length > 0) apply(table, changes);
-    for (const [partition, offset] of Object.entries(positions)) putPosition.run(table, partition, offset);
-  });
-  const dropAll = db.transaction((table: string) => {
-    tables.sync();
-    tables.drop(table);
-    deletePositions.run(table);
-  });
-  // Reads run in a (deferred) transaction too, so the schema cannot change between checking it and reading.
-  const inRead = db.transaction((read: (found: ViewTable | undefined) => unknown, table: string) => {
-    tables.sync();
-    return read(tables.find(table));
-  });
-
-  /** Runs a write; a rolled back one may have undone DDL the cache saw, so the cache goes. */
-  function write<A extends unknown[]>(transaction: Database.Transaction<(...args: A) => void>, ...args: A): void {
+    let last: number;
     try {
-      transaction.immediate(...args);
+      last = target.remember(ids);
     } catch (error) {
-      tables.forget();
-      throw error;
+      if (!sqliteCode(error)?.startsWith('SQLITE_CONSTRAINT')) throw error;
+      let again: string | undefined;
+      target.seen(ids, (id) => {
+        again ??= id;
+      });
+      throw again === undefined ? error : idConflict(table, again);
     }
-  }
-  function read<T>(table: string, reader: (found: ViewTable | undefined) => T): T {
-    try {
-      return inRead.deferred(reader, table) as T;
-    } catch (error) {
-      tables.forget();
-      throw error;
-    }
+    const every = idPruneEvery(target.idWindow);
+    const first = last - ids.length + 1;
+    if (last > target.idWindow && Math.floor(last / every) > Math.floor((first - 1) / every)) target.forget(last - target.idWindow);
   }
 
   return {
+    limits,
+    async createTable(table, spec) {
+      checkTableSpec(table, spec);
+      write(() => {
+        const found = tables.find(table);
+        if (!found) tables.create(table, [...spec.indexes], spec.idWindow);
+        else if (!sameIndexes(found.indexes, spec.indexes)) throw tableMismatch(table, found.indexes, spec.indexes);
+      });
+    },
     async get(table, key) {
-      connection.ensureOpen();
-      const value = read(table, (found) => found?.get(key));
+      const value = read(table, (found) => found?.value(key));
       return value === undefined ? undefined : JSON.parse(value);
     },
-    async getMany(table, keys) {
-      connection.ensureOpen();
-      const found = new Map<string, unknown>();
+    async rows(table, keys) {
+      const found = new Map<string, StoredRow>();
       if (keys.length === 0) return found;
-      const rows = new Map(read(table, (target) => target?.getMany(keys) ?? []));
-      // In the order asked for, as the memory store does.
-      for (const key of keys) {
-        const value = rows.get(key);
-        if (value !== undefined && !found.has(key)) found.set(key, JSON.parse(value));
-      }
+      read(table, (target) =>
+        target?.rows(keys, ([key, version, applied, value]) => {
+          found.set(key, { key, value: value === null ? undefined : JSON.parse(value), applied: JSON.parse(applied), version });
+        }),
+      );
       return found;
     },
-    async query(table, query: ViewQuery) {
-      connection.ensureOpen();
-      const order = query.reverse ? 'desc' : 'asc';
-      const limit = query.limit ?? -1;
-      let range: { low: Buffer; high: Buffer } | undefined;
-      if (query.prefix && query.prefix.length > 0) {
-        const low = sortable(encodeIndexKey(query.prefix));
-        range = { low, high: upperBound(low) };
-      }
-      const rows = read(table, (found) => found?.query(query.index, order, limit, range) ?? []);
-      return rows.map(([key, value]): ViewRow => ({ key, value: JSON.parse(value) }));
+    async list(table, query): Promise<ViewPage> {
+      return read(table, (target) => {
+        if (!target) return { rows: [] };
+        const q = checkQuery(table, query, target.indexes);
+        const index = q.index === undefined ? undefined : target.indexes.indexOf(q.index);
+        let range: { low: Buffer; high: Buffer } | undefined;
+        if (q.prefix !== '') {
+          const low = sortable(q.prefix);
+          range = { low, high: upperBound(low) };
+        }
+        const after = q.after === undefined || index === undefined ? q.after : sortable(q.after);
+        const found = target.list(index, q.reverse ? 'desc' : 'asc', q.limit + 1, range, after);
+        const page = found.length > q.limit ? found.slice(0, q.limit) : found;
+        const rows = page.map(([key, value]) => ({ key, value: JSON.parse(value) }));
+        const last = page[page.length - 1];
+        if (found.length <= q.limit || !last) return { rows };
+        return { rows, cursor: encodeCursor(typeof last[2] === 'string' ? last[2] : fromSortable(last[2])) };
+      });
     },
     async positions(table) {
-      connection.ensureOpen();
-      return Object.fromEntries(selectPositions.all(table) as [string, string][]);
+      return read(table, (target) =>
+        target ? (Object.fromEntries(selectPositions.all(target.id) as [string, string][]) as PositionMap) : {},
+      );
+    },
+    async seen(table, ids) {
+      const found = new Set<string>();
+      if (ids.length > 0) read(table, (target) => target?.seen(ids, (id) => found.add(id)));
+      return found;
     },
     async commit(table, commit) {
       connection.ensureOpen();
-      write(commitAll, table, commit.changes, commit.positions, commit.expected);
+      // The checks that need no lock run first, against the table as this connection last saw it.
+      let hint = tables.find(table);
+      let checked = hint ? checkCommit(table, commit, limits, hint.indexes) : undefined;
+      write(() => {
+        const target = tables.find(table);
+        if (!target) throw unknownTable(table);
+        if (target !== hint || !checked) {
+          hint = target;
+          checked = checkCommit(table, commit, limits, target.indexes);
+        }
+        checkAndStoreFence(target, table, commit);
+        writeRows(target, table, commit, checked);
+        rememberIds(target, table, commit.ids);
+        for (const partition in commit.positions) putPosition.run(target.id, partition, commit.positions[partition]);
+      });
     },
     async alias(name) {
       connection.ensureOpen();
-      return getAlias.get(name) as string | undefined;
+      return (getAlias.get(name) as string | undefined) ?? undefined;
     },
-    async setAlias(name, table) {
-      connection.ensureOpen();
-      putAlias.run(name, table);
+    async setAlias(name, table, expected) {
+      if (typeof table !== 'string' || table === '') {
+        throw new RiverlogError('INVALID_OPTION', `setAlias(${JSON.stringify(name)}): the table must be a non-empty string.`);
+      }
+      return write(() => {
+        if ((getAlias.get(name) as string | undefined) !== expected) return false;
+        putAlias.run(name, table);
+        return true;
+      });
     },
     async drop(table) {
-      connection.ensureOpen();
-      write(dropAll, table);
+      write(() => tables.drop(table));
     },
     async close() {
       connection.close();

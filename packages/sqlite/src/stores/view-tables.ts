@@ -1,27 +1,48 @@
 import type Database from 'better-sqlite3';
 
-/** Rows per multi-row upsert, largest first. */
-const CHUNKS = [100, 10, 1] as const;
-
-/** Rows per multi-row upsert for `remaining` rows. */
-export function chunkFor(remaining: number): number {
-  return remaining >= CHUNKS[0] ? CHUNKS[0] : remaining >= CHUNKS[1] ? CHUNKS[1] : CHUNKS[2];
-}
-
-/** The registry of view tables: which SQL table holds a view table, and which column each of its indexes. */
-export const VIEW_REGISTRY_SCHEMA = `
-CREATE TABLE IF NOT EXISTS riverlog_view_tables (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, so a dropped table's name never comes back
+/**
+ * The tables every view table shares: the registry (which SQL tables hold a
+ * view table, its declared indexes and id window), checkpoints, fences and
+ * aliases. Checkpoints and fences are keyed by the registry id, so a table
+ * dropped and created again starts with none.
+ */
+export const VIEW_SCHEMA = `
+CREATE TABLE IF NOT EXISTS riverlog_view_registry (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, so a dropped table's SQL names never come back
   table_name TEXT NOT NULL UNIQUE,
-  sql_name TEXT NOT NULL
+  sql_name TEXT NOT NULL,
+  indexes TEXT NOT NULL,                -- JSON array of the declared index names: index i is column i<i+1>
+  id_window INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS riverlog_view_indexes (
+CREATE TABLE IF NOT EXISTS riverlog_view_checkpoints (
   table_id INTEGER NOT NULL,
-  index_name TEXT NOT NULL,
-  column_name TEXT NOT NULL,
-  PRIMARY KEY (table_id, index_name)
+  partition_id TEXT NOT NULL,
+  last_offset TEXT NOT NULL,
+  PRIMARY KEY (table_id, partition_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS riverlog_view_fences (
+  table_id INTEGER NOT NULL,
+  partition_id TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  PRIMARY KEY (table_id, partition_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS riverlog_view_aliases (
+  alias TEXT PRIMARY KEY,
+  table_name TEXT NOT NULL
 ) WITHOUT ROWID;
 `;
+
+/** Rows per multi-row upsert, largest first: a commit of n rows takes at most n/256 + 12 statements. */
+const CHUNKS = [256, 64, 16, 4, 1] as const;
+
+/** Rows per multi-row statement for `remaining` rows. */
+export function chunkFor(remaining: number): number {
+  for (const size of CHUNKS) if (remaining >= size) return size;
+  return 1;
+}
+
+/** Keys per `IN (…)` list: a read of n keys pads its last list to the next size by repeating a key. */
+const IN_SIZES = [1, 8, 64, 512] as const;
 
 /** An SQL identifier in double quotes, any `"` doubled. */
 export function quoted(identifier: string): string {
@@ -34,91 +55,195 @@ function sqlNameOf(id: number, table: string): string {
 }
 
 type Order = 'asc' | 'desc';
+/** A stored row as selected: key, version, applied (JSON), value (JSON, null for a tombstone). */
+export type RowTuple = [string, number, string, string | null];
 
 /**
- * One view table in SQL: `(key TEXT PRIMARY KEY, value TEXT, i1 BLOB, i2 BLOB, …)`
- * WITHOUT ROWID, a column per index holding the row's sort key in it (NULL:
- * not in that index) with a partial SQL index on it. A put is one upsert, a
- * delete one DELETE, a query one range scan of an SQL index.
+ * One view table in SQL, with its statements (prepared once per connection
+ * and schema):
+ *
+ * - rows: `(key TEXT PRIMARY KEY, version INTEGER, applied TEXT, value TEXT, i1 BLOB, …)`
+ *   WITHOUT ROWID, `value` NULL for a tombstone, a column per declared index
+ *   holding the row's sort key in it (NULL: not in that index, and always
+ *   for a tombstone) with a partial SQL index on it;
+ * - ids (when the id window is not 0): `(seq INTEGER PRIMARY KEY, id TEXT UNIQUE)`,
+ *   `seq` counting the ids in the order folded, so the oldest are a range to delete.
  */
 export class ViewTable {
-  /** The index columns, in the order the upsert binds them. */
-  readonly columnNames: readonly string[];
-  private readonly upserts = new Map<number, Database.Statement>();
-  private readonly queries = new Map<string, Database.Statement>();
-  private getOne: Database.Statement | undefined;
-  private getSome: Database.Statement | undefined;
-  private deleteOne: Database.Statement | undefined;
+  /** The index columns, in declared order. */
+  readonly columns: readonly string[];
+  readonly idsName: string;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     private readonly db: Database.Database,
     /** Its row in the registry. */
     readonly id: number,
     readonly sqlName: string,
-    /** Index name → its column. */
-    readonly columns: ReadonlyMap<string, string>,
+    readonly indexes: readonly string[],
+    readonly idWindow: number,
   ) {
-    this.columnNames = [...columns.values()];
+    this.columns = indexes.map((_, i) => `i${i + 1}`);
+    this.idsName = `${sqlName}_ids`;
   }
 
-  /** The stored JSON of a row. */
-  get(key: string): string | undefined {
-    this.getOne ??= this.db.prepare(`SELECT value FROM ${quoted(this.sqlName)} WHERE key = ?`).pluck();
-    return this.getOne.get(key) as string | undefined;
-  }
-
-  /** `[key, JSON]` of the stored rows among `keys`. */
-  getMany(keys: readonly string[]): [string, string][] {
-    this.getSome ??= this.db.prepare(`SELECT key, value FROM ${quoted(this.sqlName)} WHERE key IN (SELECT value FROM json_each(?))`).raw();
-    return this.getSome.all(JSON.stringify(keys)) as [string, string][];
-  }
-
-  /** `[key, JSON]` rows of one index in sort-key order, all of them or those whose sort key is in `[low, high)`. */
-  query(index: string, order: Order, limit: number, range?: { low: Buffer; high: Buffer }): [string, string][] {
-    const column = this.columns.get(index);
-    if (column === undefined) return [];
-    const id = `${index}\u0000${order}\u0000${range ? 'range' : 'all'}`;
-    let statement = this.queries.get(id);
-    if (statement === undefined) {
-      const c = quoted(column);
-      const where = range ? `${c} >= ? AND ${c} < ?` : `${c} IS NOT NULL`;
-      const direction = order === 'asc' ? '' : ' DESC';
-      statement = this.db
-        .prepare(`SELECT key, value FROM ${quoted(this.sqlName)} WHERE ${where} ORDER BY ${c}${direction}, key${direction} LIMIT ?`)
-        .raw();
-      this.queries.set(id, statement);
+  /** Creates the SQL tables and indexes. Call inside a write transaction. */
+  create(): void {
+    const t = quoted(this.sqlName);
+    const columns = this.columns.map((c) => `, ${quoted(c)} BLOB`).join('');
+    this.db.exec(
+      `CREATE TABLE ${t} (key TEXT PRIMARY KEY, version INTEGER NOT NULL, applied TEXT NOT NULL, value TEXT${columns}) WITHOUT ROWID`,
+    );
+    for (const column of this.columns) {
+      this.db.exec(`CREATE INDEX ${quoted(`${this.sqlName}_${column}`)} ON ${t} (${quoted(column)}) WHERE ${quoted(column)} IS NOT NULL`);
     }
-    return (range ? statement.all(range.low, range.high, limit) : statement.all(limit)) as [string, string][];
+    if (this.idWindow > 0) this.db.exec(`CREATE TABLE ${quoted(this.idsName)} (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)`);
   }
 
-  /** Writes `rows` rows at once; `args` holds, per row, key, value and one sort key (or null) per index column. */
+  /** Drops the SQL tables (with their indexes). Call inside a write transaction. */
+  dropTables(): void {
+    this.db.exec(`DROP TABLE IF EXISTS ${quoted(this.sqlName)}`);
+    this.db.exec(`DROP TABLE IF EXISTS ${quoted(this.idsName)}`);
+  }
+
+  private statement(id: string, sql: () => string, mode?: 'raw' | 'pluck'): Database.Statement {
+    let found = this.statements.get(id);
+    if (found === undefined) {
+      found = this.db.prepare(sql());
+      if (mode === 'raw') found.raw();
+      if (mode === 'pluck') found.pluck();
+      this.statements.set(id, found);
+    }
+    return found;
+  }
+
+  /** The stored JSON of a live row (undefined: absent or a tombstone). */
+  value(key: string): string | undefined {
+    const value = this.statement('value', () => `SELECT value FROM ${quoted(this.sqlName)} WHERE key = ?`, 'pluck').get(key) as
+      | string
+      | null
+      | undefined;
+    return value ?? undefined;
+  }
+
+  /** Calls `each` with the stored rows among `keys` (tombstones included), reading up to 512 keys per statement. */
+  rows(keys: readonly string[], each: (row: RowTuple) => void): void {
+    this.inLists(keys, 'rows', 'key, version, applied, value', each as (row: unknown[]) => void);
+  }
+
+  /** Calls `each` with `[key, version]` of the stored rows among `keys`. */
+  versions(keys: readonly string[], each: (row: [string, number]) => void): void {
+    this.inLists(keys, 'versions', 'key, version', each as (row: unknown[]) => void);
+  }
+
+  private inLists(keys: readonly string[], kind: string, what: string, each: (row: unknown[]) => void): void {
+    const largest = IN_SIZES[IN_SIZES.length - 1] as number;
+    for (let start = 0; start < keys.length; start += largest) {
+      const count = Math.min(largest, keys.length - start);
+      const size = IN_SIZES.find((s) => s >= count) as number;
+      const args = keys.slice(start, start + count);
+      // Padding repeats a key: IN ignores the repeat.
+      while (args.length < size) args.push(args[0] as string);
+      const statement = this.statement(
+        `${kind}:${size}`,
+        () => `SELECT ${what} FROM ${quoted(this.sqlName)} WHERE key IN (${Array(size).fill('?').join(', ')})`,
+        'raw',
+      );
+      for (const row of statement.iterate(args) as Iterable<unknown[]>) each(row);
+    }
+  }
+
+  /**
+   * Writes `rows` rows with one multi-row upsert; `args` holds, per row, key,
+   * version, applied, value and one sort key (or null) per index column.
+   */
   upsert(rows: number, args: unknown[]): void {
-    let statement = this.upserts.get(rows);
-    if (statement === undefined) {
-      const names = ['key', 'value', ...this.columnNames].map(quoted);
+    this.statement(`upsert:${rows}`, () => {
+      const names = ['key', 'version', 'applied', 'value', ...this.columns].map(quoted);
       const row = `(${names.map(() => '?').join(', ')})`;
       const updates = names
         .slice(1)
         .map((name) => `${name} = excluded.${name}`)
         .join(', ');
-      statement = this.db.prepare(
-        `INSERT INTO ${quoted(this.sqlName)} (${names.join(', ')}) VALUES ${Array(rows).fill(row).join(', ')} ON CONFLICT (key) DO UPDATE SET ${updates}`,
-      );
-      this.upserts.set(rows, statement);
-    }
-    statement.run(args);
+      return `INSERT INTO ${quoted(this.sqlName)} (${names.join(', ')}) VALUES ${Array(rows).fill(row).join(', ')} ON CONFLICT (key) DO UPDATE SET ${updates}`;
+    }).run(args);
   }
 
-  delete(key: string): void {
-    this.deleteOne ??= this.db.prepare(`DELETE FROM ${quoted(this.sqlName)} WHERE key = ?`);
-    this.deleteOne.run(key);
+  /** Values per row in `upsert`'s `args`. */
+  get width(): number {
+    return 4 + this.columns.length;
   }
+
+  /**
+   * `[key, value, sort key]` of live rows in key order (no index) or in one
+   * index's order, after `after` (exclusive) and within `[low, high)`, at most `limit`.
+   */
+  list(
+    index: number | undefined,
+    order: Order,
+    limit: number,
+    range: { low: Buffer; high: Buffer } | undefined,
+    after: string | Buffer | undefined,
+  ): [string, string, Buffer | string][] {
+    const column = index === undefined ? 'key' : quoted(this.columns[index] as string);
+    const id = `list:${index ?? '-'}:${order}:${range ? 'range' : 'all'}:${after === undefined ? 'first' : 'after'}`;
+    const statement = this.statement(
+      id,
+      () => {
+        const where = [index === undefined ? 'value IS NOT NULL' : `${column} IS NOT NULL`];
+        if (range) where.push(`${column} >= ? AND ${column} < ?`);
+        if (after !== undefined) where.push(`${column} ${order === 'asc' ? '>' : '<'} ?`);
+        return `SELECT key, value, ${column} FROM ${quoted(this.sqlName)} WHERE ${where.join(' AND ')} ORDER BY ${column}${order === 'asc' ? '' : ' DESC'} LIMIT ?`;
+      },
+      'raw',
+    );
+    const args: unknown[] = [];
+    if (range) args.push(range.low, range.high);
+    if (after !== undefined) args.push(after);
+    args.push(limit);
+    return statement.all(args) as [string, string, Buffer | string][];
+  }
+
+  /** Ids among `ids` that the table remembers. */
+  seen(ids: readonly string[], each: (id: string) => void): void {
+    if (this.idWindow === 0) return;
+    const statement = this.statement(
+      'seen',
+      () => `SELECT id FROM ${quoted(this.idsName)} WHERE id IN (SELECT value FROM json_each(?))`,
+      'pluck',
+    );
+    for (const id of statement.iterate(JSON.stringify(ids)) as Iterable<string>) each(id);
+  }
+
+  /**
+   * Remembers `ids` (one statement) and returns the sequence number of the
+   * last; throws better-sqlite3's constraint error when one is already there.
+   */
+  remember(ids: readonly string[]): number {
+    const info = this.statement('remember', () => `INSERT INTO ${quoted(this.idsName)} (id) SELECT value FROM json_each(?)`).run(
+      JSON.stringify(ids),
+    );
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Forgets the ids numbered `upTo` and below. */
+  forget(upTo: number): void {
+    this.statement('forget', () => `DELETE FROM ${quoted(this.idsName)} WHERE seq <= ?`).run(upTo);
+  }
+}
+
+/** What the registry holds for a view table. */
+interface Registered {
+  readonly id: number;
+  readonly sqlName: string;
+  readonly indexes: string;
+  readonly idWindow: number;
 }
 
 /**
  * The view tables of one connection, as the registry says. The SQL schema
- * may change under it (another connection creates, widens or drops a table),
- * so `sync()` — called inside the transaction of every operation — compares
+ * may change under it (another connection creates or drops a table), so
+ * `sync()` — called inside the transaction of every operation — compares
  * `PRAGMA schema_version` with the one the cache was built on and drops the
  * cache when it moved.
  */
@@ -127,22 +252,22 @@ export class ViewTables {
   private version = -1;
   private readonly schemaVersion: Database.Statement;
   private readonly findTable: Database.Statement;
-  private readonly findColumns: Database.Statement;
-  private readonly registerTable: Database.Statement;
+  private readonly register: Database.Statement;
   private readonly setSqlName: Database.Statement;
-  private readonly registerColumn: Database.Statement;
-  private readonly unregisterTable: Database.Statement;
-  private readonly unregisterColumns: Database.Statement;
+  private readonly unregister: Database.Statement;
+  private readonly deleteCheckpoints: Database.Statement;
+  private readonly deleteFences: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     this.schemaVersion = db.prepare('PRAGMA schema_version').pluck();
-    this.findTable = db.prepare('SELECT id, sql_name FROM riverlog_view_tables WHERE table_name = ?').raw();
-    this.findColumns = db.prepare('SELECT index_name, column_name FROM riverlog_view_indexes WHERE table_id = ?').raw();
-    this.registerTable = db.prepare("INSERT INTO riverlog_view_tables (table_name, sql_name) VALUES (?, '')");
-    this.setSqlName = db.prepare('UPDATE riverlog_view_tables SET sql_name = ? WHERE id = ?');
-    this.registerColumn = db.prepare('INSERT INTO riverlog_view_indexes (table_id, index_name, column_name) VALUES (?, ?, ?)');
-    this.unregisterTable = db.prepare('DELETE FROM riverlog_view_tables WHERE id = ?');
-    this.unregisterColumns = db.prepare('DELETE FROM riverlog_view_indexes WHERE table_id = ?');
+    this.findTable = db.prepare(
+      'SELECT id, sql_name AS sqlName, indexes, id_window AS idWindow FROM riverlog_view_registry WHERE table_name = ?',
+    );
+    this.register = db.prepare("INSERT INTO riverlog_view_registry (table_name, sql_name, indexes, id_window) VALUES (?, '', ?, ?)");
+    this.setSqlName = db.prepare('UPDATE riverlog_view_registry SET sql_name = ? WHERE id = ?');
+    this.unregister = db.prepare('DELETE FROM riverlog_view_registry WHERE id = ?');
+    this.deleteCheckpoints = db.prepare('DELETE FROM riverlog_view_checkpoints WHERE table_id = ?');
+    this.deleteFences = db.prepare('DELETE FROM riverlog_view_fences WHERE table_id = ?');
   }
 
   /** Forgets what it knew when the schema changed since. Call inside a transaction. */
@@ -160,57 +285,37 @@ export class ViewTables {
     this.version = -1;
   }
 
-  /** The SQL table of a view table, undefined when it has none (no row was ever put). */
+  /** The SQL tables of a view table, undefined when it was not created. Call inside a transaction, after `sync()`. */
   find(table: string): ViewTable | undefined {
     let found = this.cache.get(table);
     if (found === undefined) {
-      const row = this.findTable.get(table) as [number, string] | undefined;
-      found = row ? new ViewTable(this.db, row[0], row[1], new Map(this.findColumns.all(row[0]) as [string, string][])) : null;
+      const row = this.findTable.get(table) as Registered | undefined;
+      found = row ? new ViewTable(this.db, row.id, row.sqlName, JSON.parse(row.indexes) as string[], row.idWindow) : null;
       this.cache.set(table, found);
     }
     return found ?? undefined;
   }
 
-  /** The SQL table of a view table with a column for each of `indexes`, created or widened now if need be. Call inside a write transaction. */
-  ensure(table: string, indexes: Iterable<string>): ViewTable {
-    let found = this.find(table);
-    if (found) {
-      let missing = false;
-      for (const index of indexes) if (!found.columns.has(index)) missing = true;
-      if (!missing) return found;
-    } else {
-      const id = Number(this.registerTable.run(table).lastInsertRowid);
-      const sqlName = sqlNameOf(id, table);
-      this.setSqlName.run(sqlName, id);
-      this.db.exec(`CREATE TABLE ${quoted(sqlName)} (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`);
-      found = new ViewTable(this.db, id, sqlName, new Map());
-    }
-    const { id, sqlName } = found;
-    const columns = new Map(found.columns);
-    for (const index of indexes) {
-      if (columns.has(index)) continue;
-      const column = `i${columns.size + 1}`;
-      // A BLOB of the row's sort key; rows outside the index hold NULL, which the partial SQL index leaves out.
-      this.db.exec(`ALTER TABLE ${quoted(sqlName)} ADD COLUMN ${quoted(column)} BLOB`);
-      this.db.exec(
-        `CREATE INDEX ${quoted(`${sqlName}_${column}`)} ON ${quoted(sqlName)} (${quoted(column)}) WHERE ${quoted(column)} IS NOT NULL`,
-      );
-      this.registerColumn.run(id, index, column);
-      columns.set(index, column);
-    }
-    const widened = new ViewTable(this.db, id, sqlName, columns);
-    this.cache.set(table, widened);
+  /** Registers a view table and creates its SQL tables. Call inside a write transaction, after `find` found none. */
+  create(table: string, indexes: readonly string[], idWindow: number): ViewTable {
+    const id = Number(this.register.run(table, JSON.stringify(indexes), idWindow).lastInsertRowid);
+    const sqlName = sqlNameOf(id, table);
+    this.setSqlName.run(sqlName, id);
+    const created = new ViewTable(this.db, id, sqlName, indexes, idWindow);
+    created.create();
+    this.cache.set(table, created);
     this.version = this.schemaVersion.get() as number;
-    return widened;
+    return created;
   }
 
-  /** Drops a view table's SQL table (with its indexes) and its registration. Call inside a write transaction. */
+  /** Drops a view table: its SQL tables, checkpoint, fences and registration. Call inside a write transaction. */
   drop(table: string): void {
     const found = this.find(table);
     if (!found) return;
-    this.db.exec(`DROP TABLE IF EXISTS ${quoted(found.sqlName)}`);
-    this.unregisterColumns.run(found.id);
-    this.unregisterTable.run(found.id);
+    found.dropTables();
+    this.deleteCheckpoints.run(found.id);
+    this.deleteFences.run(found.id);
+    this.unregister.run(found.id);
     this.cache.delete(table);
     this.version = this.schemaVersion.get() as number;
   }
