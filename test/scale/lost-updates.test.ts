@@ -1,0 +1,209 @@
+// Issue 8, "Done when": lost updates at scale. Three builder processes share one
+// view over a 4-partition SQLite log of 200,000 events (skewed keys) through
+// SQLite leases; its rows are fed by every partition (a global total,
+// per-category totals) and by one (per-customer rows with an order-sensitive
+// hash chain). While they work, one random process is SIGKILLed every
+// 0.5–2 s and restarted (30 times), and another is SIGSTOPped until every
+// partition it held was taken by another process, then SIGCONTed (10 times).
+// At the end the view must equal a pure fold of the log, row by row, and the
+// audit must show that no write was accepted under a lease after its
+// partition had been claimed under a newer one.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sqliteLeaseStore, sqliteLog, sqliteViewStore } from '@riverlog/sqlite';
+import { until } from '@riverlog/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { ledgerView, makeEvents, pureFold } from '../fixtures/scale-model.mjs';
+import { type Audit, openAudit } from './audit.js';
+import {
+  Builder,
+  type BuilderConfig,
+  between,
+  differences,
+  type Fact,
+  firstUnexpectedExit,
+  pause,
+  readWholeLog,
+  readWholeTable,
+} from './support.js';
+
+const EVENTS = 200_000;
+/** Appended before the builders start; the rest arrives in chunks during the chaos. */
+const FIRST = 50_000;
+const KILLS = 30;
+const STOPS = 10;
+const TTL_MS = 1500;
+
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'riverlog-scale-lost-'));
+});
+
+afterEach(async () => {
+  await Builder.reapAll();
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('lost updates at scale (SQLite log, view store and leases, 3 processes)', () => {
+  test(
+    '30 SIGKILLs and 10 SIGSTOPs past the lease: the view equals a pure fold row by row, and no stale write was accepted',
+    async () => {
+      const started = Date.now();
+      const paths = { log: join(dir, 'log.db'), store: join(dir, 'views.db') };
+      const view = ledgerView();
+      const events = makeEvents(EVENTS, { seed: 8 });
+
+      const log = sqliteLog({ path: paths.log, partitions: 4 });
+      for (let i = 0; i < FIRST; i += 10_000) await log.append(events.slice(i, i + 10_000));
+      // The stores' tables exist before the audit's triggers go on them.
+      const store = sqliteViewStore({ path: paths.store });
+      const leases = sqliteLeaseStore({ path: paths.store });
+      const audit: Audit = openAudit(paths.store, view.table);
+
+      const journal: Fact[] = [];
+      let generation = 0;
+      const config = (slot: number): BuilderConfig => ({
+        log: paths.log,
+        store: paths.store,
+        leases: paths.store,
+        owner: `b${slot}-${generation++}`,
+        views: ['ledger'],
+        ttlMs: TTL_MS,
+        batchSize: 500,
+        commitSize: 2000,
+      });
+      const slots = [0, 1, 2].map((slot) => new Builder(config(slot), journal));
+      const everyBuilder = () => [...Builder.all];
+      const failed = () => firstUnexpectedExit(everyBuilder());
+      await Promise.all(slots.map((builder) => builder.ready()));
+
+      let appended = FIRST;
+      const busy = new Set<number>();
+      let kills = 0;
+      let stops = 0;
+      const stopTimes: number[] = [];
+
+      // One random process SIGKILLed every 0.5–2 s and restarted; the next chunk of events appended each time.
+      const killing = (async () => {
+        while (kills < KILLS) {
+          await pause(between(500, 2000));
+          const error = failed();
+          if (error) throw error;
+          if (appended < EVENTS) {
+            await log.append(events.slice(appended, appended + 5000));
+            appended += 5000;
+          }
+          const candidates = [0, 1, 2].filter((slot) => !busy.has(slot));
+          const slot = candidates[Math.floor(Math.random() * candidates.length)] as number;
+          busy.add(slot);
+          try {
+            await (slots[slot] as Builder).kill();
+            kills++;
+            slots[slot] = new Builder(config(slot), journal);
+          } finally {
+            busy.delete(slot);
+          }
+        }
+      })();
+
+      // Another process SIGSTOPped until every partition it held is taken under a newer epoch, then SIGCONTed.
+      const stopping = (async () => {
+        while (stops < STOPS) {
+          await pause(between(300, 1500));
+          const error = failed();
+          if (error) throw error;
+          const holders = new Map<string, { partition: string; epoch: number }[]>();
+          for (const lease of await audit.liveLeases()) {
+            const list = holders.get(lease.owner) ?? [];
+            list.push(lease);
+            holders.set(lease.owner, list);
+          }
+          const candidates = [0, 1, 2].filter((slot) => !busy.has(slot) && holders.has((slots[slot] as Builder).owner));
+          if (candidates.length === 0) continue;
+          const slot = candidates[Math.floor(Math.random() * candidates.length)] as number;
+          busy.add(slot);
+          const victim = slots[slot] as Builder;
+          const held = holders.get(victim.owner) ?? [];
+          try {
+            victim.pause();
+            const pausedAt = Date.now();
+            await until(
+              async () => {
+                const now = await audit.leases();
+                return held.every(({ partition, epoch }) => {
+                  const lease = now.find((l) => l.partition === partition);
+                  return lease !== undefined && lease.epoch > epoch && lease.owner !== undefined && lease.owner !== victim.owner;
+                });
+              },
+              `partitions ${held.map((h) => h.partition).join(', ')} of paused ${victim.owner} to be taken over`,
+              60_000,
+              failed,
+            );
+            victim.resume();
+            stops++;
+            stopTimes.push(Date.now() - pausedAt);
+            // It runs again (and may try to write under its old epochs) before the next pause.
+            await until(
+              () => victim.facts.some((fact) => fact.word === 'own' && fact.data.t > pausedAt + 1) || !victim.alive,
+              `paused ${victim.owner} to run again`,
+              30_000,
+              failed,
+            );
+          } finally {
+            if (victim.paused) victim.resume();
+            busy.delete(slot);
+          }
+        }
+      })();
+
+      await Promise.all([killing, stopping]);
+      while (appended < EVENTS) {
+        await log.append(events.slice(appended, appended + 10_000));
+        appended += 10_000;
+      }
+      const chaosEnded = Date.now();
+
+      const { partitions, heads } = await readWholeLog(log);
+      expect(Object.keys(heads).sort()).toEqual(['0', '1', '2', '3']);
+      expect([...partitions.values()].reduce((sum, records) => sum + records.length, 0)).toBe(EVENTS);
+      await until(
+        async () => {
+          const positions = await store.positions(view.table);
+          return Object.entries(heads).every(([partition, head]) => positions[partition] === head);
+        },
+        'the view to reach the end of every partition',
+        300_000,
+        failed,
+      );
+      const caughtUp = Date.now();
+      await Promise.all(slots.map((builder) => builder.terminate()));
+
+      const expected = pureFold('ledger', [...partitions.values()]);
+      const actual = await readWholeTable(store, view.table);
+      const wrong = differences(actual, expected);
+      expect(wrong.slice(0, 20), `${wrong.length} rows differ from the pure fold`).toEqual([]);
+      expect(actual.size).toBe(expected.size);
+
+      const report = audit.check(journal);
+      console.info(
+        `lost updates at scale: ${EVENTS} events, ${kills} kills, ${stops} stops (paused ${Math.min(...stopTimes)}–${Math.max(...stopTimes)} ms), ` +
+          `chaos ${((chaosEnded - started) / 1000).toFixed(1)} s, catch-up after it ${((caughtUp - chaosEnded) / 1000).toFixed(1)} s; ` +
+          JSON.stringify(report.summary),
+      );
+      expect(report.violations.slice(0, 20)).toEqual([]);
+      expect(kills).toBe(KILLS);
+      expect(stops).toBe(STOPS);
+      // The audit saw work: every partition written under several epochs (it changed hands).
+      for (const partition of ['0', '1', '2', '3']) expect(report.summary.epochs[partition] ?? 0).toBeGreaterThanOrEqual(3);
+
+      audit.close();
+      await Promise.all([log.close(), store.close(), leases.close()]);
+    },
+    15 * 60_000,
+  );
+});
