@@ -51,7 +51,7 @@ export class Builder {
   constructor(
     readonly config: BuilderConfig,
     /** Every fact of every builder, in arrival order. */
-    private readonly journal: Fact[],
+    journal: Fact[],
   ) {
     this.child = spawn(process.execPath, [BUILDER], {
       stdio: ['ignore', 'pipe', 'pipe'],
