@@ -1,19 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ClosedError,
-  ConflictError,
-  type IndexKey,
-  memoryViewStore,
-  type ViewChange,
-  type ViewCommit,
-  type ViewQuery,
-  type ViewStore,
-} from '@riverlog/core';
+import { type IndexKey, memoryViewStore, type RowWrite, type ViewStore } from '@riverlog/core';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sqliteLog } from '../log/sqlite-log.js';
 import { sqliteViewStore } from './view-store.js';
+
+// The port's behaviour is checked by the ViewStore contract (test/contract/sqlite-view-store.test.ts);
+// these tests cover what is SQLite's own: names, several connections on one file, the id table's size.
 
 let dir: string;
 const stores: ViewStore[] = [];
@@ -30,229 +24,153 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const put = (key: string, value: unknown, expectedVersion = 0, indexes?: Record<string, IndexKey>): RowWrite => ({
+  key,
+  value,
+  applied: {},
+  expectedVersion,
+  ...(indexes ? { indexes } : {}),
+});
+const rowsOnly = (rows: RowWrite[]) => ({ rows, ids: [], positions: {} });
+
 describe('sqliteViewStore', () => {
-  it('commits rows, indexes and the checkpoint together, and refuses a stale writer without writing', async () => {
-    const store = open();
-    await store.commit('products@1', {
-      changes: [
-        { key: 'p1', value: { name: 'Boot', price: 90 }, indexes: { byCategory: ['shoes', 'Boot'] } },
-        { key: 'p2', value: { name: 'Clog' }, indexes: { byCategory: ['shoes', 'Clog'] } },
-      ],
-      positions: { '0': '3' },
-      expected: {},
-    });
-    expect(await store.get('products@1', 'p1')).toEqual({ name: 'Boot', price: 90 });
-    expect(await store.positions('products@1')).toEqual({ '0': '3' });
-    const stale = { changes: [{ key: 'p3', value: { name: 'Sock' } }], positions: { '0': '4' }, expected: { '0': '2' } };
-    const error = await store.commit('products@1', stale).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConflictError);
-    expect((error as ConflictError).message).toContain('expected checkpoint 2, found 3');
-    const fresh = await store.commit('products@1', { ...stale, expected: {} }).catch((e: unknown) => e);
-    expect((fresh as ConflictError).message).toContain('expected no checkpoint, found 3');
-    expect(await store.get('products@1', 'p3')).toBeUndefined();
-    expect(await store.positions('products@1')).toEqual({ '0': '3' });
-    await store.commit('products@1', { ...stale, expected: { '0': '3' } });
-    expect(await store.get('products@1', 'p3')).toEqual({ name: 'Sock' });
-    expect(await store.positions('products@1')).toEqual({ '0': '4' });
-  });
-
-  it('moves and removes index entries when a row is replaced or deleted', async () => {
-    const store = open();
-    const commit = (changes: ViewChange[]) => store.commit('t', { changes, positions: {}, expected: {} });
-    await commit([{ key: 'a', value: 1, indexes: { byX: ['x1'], byY: [5] } }]);
-    await commit([{ key: 'a', value: 2, indexes: { byX: ['x2'] } }]);
-    expect(await store.query('t', { index: 'byX', prefix: ['x1'] })).toEqual([]);
-    expect(await store.query('t', { index: 'byX' })).toEqual([{ key: 'a', value: 2 }]);
-    expect(await store.query('t', { index: 'byY' })).toEqual([]);
-    await commit([{ key: 'a', delete: true }]);
-    expect(await store.query('t', { index: 'byX' })).toEqual([]);
-    expect(await store.get('t', 'a')).toBeUndefined();
-  });
-
-  it('answers get, getMany and every query exactly as the memory store does', async () => {
+  it('lists every index exactly as the memory store does, whatever the characters', async () => {
     const sqlite = open();
     const memory = memoryViewStore();
-    const words = ['', 'a', 'b', 'shoe', 'shoes', 'shoes-x', 'Z', 'é', 'ｚ', '😀', 'a\u0001b'];
-    let seed = 7;
-    const random = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
-    const keyPart = (): string | number =>
-      random(3) === 0 ? ([-3.5, -1, 0, 2, 10, 1e9][random(6)] as number) : (words[random(words.length)] as string);
-    const indexKey = (): IndexKey => Array.from({ length: 1 + random(3) }, keyPart);
-    for (let round = 0; round < 20; round++) {
-      const changes = Array.from({ length: 15 }, (): ViewChange => {
-        const key = `k${random(40)}`;
-        if (random(6) === 0) return { key, delete: true as const };
-        return {
-          key,
-          value: { n: random(1000), tags: [random(5)] },
-          indexes: random(4) === 0 ? { byA: indexKey() } : { byA: indexKey(), byB: indexKey() },
-        };
-      });
-      const commit: ViewCommit = { changes, positions: { '0': String(round) }, expected: round === 0 ? {} : { '0': String(round - 1) } };
-      await sqlite.commit('v@1', commit);
-      await memory.commit('v@1', commit);
+    const names = ['Boot', 'boot', 'Böot', 'B', 'Bo\u00ffz', '\u4e2d\u6587', 'B\ud83d\ude00', 'B\uffff', '', 'zz', 'B\u0001'];
+    const rows = names.flatMap((name, i) => [
+      put(`k${i}`, { name }, 0, { byName: [name, i], byNumber: [i % 3 === 0 ? -i : i * 0.5, name] }),
+      put(`k${i}-x`, { name }, 0, { byName: [name] }),
+    ]);
+    for (const store of [sqlite, memory]) {
+      await store.createTable('v@1', { indexes: ['byName', 'byNumber'], idWindow: 0 });
+      await store.commit('v@1', rowsOnly(rows));
     }
-    // JavaScript's order (UTF-16 code units) differs from UTF-8 byte order here: U+FF5A sorts after U+1F600.
-    const unicode = {
-      changes: [
-        { key: 'u1', value: 1, indexes: { byU: ['ｚ'] } },
-        { key: 'u2', value: 2, indexes: { byU: ['😀'] } },
-      ],
-      positions: {},
-      expected: {},
-    };
-    await sqlite.commit('v@1', unicode);
-    await memory.commit('v@1', unicode);
-    expect((await sqlite.query('v@1', { index: 'byU' })).map((row) => row.key)).toEqual(['u2', 'u1']);
-    const queries: ViewQuery[] = [];
-    for (const index of ['byA', 'byB', 'byU', 'none']) {
-      queries.push({ index }, { index, reverse: true }, { index, limit: 5 }, { index, limit: 3, reverse: true });
-      for (const word of words) queries.push({ index, prefix: [word] }, { index, prefix: [word], reverse: true, limit: 4 });
-      queries.push({ index, prefix: [2] }, { index, prefix: ['shoes', 'a'] }, { index, prefix: [] });
+    const queries = [
+      { index: 'byName' },
+      { index: 'byName', reverse: true },
+      { index: 'byName', prefix: ['B'] },
+      { index: 'byName', prefix: ['B\ud83d\ude00'] },
+      { index: 'byNumber' },
+      { index: 'byNumber', prefix: [0.5] },
+      { index: 'byNumber', reverse: true, limit: 3 },
+      {},
+      { limit: 5, reverse: true },
+    ];
+    for (const query of queries) {
+      const all = async (store: ViewStore) => {
+        const keys: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.list('v@1', { ...query, limit: query.limit ?? 4, cursor });
+          keys.push(...page.rows.map((row) => row.key));
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        return keys;
+      };
+      expect(await all(sqlite), JSON.stringify(query)).toEqual(await all(memory));
     }
-    for (const query of queries) expect(await sqlite.query('v@1', query), JSON.stringify(query)).toEqual(await memory.query('v@1', query));
-    const keys = Array.from({ length: 45 }, (_, i) => `k${44 - i}`);
-    expect([...(await sqlite.getMany('v@1', keys))]).toEqual([...(await memory.getMany('v@1', keys))]);
-    for (const key of keys) expect(await sqlite.get('v@1', key)).toEqual(await memory.get('v@1', key));
-    expect(await sqlite.positions('v@1')).toEqual(await memory.positions('v@1'));
   });
 
-  it('points aliases at tables and drops a table with its rows, indexes and checkpoint', async () => {
+  it('keeps tables apart whatever their names, and a dropped table comes back empty', async () => {
     const store = open();
-    await store.commit('v@1', { changes: [{ key: 'a', value: 1, indexes: { i: ['a'] } }], positions: { '0': '1' }, expected: {} });
-    await store.commit('v@2', { changes: [{ key: 'a', value: 2, indexes: { i: ['a'] } }], positions: { '0': '1' }, expected: {} });
-    expect(await store.alias('v')).toBeUndefined();
-    await store.setAlias('v', 'v@1');
-    await store.setAlias('v', 'v@2');
-    expect(await store.alias('v')).toBe('v@2');
-    await store.drop('v@1');
-    expect(await store.get('v@1', 'a')).toBeUndefined();
-    expect(await store.query('v@1', { index: 'i' })).toEqual([]);
-    expect(await store.positions('v@1')).toEqual({});
-    expect(await store.get('v@2', 'a')).toBe(2);
-    await store.commit('v@1', { changes: [], positions: { '0': '0' }, expected: {} });
-    expect(await store.positions('v@1')).toEqual({ '0': '0' });
-  });
-
-  it('refuses a value JSON cannot hold, writing nothing of the commit', async () => {
-    const store = open();
-    const error = await store
-      .commit('t', {
-        changes: [
-          { key: 'a', value: 1 },
-          { key: 'b', value: undefined },
-        ],
-        positions: { '0': '1' },
-        expected: {},
-      })
-      .catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'INVALID_VIEW_VALUE' });
-    expect((error as Error).message).toContain('row "b"');
-    expect(await store.get('t', 'a')).toBeUndefined();
-    expect(await store.positions('t')).toEqual({});
-  });
-
-  it('applies the last change of a key in a commit, as applying them in order would', async () => {
-    const sqlite = open();
-    const memory = memoryViewStore();
-    const commit: ViewCommit = {
-      changes: [
-        { key: 'a', value: 1, indexes: { i: ['x'] } },
-        { key: 'b', value: 1 },
-        { key: 'a', delete: true },
-        { key: 'b', delete: true },
-        { key: 'b', value: 2, indexes: { i: ['y'] } },
-        { key: 'c', value: 3, indexes: { i: ['z'] } },
-        { key: 'c', value: 4 },
-      ],
-      positions: {},
-      expected: {},
-    };
-    for (const store of [sqlite, memory]) await store.commit('t', commit);
-    for (const key of ['a', 'b', 'c']) expect(await sqlite.get('t', key)).toEqual(await memory.get('t', key));
-    expect(await sqlite.query('t', { index: 'i' })).toEqual([{ key: 'b', value: 2 }]);
-    const replaced = {
-      changes: [
-        { key: 'd', value: undefined },
-        { key: 'd', value: 5 },
-      ],
-      positions: {},
-      expected: {},
-    };
-    await expect(sqlite.commit('t', replaced)).rejects.toMatchObject({ code: 'INVALID_VIEW_VALUE' });
-  });
-
-  it('keeps tables apart whatever their names, and starts a dropped table afresh', async () => {
-    const store = open();
-    const names = ['Products', 'products', 'products@1', 'products_1', 'a"b; DROP TABLE riverlog_view_tables; --', 'é😀', 'x'.repeat(300)];
+    const names = ['products', 'Products', 'pro"ducts', 'pro ducts', 'pro_ducts', 'x'.repeat(100)];
     for (const [i, name] of names.entries()) {
-      await store.commit(name, { changes: [{ key: 'k', value: i, indexes: { 'by"quote': [i] } }], positions: {}, expected: {} });
+      await store.createTable(name, { indexes: ['by"quote'], idWindow: 10 });
+      await store.commit(name, { rows: [put('k', i, 0, { 'by"quote': [i] })], ids: ['e'], positions: { '0': String(i) } });
     }
     for (const [i, name] of names.entries()) {
       expect(await store.get(name, 'k')).toBe(i);
-      expect(await store.query(name, { index: 'by"quote' })).toEqual([{ key: 'k', value: i }]);
+      expect((await store.list(name, { index: 'by"quote' })).rows).toEqual([{ key: 'k', value: i }]);
     }
     await store.drop('products');
+    await store.createTable('products', { indexes: [], idWindow: 10 });
     expect(await store.get('products', 'k')).toBeUndefined();
-    expect(await store.get('Products', 'k')).toBe(0);
-    await store.commit('products', { changes: [{ key: 'n', value: 'new' }], positions: {}, expected: {} });
-    expect(await store.get('products', 'n')).toBe('new');
-    expect(await store.get('products', 'k')).toBeUndefined();
-    expect(await store.query('products', { index: 'by"quote' })).toEqual([]);
+    expect(await store.seen('products', ['e'])).toEqual(new Set());
+    expect(await store.get('Products', 'k')).toBe(1);
   });
 
-  it('sees what another connection to the file did: new tables, new indexes, drops', async () => {
+  it('sees what another connection to the file did: new tables, drops, tables created again with other indexes', async () => {
     const a = open();
     const b = open();
-    const put = (store: ViewStore, key: string, value: unknown, indexes?: Record<string, IndexKey>) =>
-      store.commit('v', { changes: [{ key, value, ...(indexes ? { indexes } : {}) }], positions: {}, expected: {} });
-    await put(a, 'r1', 1, { byX: ['x'] });
-    expect(await b.query('v', { index: 'byX' })).toEqual([{ key: 'r1', value: 1 }]);
-    // b widens the table with an index a has not seen; a's next put of r2 must leave r2 out of it.
-    await put(b, 'r2', 2, { byX: ['y'], byY: ['y'] });
-    expect(await a.query('v', { index: 'byY' })).toEqual([{ key: 'r2', value: 2 }]);
-    await put(a, 'r2', 3, { byX: ['z'] });
-    expect(await b.query('v', { index: 'byY' })).toEqual([]);
-    expect(await b.query('v', { index: 'byX', reverse: true })).toEqual([
-      { key: 'r2', value: 3 },
-      { key: 'r1', value: 1 },
-    ]);
+    await a.createTable('v', { indexes: ['i'], idWindow: 0 });
+    await a.commit('v', rowsOnly([put('k', 1, 0, { i: ['x'] })]));
+    expect((await b.list('v', { index: 'i' })).rows).toEqual([{ key: 'k', value: 1 }]);
     await b.drop('v');
-    expect(await a.get('v', 'r1')).toBeUndefined();
-    await put(a, 'r3', 4, { byZ: [1] });
-    expect(await b.query('v', { index: 'byZ' })).toEqual([{ key: 'r3', value: 4 }]);
-    expect(await b.getMany('v', ['r1', 'r3'])).toEqual(new Map([['r3', 4]]));
+    await b.createTable('v', { indexes: ['j'], idWindow: 0 });
+    await expect(a.list('v', { index: 'i' })).rejects.toMatchObject({ code: 'UNKNOWN_INDEX' });
+    // a's commit was checked against the table it knew (index i): it is checked again against the new one.
+    await expect(a.commit('v', rowsOnly([put('k', 2, 0, { i: ['y'] })]))).rejects.toMatchObject({ code: 'UNKNOWN_INDEX' });
+    await a.commit('v', rowsOnly([put('k', 2, 0, { j: ['y'] })]));
+    expect((await b.list('v', { index: 'j' })).rows).toEqual([{ key: 'k', value: 2 }]);
   });
 
-  it('forgets a table whose creation was rolled back', async () => {
+  it('guards rows and ids across connections: of two writers that read version 1, one wins', async () => {
+    const a = open();
+    const b = open();
+    await a.createTable('v', { indexes: [], idWindow: 100 });
+    await a.commit('v', rowsOnly([put('total', 1)]));
+    const [readA, readB] = await Promise.all([a.rows('v', ['total']), b.rows('v', ['total'])]);
+    await a.commit('v', { rows: [put('total', 2, readA.get('total')?.version)], ids: ['e1'], positions: { '0': '1' } });
+    await expect(
+      b.commit('v', { rows: [put('total', 2, readB.get('total')?.version)], ids: ['e2'], positions: { '1': '1' } }),
+    ).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    await expect(b.commit('v', { rows: [], ids: ['e3', 'e1'], positions: {} })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('"e1"'),
+    });
+    expect(await b.positions('v')).toEqual({ '0': '1' });
+    expect(await b.seen('v', ['e1', 'e2', 'e3'])).toEqual(new Set(['e1']));
+  });
+
+  it('holds at most the id window plus one pruning step of ids', async () => {
     const store = open();
-    const bad = {
-      changes: [
-        { key: 'a', value: 1, indexes: { i: ['a'] } },
-        { key: 'b', value: () => 1 },
-      ],
-      positions: {},
-      expected: {},
-    };
-    await expect(store.commit('fresh', bad)).rejects.toMatchObject({ code: 'INVALID_VIEW_VALUE' });
-    expect(await store.query('fresh', { index: 'i' })).toEqual([]);
-    await store.commit('fresh', { changes: [{ key: 'a', value: 1, indexes: { i: ['a'] } }], positions: { '0': '1' }, expected: {} });
-    expect(await store.query('fresh', { index: 'i' })).toEqual([{ key: 'a', value: 1 }]);
+    await store.createTable('v', { indexes: [], idWindow: 1000 });
+    let n = 0;
+    for (let commit = 0; commit < 50; commit++) {
+      await store.commit('v', { rows: [], ids: Array.from({ length: 97 }, () => `id-${n++}`), positions: {} });
+    }
+    const db = new Database(join(dir, 'views.db'), { readonly: true });
+    try {
+      const [name] = db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE '%\\_ids' ESCAPE '\\'")
+        .pluck()
+        .all() as string[];
+      const count = db.prepare(`SELECT count(*) FROM "${name}"`).pluck().get() as number;
+      expect(count).toBeGreaterThanOrEqual(1000);
+      expect(count).toBeLessThan(1000 + 256 + 97);
+    } finally {
+      db.close();
+    }
+    const newest = Array.from({ length: 1000 }, (_, i) => `id-${n - 1 - i}`);
+    expect((await store.seen('v', newest)).size).toBe(1000);
+    expect((await store.seen('v', ['id-0', 'id-1000'])).size).toBe(0);
   });
 
-  it('keeps views in the log file, on the log connection or its own, and rejects calls after close', async () => {
-    const log = sqliteLog({ path: join(dir, 'retail.db') });
-    const shared = sqliteViewStore({ database: log.database });
-    await shared.commit('v', { changes: [{ key: 'a', value: { ok: true } }], positions: { '0': '0' }, expected: {} });
-    const own = open('retail.db');
-    expect(await own.get('v', 'a')).toEqual({ ok: true });
-    await shared.close();
-    await log.close();
-    await expect(shared.get('v', 'a')).rejects.toBeInstanceOf(ClosedError);
-    await own.close();
-    await expect(own.get('v', 'a')).rejects.toBeInstanceOf(ClosedError);
+  it('measures a row in UTF-8 bytes', async () => {
+    const store = open();
+    await store.createTable('v', { indexes: [], idWindow: 0 });
+    const chars = Math.ceil(store.limits.maxRowBytes / 2); // 2 bytes each: fewer characters than the limit, more bytes
+    await expect(store.commit('v', rowsOnly([put('wide', 'é'.repeat(chars))]))).rejects.toMatchObject({
+      code: 'ROW_TOO_LARGE',
+      message: expect.stringContaining(String(chars * 2 + 2)),
+    });
+  });
+
+  it('keeps views in the log file on the log connection, and a store closed there leaves the connection open', async () => {
+    const db = new Database(join(dir, 'shared.db'));
+    try {
+      const shared = sqliteViewStore({ database: db });
+      await shared.createTable('v', { indexes: [], idWindow: 0 });
+      await shared.commit('v', rowsOnly([put('a', { ok: true })]));
+      await shared.close();
+      await expect(shared.get('v', 'a')).rejects.toMatchObject({ code: 'CLOSED' });
+      expect(db.open).toBe(true);
+      expect(await open('shared.db').get('v', 'a')).toEqual({ ok: true });
+    } finally {
+      db.close();
+    }
   });
 });
