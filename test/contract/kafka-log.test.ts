@@ -7,8 +7,8 @@ describeKafka('Kafka log on a real broker', () => {
     'kafka log, 3 partitions',
     async () => {
       const topic = uniqueTopic('contract');
-      const open = () => kafkaLog({ brokers: brokers ?? [], topic, logLevel: 'nothing' });
-      const log = await kafkaLog({ brokers: brokers ?? [], topic, createTopic: { partitions: 3 }, logLevel: 'nothing' });
+      const open = async () => kafkaLog({ brokers: brokers ?? [], topic, logLevel: 'nothing' });
+      const log = kafkaLog({ brokers: brokers ?? [], topic, createTopic: { partitions: 3 }, logLevel: 'nothing' });
       return { log, reopen: open, cleanup: () => deleteTopic(topic) };
     },
     { timeoutMs: 20_000 },

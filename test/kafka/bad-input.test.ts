@@ -1,10 +1,10 @@
 // Records that riverlog did not write, put on the topic by a raw kafkajs
-// producer: the broken ones land in a dead-letter topic with their reasons,
-// the good ones (structured or binary mode) are handled, and the partition
-// keeps moving.
+// producer: the broken ones (invalid UTF-8 included) land in a dead-letter
+// topic with their reasons, the good ones (structured or binary mode) are
+// handled, and the partition keeps moving.
 import { type Consumer, createConsumer, deadLetterCatalog, logDeadLetters } from '@riverlog/consumer';
 import { defineCatalog, defineEvent, type Envelope, type LogRecord, t } from '@riverlog/core';
-import { type KafkaLog, kafkaCheckpoints, kafkaLog } from '@riverlog/kafka';
+import { type KafkaLog, kafkaLog } from '@riverlog/kafka';
 import { afterEach, expect, it } from 'vitest';
 import { brokers, deleteTopic, describeKafka, rawKafka, uniqueTopic } from './support.js';
 
@@ -19,17 +19,19 @@ afterEach(async () => {
   for (const topic of topics.splice(0)) await deleteTopic(topic);
 });
 
-async function open(topic: string, partitions: number): Promise<KafkaLog> {
+function open(topic: string, partitions: number): KafkaLog {
   topics.push(topic);
-  const log = await kafkaLog({ brokers: brokers ?? [], topic, createTopic: { partitions }, logLevel: 'nothing', onError: () => {} });
+  const log = kafkaLog({ brokers: brokers ?? [], topic, createTopic: { partitions }, logLevel: 'nothing' });
   opened.push(log);
   return log;
 }
 
 describeKafka('bad input written by a raw kafkajs producer', () => {
   it('dead-letters invalid JSON, a wrong schema, missing attributes, a non-envelope and an unknown type; handles the rest; moves on', async () => {
-    const log = await open(uniqueTopic('bad-input'), 1);
-    const deadLetterLog = await open(uniqueTopic('bad-input-dlq'), 1);
+    const log = open(uniqueTopic('bad-input'), 1);
+    const deadLetterLog = open(uniqueTopic('bad-input-dlq'), 1);
+    await log.partitions();
+    await deadLetterLog.partitions();
     const good = (id: string) => catalog.create('product/create', id, { id, name: `Boot ${id}` }, { source: 'test' });
     const first = good('p-1');
     const unknown = { ...good('p-2'), type: 'product/teleported', dataschema: 'product/teleported@1' };
@@ -74,6 +76,8 @@ describeKafka('bad input written by a raw kafkajs producer', () => {
           { key: 'x', value: null },
           // A good event without the content-type header: still structured JSON.
           { key: 'p-5', value: JSON.stringify(last) },
+          // Bytes that are not UTF-8 inside a JSON string.
+          { key: 'x', value: Buffer.concat([Buffer.from('{"specversion":"1.0","id":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]) },
         ],
       });
     } finally {
@@ -85,8 +89,9 @@ describeKafka('bad input written by a raw kafkajs producer', () => {
       log,
       catalog,
       group: 'bad-input',
-      checkpoints: kafkaCheckpoints(log),
-      deadLetter: logDeadLetters(deadLetterLog),
+      deadLetters: logDeadLetters(deadLetterLog),
+      // Events this catalog cannot read (a wrong schema) go to the dead letter too, instead of stopping the partition.
+      onUnreadable: 'dead-letter',
       handlers: {
         'product/create': async (event) => {
           handled.push(event.data.id);
@@ -95,15 +100,20 @@ describeKafka('bad input written by a raw kafkajs producer', () => {
     });
     opened.push({ close: () => consumer.stop() });
     await consumer.start();
-    await consumer.drain({ timeoutMs: 30_000 });
+    await consumer.caughtUp();
     expect(handled).toEqual(['p-1', 'p-4', 'p-5']);
-    // The partition moved past everything: the group's checkpoint is the last offset.
-    expect(await kafkaCheckpoints(log).load('bad-input')).toEqual({ '0': '8' });
+    await consumer.stop();
+    // The partition moved past everything: the group's one checkpoint, its Kafka offset, is after the last record.
+    const admin = rawKafka().admin();
+    await admin.connect();
+    const [committed] = await admin.fetchOffsets({ groupId: 'bad-input', topics: [log.topic] });
+    await admin.disconnect();
+    expect(committed?.partitions).toEqual([expect.objectContaining({ partition: 0, offset: '10' })]);
 
-    // drain() returned: every dead letter was acknowledged by the dead-letter topic, so one read sees them all.
+    // caughtUp() resolved: every dead letter was acknowledged by the dead-letter topic, so one read sees them all.
     const letters: LogRecord[] = [];
-    for await (const batch of deadLetterLog.read()) letters.push(...batch);
-    expect(letters).toHaveLength(6);
+    for await (const batch of deadLetterLog.read()) letters.push(...batch.records);
+    expect(letters).toHaveLength(7);
     const byOffset = new Map(
       letters.map((record) => {
         const decoded = deadLetterCatalog.decode(record.event);
@@ -111,7 +121,7 @@ describeKafka('bad input written by a raw kafkajs producer', () => {
         return [decoded.right.data.offset, decoded.right.data] as const;
       }),
     );
-    expect([...byOffset.keys()].sort()).toEqual(['1', '2', '3', '4', '5', '7']);
+    expect([...byOffset.keys()].sort()).toEqual(['1', '2', '3', '4', '5', '7', '9']);
     expect(byOffset.get('1')).toMatchObject({ code: 'DECODE_FAILED', group: 'bad-input', partition: '0', event: null });
     expect(byOffset.get('1')?.reason).toMatch(/not JSON/);
     expect(byOffset.get('1')?.raw).toBe('{"specversion":"1.0", "id": ');
@@ -127,5 +137,7 @@ describeKafka('bad input written by a raw kafkajs producer', () => {
     expect(byOffset.get('7')).toMatchObject({ code: 'DECODE_FAILED' });
     expect(byOffset.get('7')?.reason).toMatch(/no value|tombstone/);
     expect((byOffset.get('2')?.event as Envelope).id).toBe(wrongSchema.id);
+    expect(byOffset.get('9')).toMatchObject({ code: 'DECODE_FAILED', event: null });
+    expect(byOffset.get('9')?.reason).toMatch(/UTF-8/);
   });
 });

@@ -61,7 +61,7 @@ describeKafka('the broker killed with SIGKILL and restarted under load', () => {
       connectionTimeout: 1_000,
       retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
     });
-    const log = await kafkaLog({ kafka, topic, createTopic: { partitions: 3 } });
+    const log = kafkaLog({ kafka, topic, createTopic: { partitions: 3 } });
     cleanups.push(() => log.close());
 
     const members: ViewProcess[] = [];
@@ -82,7 +82,7 @@ describeKafka('the broker killed with SIGKILL and restarted under load', () => {
         const id = ids[n] as string;
         wave.push(
           producer.emit('chaos/tick', `s-${n % 211}`, { n }, { id }).then(
-            (position) => {
+            ({ position }) => {
               acked.set(id, position);
             },
             (error) => {
@@ -108,7 +108,7 @@ describeKafka('the broker killed with SIGKILL and restarted under load', () => {
     expect(failed.size, 'appends during the outage fail').toBeGreaterThan(0);
     for (const error of failed.values()) {
       expect(error).toBeInstanceOf(RiverlogError);
-      expect((error as RiverlogError).code).toBe('APPEND_FAILED');
+      expect((error as RiverlogError).code).toBe('LOG_WRITE_FAILED');
     }
 
     try {

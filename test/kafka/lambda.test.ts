@@ -77,7 +77,7 @@ describeKafka('kafkaHandler with records kafkaLog produced', () => {
   it('hands each event to its handler in per-subject order and reports a failing one with the rest of its partition', async () => {
     const topic = uniqueTopic('lambda');
     topics.push(topic);
-    const log = await kafkaLog({ brokers: brokers ?? [], topic, createTopic: { partitions: 3 }, logLevel: 'nothing' });
+    const log = kafkaLog({ brokers: brokers ?? [], topic, createTopic: { partitions: 3 }, logLevel: 'nothing' });
     const events: Envelope[] = [];
     for (let seq = 0; seq < 5; seq++) {
       for (const order of ['o-1', 'o-2', 'o-3', 'o-4', 'o-5', 'o-6']) {
@@ -105,10 +105,10 @@ describeKafka('kafkaHandler with records kafkaLog produced', () => {
     const selfManaged: SelfManagedKafkaEvent = { eventSource: 'SelfManagedKafka', bootstrapServers: (brokers ?? []).join(','), records };
 
     const seen: { order: string; seq: number; position: Position }[] = [];
-    const deadLetter = memoryDeadLetters();
+    const deadLetters = memoryDeadLetters();
     const handler = kafkaHandler({
       catalog,
-      deadLetter,
+      deadLetters,
       retry: { maxAttempts: 1 },
       handlers: {
         'order/place': async (event, { position }) => {
@@ -141,7 +141,7 @@ describeKafka('kafkaHandler with records kafkaLog produced', () => {
         `order of ${order}`,
       ).toEqual([0, 1, 2, 3, 4]);
     }
-    expect(deadLetter.letters).toEqual([]);
+    expect(deadLetters.letters).toEqual([]);
 
     // Self-managed Kafka: the same records, the same outcome.
     seen.length = 0;

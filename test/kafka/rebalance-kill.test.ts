@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { defineCatalog, defineEvent, type Envelope, type Position, t } from '@riverlog/core';
 import { kafkaLog } from '@riverlog/kafka';
 import { afterEach, expect, it } from 'vitest';
-import { brokers, deleteTopic, describeKafka, uniqueTopic, until } from './support.js';
+import { brokers, deleteTopic, describeKafka, topicHeads, uniqueTopic, until } from './support.js';
 import { readView, spawnViewProcess, stopViewProcess, type ViewProcess, viewCheckpoint } from './view-processes.js';
 
 const catalog = defineCatalog([defineEvent('chaos/tick', { data: { n: t.number } })]);
@@ -27,13 +27,13 @@ describeKafka('a consumer process killed during a rebalance', () => {
       () => deleteTopic(topic),
     );
     const dbPath = join(dir, 'view.db');
-    const log = await kafkaLog({ brokers: brokers ?? [], topic, createTopic: { partitions: 3 }, logLevel: 'nothing' });
+    const log = kafkaLog({ brokers: brokers ?? [], topic, createTopic: { partitions: 3 }, logLevel: 'nothing' });
     const events: Envelope[] = Array.from({ length: EVENTS }, (_, n) =>
       catalog.create('chaos/tick', `s-${n % 97}`, { n }, { source: 'test' }),
     );
     const positions: Position[] = [];
     for (let i = 0; i < EVENTS; i += 1000) positions.push(...(await log.append(events.slice(i, i + 1000))));
-    const heads = await log.heads();
+    const heads = await topicHeads(topic);
     await log.close();
 
     const spawned: ViewProcess[] = [];

@@ -53,3 +53,18 @@ export async function deleteTopic(topic: string): Promise<void> {
     await admin.disconnect();
   }
 }
+
+/** The offset of the last record of each non-empty partition, read from outside riverlog. */
+export async function topicHeads(topic: string): Promise<Record<string, string>> {
+  const admin = rawKafka().admin();
+  await admin.connect();
+  try {
+    const heads: Record<string, string> = {};
+    for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
+      if (BigInt(high) > BigInt(low)) heads[String(partition)] = (BigInt(high) - 1n).toString();
+    }
+    return heads;
+  } finally {
+    await admin.disconnect();
+  }
+}
