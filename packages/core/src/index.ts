@@ -1,5 +1,7 @@
 /** io-ts, re-exported so catalogs need no second import. */
 export * as t from 'io-ts';
+export type { AssignmentHooks, PartitionAssignment } from './assignment.js';
+export { LocalAssignment, type LocalAssignmentOptions } from './assignment-local.js';
 export {
   type BackoffOptions,
   type BackoffPolicy,
@@ -14,15 +16,9 @@ export * from './envelope.js';
 export * from './errors.js';
 export * from './history.js';
 export { encodeIndexKey } from './index-key.js';
-export { preview, strict, toIssues } from './issues.js';
+export { type OptionalC, optional, preview, type StrictC, type StrictOutput, type StrictType, strict, toIssues } from './issues.js';
 export { envelopeFromKafkaRecord, type KafkaHeaderValue, type KafkaWireRecord, type StoredEnvelope } from './kafka-wire.js';
-export {
-  defaultLeaseOwner,
-  LeaseBalancer,
-  type LeaseBalancerHooks,
-  type LeaseBalancerOptions,
-  WHOLE_GROUP,
-} from './lease-balancer.js';
+export { defaultLeaseOwner, LeaseBalancer, type LeaseBalancerOptions } from './lease-balancer.js';
 export { type LineageReadOptions, readEnds, readLineage, readyPartitions } from './lineage.js';
 export { memoryCheckpointStore } from './memory/checkpoints.js';
 export { memoryDeadLetters } from './memory/dead-letters.js';
@@ -43,4 +39,5 @@ export {
 } from './read-helpers.js';
 export { type TimeSlice, timeSlice } from './time-slice.js';
 export { ulid, ulidTime } from './ulid.js';
+export { decodeUtf8, invalidUtf8Offset } from './utf8.js';
 export * from './view-rules.js';

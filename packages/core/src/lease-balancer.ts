@@ -1,15 +1,9 @@
 import { hostname } from 'node:os';
+import { type AssignmentHooks, byPartitionName, callHook, notHeld, type PartitionAssignment } from './assignment.js';
 import { RiverlogError } from './errors.js';
-import type { LeaseStore } from './ports.js';
-
-/**
- * The partition name of the one lease that stands for the whole group in
- * `exclusive` mode: the name `acquired`, `lost` and `handBack` get.
- *
- * @example
- * new LeaseBalancer({ ...options, exclusive: true, acquired: (lease) => lease === WHOLE_GROUP && startAll() });
- */
-export const WHOLE_GROUP = '*';
+import { planShare } from './fair-share.js';
+import { LeaseWatch } from './lease-watch.js';
+import type { Fence, Lease, LeaseStore } from './ports.js';
 
 /**
  * A name for this process in a lease store: `<hostname>/<pid>/<random>`, unique
@@ -23,38 +17,6 @@ export function defaultLeaseOwner(): string {
 }
 
 /**
- * What a {@link LeaseBalancer} tells its host, and asks of it. Hooks are
- * called from the balancer's rounds; a hook that throws or rejects is
- * reported to `onError`.
- *
- * @example
- * const hooks: LeaseBalancerHooks = {
- *   acquired: (partition) => workers.start(partition),
- *   lost: (partition) => workers.abort(partition),
- *   handBack: (partition) => workers.finish(partition),
- *   onError: (error, partition) => console.warn(`lease ${partition ?? ''}`, error),
- * };
- */
-export interface LeaseBalancerHooks {
-  /** This process took the partition's lease: start working on it. */
-  acquired?(partition: string): void | Promise<void>;
-  /**
-   * The partition's lease ran out by our clock (the store did not answer in
-   * time) or the store refused to renew it (someone else holds it): stop
-   * working on it at once. Nothing is released; it is no longer ours.
-   */
-  lost?(partition: string): void | Promise<void>;
-  /**
-   * This process holds more than its fair share: finish the partition's
-   * in-flight work and resolve. The lease is renewed until then and released
-   * right after. Default: resolves at once.
-   */
-  handBack?(partition: string): Promise<void>;
-  /** Talking to the store (or a hook) failed; the next round tries again. */
-  onError?(error: unknown, partition?: string): void;
-}
-
-/**
  * How a {@link LeaseBalancer} shares a group, and its hooks.
  *
  * @example
@@ -64,71 +26,97 @@ export interface LeaseBalancerHooks {
  *   owner: defaultLeaseOwner(),
  *   ttlMs: 10_000,
  *   renewEveryMs: 3_000,
- *   partitions: () => log.partitions(),
+ *   partitions: async () => (await log.partitions()).map((p) => p.id),
  *   ...hooks,
  * };
  */
-export interface LeaseBalancerOptions extends LeaseBalancerHooks {
+export interface LeaseBalancerOptions extends AssignmentHooks {
   readonly store: LeaseStore;
   /** The group whose partitions are shared; membership leases live in `<group>#members`. */
   readonly group: string;
   /** This process's name in the store; see {@link defaultLeaseOwner}. */
   readonly owner: string;
-  /** How long a lease lasts without renewal. */
+  /** How long a lease lasts without renewal, on each process's own clock. */
   readonly ttlMs: number;
   /** How often leases are renewed and the share rebalanced; below `ttlMs` (a third of it is usual). */
   readonly renewEveryMs: number;
-  /** The partitions to share, asked at every round (not called in `exclusive` mode). */
+  /** The partitions ready to be worked on (parents finished, not read to their end), asked at every round. */
   readonly partitions: () => Promise<readonly string[]>;
-  /** One lease ({@link WHOLE_GROUP}) for the whole group: one active process, the others on standby. */
-  readonly exclusive?: boolean;
+  /** This process's clock for durations (ms, any origin). Default `performance.now()`. Only differences are used. */
+  readonly now?: () => number;
 }
 
 interface Held {
-  /** Epoch ms after which the lease may be someone else's, by our clock. */
+  lease: Lease;
+  /** Our clock's time after which the lease may be someone else's: start of the last successful take or renew + ttl. */
   validUntil: number;
   /** The host is finishing the partition before the lease is released. */
   handingBack: boolean;
 }
 
-/** Sorts partition names as numbers where they are numbers: '2' before '10'. */
-const byName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
-
 /**
- * Shares a group's partitions fairly among the processes of the group through
- * a {@link LeaseStore}: one lease per partition, renewed every `renewEveryMs`,
- * taken over by another process once it expires. Each process also keeps a
- * membership lease in the group `<group>#members`, so everyone knows how many
- * processes share the work. A process takes free or expired partitions up to
- * its fair share (`ceil(partitions / processes)`) and hands back what is over
- * it, once the host has finished the partition's in-flight work.
+ * Shares a group's partitions fairly among its processes through fenced
+ * leases in a {@link LeaseStore}: the {@link PartitionAssignment} with leases.
  *
- * A lease counts as held only until it runs out by our own clock ({@link holds}):
- * if the store hangs, the partitions are reported `lost` when their time is up,
- * even before the store answers. A failing store call is reported to `onError`
- * and tried again at the next round; it never stops the round for the other
- * partitions.
+ * **Leases.** One lease per partition, renewed every `renewEveryMs`. Each
+ * process also keeps a membership lease (row `owner` in group
+ * `<group>#members`), so every process knows how many share the work. Expiry
+ * is judged by the observer ({@link LeaseWatch}): a lease is free when it was
+ * released or its counter has not moved for `ttlMs` on *our* clock, and is
+ * taken with a compare-and-set on the lease as seen (its epoch, the fencing
+ * token, then grows). Our own lease is valid until the start of its last
+ * successful take or renew + `ttlMs`, on our clock ({@link holds}); past
+ * that it is `lost`, even if the store has not answered. No time from
+ * another host is ever compared with ours, so a clock that runs ahead or
+ * behind cannot make two processes hold one partition; a process that was
+ * paused is refused by the stores through its stale fence ({@link fence}).
+ *
+ * **Fair shares.** Each round follows {@link planShare}: with N ready
+ * partitions and M live members every process ends with ⌊N/M⌋ or ⌈N/M⌉ —
+ * taking free ones up to ⌈N/M⌉, handing back (after its in-flight work)
+ * what is above ⌈N/M⌉, and, when below ⌊N/M⌋ with nothing free, stealing one
+ * per round from the most loaded owner above ⌊N/M⌋ (but not above ⌈N/M⌉:
+ * that one hands back by itself). Steals wait until the
+ * membership seen has been stable for one renewal interval, so that a
+ * process above its share hands back first. The rules never flap (see
+ * {@link planShare}).
+ *
+ * **Clean-up.** Membership rows whose counter has not moved for `ttlMs`
+ * (crashed processes) are removed, and so are partition rows not moved for
+ * `ttlMs` of partitions no longer listed (finished ones). Rows of listed
+ * partitions are never removed but taken over: they carry the epoch the
+ * stores fence on. `stop()` releases every lease and removes our membership.
+ *
+ * A failing store call is reported to `onError` and tried again at the next
+ * round; it never stops the round for the other partitions.
  *
  * @example
  * const balancer = new LeaseBalancer({
- *   store: memoryLeaseStore(),
+ *   store: sqliteLeaseStore({ path: 'leases.db' }),
  *   group: 'emailer',
  *   owner: defaultLeaseOwner(),
  *   ttlMs: 10_000,
  *   renewEveryMs: 3_000,
- *   partitions: () => log.partitions(),
- *   acquired: (partition) => startWorker(partition),
+ *   partitions: async () => readyPartitions(),
+ *   acquired: (partition, epoch) => startWorker(partition, epoch),
  *   lost: (partition) => abortWorker(partition),
  *   handBack: (partition) => finishWorker(partition),
  *   onError: (error) => console.warn(error),
  * });
  * await balancer.start();
- * // ... on shutdown, once the workers have stopped:
- * await balancer.stop();
+ * await checkpoints.save('emailer', positions, balancer.fence(Object.keys(positions)));
+ * await balancer.stop(); // on shutdown, once the workers have stopped
  */
-export class LeaseBalancer {
+export class LeaseBalancer implements PartitionAssignment {
   private readonly held = new Map<string, Held>();
   private readonly handingBack = new Set<Promise<void>>();
+  /** Partitions read to their end: never taken again. */
+  private readonly done = new Set<string>();
+  private readonly watch: LeaseWatch;
+  private readonly now: () => number;
+  private membership: Lease | undefined;
+  /** The live members seen in the last round, and since when (our clock) that set has not changed. */
+  private members = { key: '', since: 0 };
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   private halted = false;
@@ -142,6 +130,8 @@ export class LeaseBalancer {
         `LeaseBalancer: renewEveryMs must be > 0 and below ttlMs (${ttlMs}), got ${renewEveryMs}; renew well before a lease expires.`,
       );
     }
+    this.now = options.now ?? (() => performance.now());
+    this.watch = new LeaseWatch(ttlMs, this.now);
   }
 
   private get membersGroup(): string {
@@ -150,12 +140,39 @@ export class LeaseBalancer {
 
   /** True while this process may still work on the partition: its lease has not run out by our clock. */
   holds(partition: string): boolean {
-    return (this.held.get(partition)?.validUntil ?? 0) > Date.now();
+    return (this.held.get(partition)?.validUntil ?? Number.NEGATIVE_INFINITY) > this.now();
   }
 
-  /** The partitions held now by our clock (those being handed back included), in order. */
+  /** The partitions held now by our clock (those being handed back included), in name order. */
   owned(): string[] {
-    return [...this.held.keys()].filter((partition) => this.holds(partition)).sort(byName);
+    return [...this.held.keys()].filter((partition) => this.holds(partition)).sort(byPartitionName);
+  }
+
+  /**
+   * Our lease epoch for each of `partitions`, to write under. Throws a
+   * `RiverlogError` with code `LEASE_LOST` for one we do not hold.
+   */
+  fence(partitions: Iterable<string>): Fence {
+    const fence: Record<string, number> = {};
+    for (const partition of partitions) {
+      const entry = this.held.get(partition);
+      if (!entry || !this.holds(partition)) throw notHeld(this.options.group, partition);
+      fence[partition] = entry.lease.epoch;
+    }
+    return fence;
+  }
+
+  /** Releases the partition now, with no hook (it was read to its end); it is never taken again by this balancer. */
+  async finished(partition: string): Promise<void> {
+    this.done.add(partition);
+    const entry = this.held.get(partition);
+    if (!entry) return;
+    this.held.delete(partition);
+    try {
+      await this.options.store.release(entry.lease);
+    } catch (error) {
+      this.report(error, partition);
+    }
   }
 
   /** Joins the group and takes a first share; then renews and rebalances every `renewEveryMs`. */
@@ -178,16 +195,18 @@ export class LeaseBalancer {
     await this.round;
   }
 
-  /** Halts, waits for the hand-backs under way, then gives up every lease and the membership. */
+  /** Halts, waits for the hand-backs under way, then releases every lease and removes our membership. */
   async stop(): Promise<void> {
     await this.halt();
     await Promise.allSettled(this.handingBack);
-    const { store, group, owner, exclusive } = this.options;
-    const partitions = [...this.held.keys()];
+    const { store } = this.options;
+    const leases = [...this.held.values()].map((entry) => entry.lease);
+    const membership = this.membership;
     this.held.clear();
+    this.membership = undefined;
     const results = await Promise.allSettled([
-      ...partitions.map((partition) => store.release(group, partition, owner)),
-      ...(exclusive ? [] : [store.release(this.membersGroup, owner, owner)]),
+      ...leases.map((lease) => store.release(lease)),
+      ...(membership ? [store.remove(membership)] : []),
     ]);
     for (const result of results) if (result.status === 'rejected') this.report(result.reason);
   }
@@ -204,119 +223,141 @@ export class LeaseBalancer {
   }
 
   private async renewAndBalance(): Promise<void> {
-    const { store, owner, ttlMs, exclusive } = this.options;
     this.expire();
-    if (!exclusive) {
-      try {
-        await store.acquire(this.membersGroup, owner, owner, ttlMs);
-      } catch (error) {
-        this.report(error);
-      }
-    }
-    await Promise.all([...this.held.keys()].map((partition) => this.renew(partition)));
+    await Promise.all([this.keepMembership(), ...[...this.held.keys()].map((partition) => this.renew(partition))]);
     if (this.halted) return;
     await this.balance();
   }
 
+  /** Renews our membership lease, or takes it (again: it may have been removed while we were paused). */
+  private async keepMembership(): Promise<void> {
+    const { store, owner } = this.options;
+    try {
+      if (this.membership) {
+        this.membership = await store.renew(this.membership);
+        if (this.membership) return;
+      }
+      const seen = (await store.list(this.membersGroup)).find((lease) => lease.partition === owner);
+      this.membership = await store.take(this.membersGroup, owner, owner, seen);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
   /** Renews one lease; a failure keeps it until it runs out by our clock. */
   private async renew(partition: string): Promise<void> {
-    const { store, group, owner, ttlMs } = this.options;
-    const lease = this.held.get(partition);
-    if (!lease) return;
-    const asked = Date.now();
-    let renewed: boolean;
+    const entry = this.held.get(partition);
+    if (!entry) return;
+    const asked = this.now();
+    let renewed: Lease | undefined;
     try {
-      renewed = await store.renew(group, partition, owner, ttlMs);
+      renewed = await this.options.store.renew(entry.lease);
     } catch (error) {
       this.report(error, partition);
       return;
     }
-    if (this.held.get(partition) !== lease) return; // lost or released meanwhile
+    if (this.held.get(partition) !== entry) return; // lost, finished or released meanwhile
     // Run out by our clock before the answer came: the host may have stopped already, so it is lost
-    // (and taken again below if the store still says it is ours). Being handed back, it only needs the time.
-    if (renewed && (lease.handingBack || lease.validUntil > Date.now())) lease.validUntil = asked + ttlMs;
-    else this.lose(partition);
+    // (and taken again later if it is still free).
+    if (renewed && entry.validUntil > this.now()) {
+      entry.lease = renewed;
+      entry.validUntil = asked + this.options.ttlMs;
+    } else this.lose(partition);
   }
 
-  /** Reports as lost every lease that ran out by our clock, except those being handed back. */
+  /** Reports as lost every lease that ran out by our clock. */
   private expire(): void {
-    const now = Date.now();
-    for (const [partition, lease] of this.held) if (!lease.handingBack && lease.validUntil <= now) this.lose(partition);
+    const now = this.now();
+    for (const [partition, entry] of this.held) if (entry.validUntil <= now) this.lose(partition);
   }
 
   private lose(partition: string): void {
-    const lease = this.held.get(partition);
-    if (!lease) return;
-    this.held.delete(partition);
-    // Already leaving: the host is finishing it; there is nothing to release any more.
-    if (!lease.handingBack) this.call('lost', partition);
+    if (!this.held.delete(partition)) return;
+    callHook(this.report, () => this.options.lost?.(partition), partition);
   }
 
   private async balance(): Promise<void> {
-    const { store, group, owner, ttlMs, exclusive } = this.options;
-    const [wanted, members, leases] = await Promise.all([
-      exclusive ? [WHOLE_GROUP] : this.options.partitions(),
-      exclusive ? [] : store.list(this.membersGroup),
-      store.list(group),
-    ]);
-    const now = Date.now();
-    const live = [...members, ...leases].filter((lease) => lease.owner !== owner && lease.expiresAt > now);
-    const owners = new Set(live.map((lease) => lease.owner)).size + 1;
-    const share = exclusive ? 1 : Math.ceil(wanted.length / owners);
-    const active = [...this.held].filter(([, lease]) => !lease.handingBack).map(([partition]) => partition);
+    const { store, group, owner, renewEveryMs } = this.options;
+    const [listed, members, leases] = await Promise.all([this.options.partitions(), store.list(this.membersGroup), store.list(group)]);
+    this.watch.observe(this.membersGroup, members);
+    this.watch.observe(group, leases);
+    const now = this.now();
 
-    if (active.length > share) {
-      for (const partition of active.sort(byName).slice(share)) this.handBack(partition);
+    const wanted = [...new Set(listed)].filter((partition) => !this.done.has(partition));
+    const isWanted = new Set(wanted);
+    for (const [partition, entry] of this.held) if (!entry.handingBack && !isWanted.has(partition)) this.handBack(partition);
+
+    const live = members.filter((lease) => lease.partition !== owner && this.watch.live(lease)).map((lease) => lease.partition);
+    const key = [...live, owner].sort().join('\n');
+    if (key !== this.members.key) this.members = { key, since: now };
+
+    const others = new Map<string, string>();
+    for (const lease of leases) {
+      if (lease.owner !== undefined && lease.owner !== owner && isWanted.has(lease.partition) && this.watch.live(lease)) {
+        others.set(lease.partition, lease.owner);
+      }
+    }
+    const held = [...this.held].filter(([partition]) => isWanted.has(partition));
+    const mine = held.filter(([, entry]) => !entry.handingBack).map(([partition]) => partition);
+    const leaving = held.filter(([, entry]) => entry.handingBack).map(([partition]) => partition);
+    const maySteal = now - this.members.since >= renewEveryMs;
+    const plan = planShare({ wanted, members: live.length + 1, mine, leaving, others, maySteal });
+
+    const rows = new Map(leases.map((lease) => [lease.partition, lease]));
+    for (const partition of plan.handBack) this.handBack(partition);
+    for (const partition of plan.take) await this.take(partition, rows.get(partition));
+    if (plan.steal) await this.take(plan.steal.partition, rows.get(plan.steal.partition));
+    await this.cleanUp(members, leases, isWanted);
+  }
+
+  /** Takes a lease with a compare-and-set on the row as seen (undefined: there is none yet). */
+  private async take(partition: string, seen: Lease | undefined): Promise<void> {
+    const { store, group, owner, ttlMs } = this.options;
+    if (this.halted || this.done.has(partition) || this.held.has(partition)) return;
+    const asked = this.now();
+    let lease: Lease | undefined;
+    try {
+      lease = await store.take(group, partition, owner, seen);
+    } catch (error) {
+      this.report(error, partition);
       return;
     }
-    const taken = new Set(leases.filter((lease) => lease.owner !== owner && lease.expiresAt > now).map((lease) => lease.partition));
-    let count = active.length;
-    for (const partition of wanted) {
-      if (count >= share || this.halted) return;
-      if (this.held.has(partition) || taken.has(partition)) continue;
-      const asked = Date.now();
-      try {
-        if (!(await store.acquire(group, partition, owner, ttlMs))) continue;
-      } catch (error) {
-        this.report(error, partition);
-        continue;
-      }
-      // The answer came too late to use: the lease runs out in the store by itself, or is taken again next round.
-      if (asked + ttlMs <= Date.now()) continue;
-      // Held even if halted meanwhile, so that stop() releases it.
-      this.held.set(partition, { validUntil: asked + ttlMs, handingBack: false });
-      count++;
-      if (!this.halted) this.call('acquired', partition);
-    }
+    // Lost the race, or the answer came too late to use (the row says it is ours: taken again next round).
+    if (!lease || asked + ttlMs <= this.now()) return;
+    // Held even if halted or finished meanwhile, so that stop() or the next round releases it.
+    this.held.set(partition, { lease, validUntil: asked + ttlMs, handingBack: false });
+    if (!this.halted && !this.done.has(partition)) callHook(this.report, () => this.options.acquired?.(partition, lease.epoch), partition);
+  }
+
+  /** Removes the rows of members gone for a TTL, and of partitions no longer listed that nobody renewed for a TTL. */
+  private async cleanUp(members: readonly Lease[], leases: readonly Lease[], isWanted: ReadonlySet<string>): Promise<void> {
+    const { store, owner } = this.options;
+    const stale = [
+      ...members.filter((lease) => lease.partition !== owner && this.watch.expired(lease)),
+      ...leases.filter((lease) => !isWanted.has(lease.partition) && !this.held.has(lease.partition) && this.watch.expired(lease)),
+    ];
+    const results = await Promise.allSettled(stale.map((lease) => store.remove(lease)));
+    for (const result of results) if (result.status === 'rejected') this.report(result.reason);
   }
 
   /** Lets the host finish the partition, then releases its lease; it is renewed until then. */
   private handBack(partition: string): void {
-    const lease = this.held.get(partition);
-    if (!lease) return;
-    lease.handingBack = true;
-    const { store, group, owner } = this.options;
+    const entry = this.held.get(partition);
+    if (!entry || entry.handingBack) return;
+    entry.handingBack = true;
     const done: Promise<void> = Promise.resolve()
       .then(() => this.options.handBack?.(partition))
-      .then(() => (this.held.get(partition) === lease ? store.release(group, partition, owner) : undefined))
+      .then(() => {
+        if (this.held.get(partition) !== entry) return;
+        this.held.delete(partition);
+        return this.options.store.release(entry.lease);
+      })
       .catch((error) => this.report(error, partition))
-      .finally(() => {
-        if (this.held.get(partition) === lease) this.held.delete(partition);
-        this.handingBack.delete(done);
-      });
+      .finally(() => this.handingBack.delete(done));
     this.handingBack.add(done);
   }
 
-  private call(hook: 'acquired' | 'lost', partition: string): void {
-    try {
-      const result = this.options[hook]?.(partition);
-      if (result) result.catch((error) => this.report(error, partition));
-    } catch (error) {
-      this.report(error, partition);
-    }
-  }
-
-  private report(error: unknown, partition?: string): void {
+  private readonly report = (error: unknown, partition?: string): void => {
     this.options.onError?.(error, partition);
-  }
+  };
 }
