@@ -1,8 +1,48 @@
-import { ClosedError, RiverlogError } from '@riverlog/core';
+import { backoffPolicy, ClosedError, RiverlogError, retryForever } from '@riverlog/core';
 import Database from 'better-sqlite3';
 
-/** How long a writer waits for another process's write lock before giving up (ms). */
-export const BUSY_TIMEOUT_MS = 10_000;
+/**
+ * How long SQLite itself waits for another connection's lock, blocking the
+ * process (ms): a few milliseconds only. Longer waits happen in
+ * {@link whileBusy}, asynchronously, so timers (lease renewal, heartbeats)
+ * keep running meanwhile.
+ */
+export const BUSY_TIMEOUT_MS = 5;
+/** How long a call keeps retrying a locked database, in all, before it fails (ms). */
+export const LOCK_PATIENCE_MS = 10_000;
+/**
+ * The wait while a database is locked at open, when the call cannot wait
+ * asynchronously (factories are synchronous): only creating a file's tables
+ * takes a write lock there.
+ */
+export const OPEN_BUSY_TIMEOUT_MS = 2_000;
+
+/** Waits between attempts on a locked database: short, since SQLite write transactions are. */
+const busyBackoff = backoffPolicy({ initialMs: 2, maxMs: 100 });
+
+/** True for SQLite's "database is locked" errors (`SQLITE_BUSY`, `SQLITE_BUSY_*`). */
+export function isBusy(error: unknown): boolean {
+  const code = sqliteCode(error);
+  return code === 'SQLITE_BUSY' || (code?.startsWith('SQLITE_BUSY_') ?? false);
+}
+
+/**
+ * Runs `work` (synchronous database calls, e.g. a transaction) and, while
+ * another connection holds the lock, runs it again after an asynchronous
+ * pause, for up to `patienceMs` in all; then rethrows the busy error. Each
+ * attempt blocks the process for at most SQLite's `busy_timeout` of a few ms.
+ *
+ * @example
+ * await whileBusy(() => saveAll.immediate(group, positions));
+ */
+export function whileBusy<T>(work: () => T, options: { readonly patienceMs?: number; readonly signal?: AbortSignal } = {}): Promise<T> {
+  const deadline = performance.now() + (options.patienceMs ?? LOCK_PATIENCE_MS);
+  return retryForever(async () => work(), {
+    policy: busyBackoff,
+    retryable: (error) => isBusy(error) && performance.now() < deadline,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
 
 /**
  * Where a store keeps its tables: a file path (the store opens and owns its
@@ -33,6 +73,15 @@ export interface StoreConnection {
   readonly location: string;
   /** Throws `ClosedError` once the store or a shared connection was closed. */
   ensureOpen(): void;
+  /**
+   * Runs `work` with {@link whileBusy}: a locked database is waited for
+   * asynchronously, never by blocking the process. Checks that the store is
+   * open before each attempt. Use it for every write transaction.
+   *
+   * @example
+   * await connection.write(() => saveAll.immediate(group, positions));
+   */
+  write<T>(work: () => T): Promise<T>;
   close(): void;
 }
 
@@ -62,7 +111,7 @@ export function openStoreConnection(
       throw new RiverlogError('INVALID_OPTION', `${what}: path must be a non-empty string, got ${JSON.stringify(source.path)}.`);
     }
     try {
-      db = new Database(source.path, { timeout: BUSY_TIMEOUT_MS });
+      db = new Database(source.path, { timeout: OPEN_BUSY_TIMEOUT_MS });
     } catch (error) {
       throw new RiverlogError(
         'STORE_OPEN_FAILED',
@@ -83,6 +132,7 @@ export function openStoreConnection(
     if (owned) db.pragma(`synchronous = ${synchronous}`);
     const missing = [...schema.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].some((match) => !existing.has(match[1] as string));
     if (missing) db.transaction(() => db.exec(schema)).immediate();
+    if (owned) db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   } catch (error) {
     if (owned) db.close();
     throw new RiverlogError('STORE_OPEN_FAILED', `${what}: cannot use ${location} (${describeSqliteError(error)}). Nothing was changed.`, {
@@ -90,11 +140,18 @@ export function openStoreConnection(
     });
   }
   let closed = false;
+  const ensureOpen = () => {
+    if (closed || !db.open) throw new ClosedError(`${what} on ${location}`);
+  };
   return {
     db,
     location,
-    ensureOpen() {
-      if (closed || !db.open) throw new ClosedError(`${what} on ${location}`);
+    ensureOpen,
+    write(work) {
+      return whileBusy(() => {
+        ensureOpen();
+        return work();
+      });
     },
     close() {
       if (closed) return;

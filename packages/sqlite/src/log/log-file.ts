@@ -1,6 +1,6 @@
 import { LogFormatError, PartitionCountError, RiverlogError } from '@riverlog/core';
 import Database from 'better-sqlite3';
-import { describeSqliteError, sqliteCode } from '../connection.js';
+import { BUSY_TIMEOUT_MS, describeSqliteError, OPEN_BUSY_TIMEOUT_MS, sqliteCode } from '../connection.js';
 
 /** The marker in `riverlog_log_meta` that says a file holds a riverlog log. */
 export const LOG_FORMAT = 'riverlog-sqlite-log';
@@ -83,33 +83,62 @@ export interface OpenLogFileOptions {
   readonly path: string;
   readonly partitions: number | undefined;
   readonly synchronous: 'full' | 'normal';
-  readonly busyTimeoutMs: number;
 }
 
 /**
  * Opens the log at `path`, creating it when the file is missing or an empty
  * database. Refuses, before writing anything, a file that is not SQLite, is
  * corrupt, belongs to another application, was written by a newer format, or
- * holds a different partition count.
+ * holds a different partition count (`LogFormatError`, `PartitionCountError`).
+ * A file it may not open, create or write (permissions, a read-only
+ * directory, a missing directory, a lock held too long) is `LOG_OPEN_FAILED`.
+ *
+ * Opening is synchronous: a lock is waited for here by blocking, up to
+ * {@link OPEN_BUSY_TIMEOUT_MS}; afterwards the connection waits at most
+ * {@link BUSY_TIMEOUT_MS} at a time, the rest asynchronously.
  */
 export function openLogFile(options: OpenLogFileOptions): LogFile {
   const { path } = options;
   let db: Database.Database;
   try {
-    db = new Database(path, { timeout: options.busyTimeoutMs });
+    db = new Database(path, { timeout: OPEN_BUSY_TIMEOUT_MS });
   } catch (error) {
-    throw new LogFormatError(path, `it cannot be opened (${describeSqliteError(error)})`, { cause: error });
+    throw openFailure(path, error);
   }
   try {
     let partitions = inspect(db, path, options.partitions);
     if (partitions === undefined) partitions = create(db, path, options.partitions ?? DEFAULT_PARTITIONS, options.partitions);
     db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     return { db, partitions };
   } catch (error) {
     db.close();
     if (error instanceof RiverlogError) throw error;
-    throw new LogFormatError(path, explain(error), { cause: error });
+    if (isFormatFailure(error)) throw new LogFormatError(path, explain(error), { cause: error });
+    throw openFailure(path, error);
   }
+}
+
+/** The file's content is not a usable database: corrupt or not SQLite at all. */
+export function isFormatFailure(error: unknown): boolean {
+  const code = sqliteCode(error);
+  return code === 'SQLITE_NOTADB' || (code?.startsWith('SQLITE_CORRUPT') ?? false);
+}
+
+/** The file could not be opened, created or written: where it lives is the problem, not what it holds. */
+function openFailure(path: string, error: unknown): RiverlogError {
+  const code = sqliteCode(error);
+  const hint =
+    code?.startsWith('SQLITE_BUSY') || code?.startsWith('SQLITE_LOCKED')
+      ? `another connection held its lock for over ${OPEN_BUSY_TIMEOUT_MS} ms; open it again`
+      : 'check that its directory exists and that this process may create and write files in it (SQLite writes the -wal and -shm files beside it)';
+  return new RiverlogError(
+    'LOG_OPEN_FAILED',
+    `Cannot open the log ${path} (${describeSqliteError(error)}): ${hint}. Nothing was changed.`,
+    {
+      cause: error,
+    },
+  );
 }
 
 /** Why SQLite refused the file, in words. */

@@ -7,6 +7,8 @@ export class PartitionStatements {
   readonly last: Database.Statement;
   /** `[offset, envelope]` rows from an offset on, in offset order. */
   readonly page: Database.Statement;
+  /** The envelope at an offset as stored, in bytes (undefined when absent). */
+  readonly bytesAt: Database.Statement;
   private typed: Database.Statement | undefined;
   private readonly inserts = new Map<number, Database.Statement>();
 
@@ -16,6 +18,7 @@ export class PartitionStatements {
   ) {
     this.last = db.prepare(`SELECT "offset" FROM ${table} ORDER BY "offset" DESC LIMIT 1`).pluck();
     this.page = db.prepare(`SELECT "offset", envelope FROM ${table} WHERE "offset" >= ? ORDER BY "offset" LIMIT ?`).raw();
+    this.bytesAt = db.prepare(`SELECT CAST(envelope AS BLOB) FROM ${table} WHERE "offset" = ?`).pluck();
   }
 
   /**

@@ -1,6 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import {
   ClosedError,
   defineCatalog,
@@ -11,9 +14,12 @@ import {
   envelopeBytes,
   type LogRecord,
   memoryLog,
+  PARTITION_END,
   type Position,
+  type ReadBatch,
   type ReadOptions,
   RiverlogError,
+  readEnds,
   t,
 } from '@riverlog/core';
 import { until } from '@riverlog/testing';
@@ -32,8 +38,34 @@ const key = (p: Position) => `${p.partition}/${p.offset}`;
 
 async function readAll(log: EventLog, options: ReadOptions = {}): Promise<LogRecord[][]> {
   const batches: LogRecord[][] = [];
-  for await (const batch of log.read(options)) batches.push(batch);
+  for await (const batch of log.read(options)) if (batch.records.length > 0) batches.push([...batch.records]);
   return batches;
+}
+
+/**
+ * Opens each path with sqliteLog in a child process that may read `dir` but not write to it (run as
+ * `nobody` when the tests run as root, whom permission bits do not stop), and returns its error's code and message.
+ */
+async function openAsAnotherUser(dir: string, paths: readonly string[]): Promise<[string, { code: string; message: string }][]> {
+  const root = process.getuid?.() === 0;
+  chmodSync(dir, root ? 0o755 : 0o555);
+  const entry = pathToFileURL(fileURLToPath(new URL('../../dist/index.js', import.meta.url))).href;
+  const script = `
+    const { sqliteLog } = await import(${JSON.stringify(entry)});
+    const results = [];
+    for (const path of ${JSON.stringify(paths)}) {
+      try { await sqliteLog({ path }).close(); results.push([path, { code: 'OPENED', message: '' }]); }
+      catch (error) { results.push([path, { code: error.code, message: error.message }]); }
+    }
+    console.log(JSON.stringify(results));`;
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      ...(root ? { uid: 65534, gid: 65534 } : {}),
+    });
+    return JSON.parse(stdout) as [string, { code: string; message: string }][];
+  } finally {
+    chmodSync(dir, 0o700);
+  }
 }
 
 let dir: string;
@@ -61,7 +93,7 @@ describe('sqliteLog', () => {
       Array.from({ length: 10 }, (_, i) => renamed(`s${i % 4}`, 100 + i)),
     ];
     for (const batch of batches) expect((await sqlite.append(batch)).map(key)).toEqual((await memory.append(batch)).map(key));
-    expect(await sqlite.heads()).toEqual(await memory.heads());
+    expect(await readEnds(sqlite, ['0', '1', '2'], {})).toEqual(await readEnds(memory, ['0', '1', '2'], {}));
     expect(await sqlite.partitions()).toEqual(await memory.partitions());
     for (const options of [
       {},
@@ -69,8 +101,9 @@ describe('sqliteLog', () => {
       { from: { after: { '1': '2' } } },
       { from: { at: { '0': '3' } }, partitions: ['0'] },
     ]) {
-      const ours = (await readAll(sqlite, { ...options, maxBatch: 4 })).flat();
-      const theirs = (await readAll(memory, { ...options, maxBatch: 4 })).flat();
+      const ours = (await readAll(sqlite, { ...options, batchSize: 4 })).flat();
+      const theirs = (await readAll(memory, { ...options, batchSize: 4 })).flat();
+      for (const record of ours) expect(typeof record.storedAt).toBe('number');
       const byPosition = (records: LogRecord[]) => records.map((r) => [key(r.position), r.event]).sort();
       expect(byPosition(ours), JSON.stringify(options)).toEqual(byPosition(theirs));
     }
@@ -87,7 +120,10 @@ describe('sqliteLog', () => {
     await log.close();
     const again = open();
     expect(again.partitionCount).toBe(2);
-    expect(await again.partitions()).toEqual(['0', '1']);
+    expect(await again.partitions()).toEqual([
+      { id: '0', parents: [], closed: false },
+      { id: '1', parents: [], closed: false },
+    ]);
     expect(again.uri).toBe(`sqlite:${join(dir, 'log.db')}`);
   });
 
@@ -125,10 +161,10 @@ describe('sqliteLog', () => {
       })(),
     ];
     for (const batch of batches) expect((await sqlite.append(batch)).map(key)).toEqual((await memory.append(batch)).map(key));
-    expect(await sqlite.heads()).toEqual(await memory.heads());
+    expect(await readEnds(sqlite, ['0', '1', '2'], {})).toEqual(await readEnds(memory, ['0', '1', '2'], {}));
     for (const types of [undefined, ['test/fresh'], ['test/renamed', 'test/created']]) {
-      const ours = (await readAll(sqlite, { types })).flat();
-      const theirs = (await readAll(memory, { types })).flat();
+      const ours = (await readAll(sqlite, { types })).flat().map(({ storedAt, ...record }) => record);
+      const theirs = (await readAll(memory, { types })).flat().map(({ storedAt, ...record }) => record);
       const byPosition = (records: LogRecord[]) => records.map((r) => [key(r.position), r.event]).sort();
       expect(byPosition(ours), JSON.stringify(types)).toEqual(byPosition(theirs));
     }
@@ -165,6 +201,7 @@ describe('sqliteLog', () => {
       expect(times).toEqual([now, now, now + 1000]);
       const fromNow = (await readAll(log, { from: { time: now } })).flat();
       expect(fromNow.map((r) => r.position.offset)).toEqual(['0', '1', '2']);
+      expect(fromNow.map((r) => r.storedAt)).toEqual([now, now, now + 1000]);
       expect((await readAll(log, { from: { time: now + 1 } })).flat().map((r) => r.position)).toEqual([later]);
       expect(stepped?.offset).toBe('1');
     } finally {
@@ -198,10 +235,10 @@ describe('sqliteLog', () => {
     }
   });
 
-  it('filters by type in the database, over pages with few matches, and never yields more than maxBatch', async () => {
+  it('filters by type in the database, over pages with few matches, and never yields more than batchSize', async () => {
     const log = open({ partitions: 1 });
     await log.append(Array.from({ length: 300 }, (_, i) => (i % 50 === 7 ? renamed('a', i) : created('a', i))));
-    const batches = await readAll(log, { types: ['test/renamed'], maxBatch: 4 });
+    const batches = await readAll(log, { types: ['test/renamed'], batchSize: 4 });
     const records = batches.flat();
     expect(records.map((r) => r.position.offset)).toEqual(['7', '57', '107', '157', '207', '257']);
     for (const batch of batches) expect(batch.length).toBeLessThanOrEqual(4);
@@ -215,7 +252,7 @@ describe('sqliteLog', () => {
     const error = await log.append([small, big]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EventTooLargeError);
     expect(error).toMatchObject({ code: 'EVENT_TOO_LARGE', size: envelopeBytes(big), limit: 2048, id: big.id });
-    expect(await log.heads()).toEqual({});
+    expect(await readEnds(log, ['0', '1', '2', '3'], {})).toEqual({});
     const base = envelopeBytes(catalog.create('test/renamed', 'c', { seq: 1, name: '' }, { source }));
     const exact = catalog.create('test/renamed', 'c', { seq: 1, name: 'x'.repeat(2048 - base) }, { source });
     expect(envelopeBytes(exact)).toBe(2048);
@@ -251,7 +288,7 @@ describe('sqliteLog', () => {
     const controller = new AbortController();
     const seen: { own: LogRecord[]; other: LogRecord[] } = { own: [], other: [] };
     const follow = async (log: EventLog, into: LogRecord[]) => {
-      for await (const batch of log.read({ from: 'latest', follow: true, signal: controller.signal })) into.push(...batch);
+      for await (const batch of log.read({ from: 'latest', follow: true, signal: controller.signal })) into.push(...batch.records);
     };
     const reading = Promise.all([follow(writer, seen.own), follow(reader, seen.other)]);
     await new Promise((resolve) => setImmediate(resolve));
@@ -269,7 +306,7 @@ describe('sqliteLog', () => {
     await log.append([created('a', 0)]);
     const seen: LogRecord[] = [];
     const reading = (async () => {
-      for await (const batch of log.read({ from: 'earliest', follow: true })) seen.push(...batch);
+      for await (const batch of log.read({ from: 'earliest', follow: true })) seen.push(...batch.records);
     })();
     await until(() => seen.length === 1, 'the first record');
     // A second connection that is not a SqliteLog of this process: no in-process wake-up reaches the reader.
@@ -302,7 +339,6 @@ describe('sqliteLog', () => {
     expect(ended).toBe(true);
     await log.close();
     await expect(log.append([created('a', 0)])).rejects.toBeInstanceOf(ClosedError);
-    await expect(log.heads()).rejects.toBeInstanceOf(ClosedError);
     await expect(log.partitions()).rejects.toBeInstanceOf(ClosedError);
     expect(() => log.read()).toThrow(ClosedError);
   });
@@ -315,11 +351,140 @@ describe('sqliteLog', () => {
     expect(record?.error).toMatch(/^not JSON/);
   });
 
+  it('gives every record its append time, across pages and batches of several appends', async () => {
+    const log = open({ partitions: 1 });
+    const start = Date.now();
+    const clock = vi.spyOn(Date, 'now');
+    try {
+      for (let i = 0; i < 6; i++) {
+        clock.mockReturnValue(start + i * 100);
+        await log.append([created('a', 3 * i), created('a', 3 * i + 1), created('a', 3 * i + 2)]);
+      }
+    } finally {
+      clock.mockRestore();
+    }
+    const records = (await readAll(log, { batchSize: 4, from: { at: { '0': '2' } } })).flat();
+    expect(records.map((r) => r.storedAt)).toEqual(records.map((r) => start + Math.floor(Number(r.position.offset) / 3) * 100));
+  });
+
+  it('yields a caught-up batch for each partition each time it reaches its end, with the lag in records before it', async () => {
+    const log = open({ partitions: 2 });
+    const positions = await log.append(Array.from({ length: 10 }, () => created('a', 0)));
+    const full = positions[0]?.partition as string;
+    const empty = full === '0' ? '1' : '0';
+    const batches: ReadBatch[] = [];
+    for await (const batch of log.read({ batchSize: 4 })) batches.push(batch);
+    const summary = (b: ReadBatch) => [b.partition, b.records.length, b.caughtUp, b.ended, b.lag];
+    expect(batches.filter((b) => b.partition === full).map(summary)).toEqual([
+      [full, 4, false, false, { records: 6 }],
+      [full, 4, false, false, { records: 2 }],
+      [full, 2, true, false, { records: 0 }],
+    ]);
+    expect(batches.filter((b) => b.partition === empty).map(summary)).toEqual([[empty, 0, true, false, { records: 0 }]]);
+    // A page that ends exactly at the end is caught up at once.
+    const exact: ReadBatch[] = [];
+    for await (const batch of log.read({ batchSize: 5, partitions: [full] })) exact.push(batch);
+    expect(exact.map(summary)).toEqual([
+      [full, 5, false, false, { records: 5 }],
+      [full, 5, true, false, { records: 0 }],
+    ]);
+
+    const controller = new AbortController();
+    const followed: ReadBatch[] = [];
+    const reading = (async () => {
+      for await (const batch of log.read({ from: 'latest', follow: true, signal: controller.signal, partitions: [full] })) {
+        followed.push(batch);
+      }
+    })();
+    await until(() => followed.length === 1, 'the caught-up batch at the start');
+    await log.append([created('a', 1), created('a', 2)]);
+    await until(() => followed.length === 2, 'the caught-up batch after the append');
+    expect(followed.map(summary)).toEqual([
+      [full, 0, true, false, { records: 0 }],
+      [full, 2, true, false, { records: 0 }],
+    ]);
+    controller.abort();
+    await reading;
+  });
+
+  it('reads a partition checkpointed at PARTITION_END as one empty ended batch', async () => {
+    const log = open({ partitions: 2 });
+    await log.append([created('a', 0), created('b', 0)]);
+    const batches: ReadBatch[] = [];
+    for await (const batch of log.read({ from: { after: { '0': PARTITION_END } }, follow: true, partitions: ['0'] })) batches.push(batch);
+    expect(batches).toEqual([{ partition: '0', records: [], caughtUp: true, ended: true, lag: { records: 0 } }]);
+  });
+
+  it('waits for another connection to release its write lock without blocking the process, and gives up with LOG_BUSY after busyTimeoutMs', async () => {
+    const log = open({ partitions: 1 });
+    await log.append([created('a', 0)]);
+    const other = new Database(join(dir, 'log.db'));
+    other.prepare('BEGIN IMMEDIATE').run();
+    let ticks = 0;
+    let longestGap = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longestGap = Math.max(longestGap, now - last);
+      last = now;
+      ticks++;
+    }, 5);
+    try {
+      const appending = log.append([created('a', 1)]);
+      // The lock is released by a timer: it can fire only if the append does not block the process meanwhile.
+      await until(() => ticks >= 20, 'the timer to tick while the append waits');
+      other.prepare('COMMIT').run();
+      expect(await appending).toEqual([{ partition: '0', offset: '1' }]);
+      expect(longestGap).toBeLessThan(250);
+
+      const impatient = open({ partitions: 1, busyTimeoutMs: 50 }, 'log.db');
+      other.prepare('BEGIN IMMEDIATE').run();
+      await expect(impatient.append([created('a', 2)])).rejects.toMatchObject({ code: 'LOG_BUSY' });
+      other.prepare('ROLLBACK').run();
+    } finally {
+      clearInterval(ticker);
+      other.close();
+    }
+  });
+
+  it('yields a record whose stored bytes are not valid UTF-8 as unreadable, naming the byte, instead of replacing them', async () => {
+    const log = open({ partitions: 1 });
+    const good = created('a', 0);
+    await log.append([good]);
+    const text = JSON.stringify(created('a', 1));
+    const at = text.indexOf('sqlite/test');
+    // A foreign writer stored bytes that are not UTF-8 inside a JSON string (0xC3 starts a 2-byte sequence; '(' at
+    // the next byte cannot continue it): replaced by U+FFFD, the text would still parse.
+    const bytes = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xc3, 0x28]), Buffer.from(text.slice(at))]);
+    log.database.prepare('INSERT INTO riverlog_events_0 VALUES (1, 0, CAST(? AS TEXT))').run(bytes);
+    // A valid U+FFFD written by a producer is a character like any other.
+    const replacement = renamed('a', 2);
+    const withReplacement = { ...replacement, data: { ...replacement.data, name: 'broken \uFFFD sign' } };
+    await log.append([withReplacement]);
+    const records = (await readAll(log)).flat();
+    expect(records[0]?.event).toEqual(JSON.parse(JSON.stringify(good)));
+    expect(records[1]).toMatchObject({ position: { partition: '0', offset: '1' }, event: undefined });
+    expect(records[1]?.raw).toBe(bytes.toString('utf8'));
+    expect(records[1]?.error).toBe(`the stored envelope bytes are not valid UTF-8: invalid byte sequence at byte ${at + 1}.`);
+    expect(records[2]?.event).toEqual(JSON.parse(JSON.stringify(withReplacement)));
+  });
+
+  it('refuses to open a log in a directory it may not write with LOG_OPEN_FAILED (not LOG_FORMAT), naming the file', async () => {
+    const existing = join(dir, 'existing.db');
+    const created = sqliteLog({ path: existing });
+    await created.close();
+    const results = await openAsAnotherUser(dir, [join(dir, 'new.db'), existing]);
+    for (const [path, result] of results) {
+      expect(result, path).toMatchObject({ code: 'LOG_OPEN_FAILED' });
+      expect(result.message, path).toContain(path);
+    }
+  });
+
   it('reads a large partition in pages, round-robin with the other partitions', async () => {
     const log = open({ partitions: 2 });
     const events = Array.from({ length: 2500 }, (_, i) => created(i % 5 === 0 ? 'x' : `s${i}`, i));
     await log.append(events);
-    const batches = await readAll(log, { maxBatch: 500 });
+    const batches = await readAll(log, { batchSize: 500 });
     expect(batches.flat()).toHaveLength(2500);
     // The first two batches come from different partitions: neither waits for the other to be drained.
     expect(batches[0]?.[0]?.position.partition).not.toBe(batches[1]?.[0]?.position.partition);

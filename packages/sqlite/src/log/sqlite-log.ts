@@ -8,22 +8,23 @@ import {
   envelopeText,
   invalidEnvelope,
   LogFormatError,
-  type LogRecord,
+  type PartitionInfo,
   type PartitionStart,
   type Position,
-  type PositionMap,
   partitionForSubject,
   preview,
+  type ReadBatch,
   type ReadOptions,
   RiverlogError,
   resolveStart,
   waitForChange,
 } from '@riverlog/core';
 import type Database from 'better-sqlite3';
-import { BUSY_TIMEOUT_MS, describeSqliteError, sqliteCode } from '../connection.js';
+import { describeSqliteError, isBusy, LOCK_PATIENCE_MS, whileBusy } from '../connection.js';
 import { ChangeWatcher } from './change-watcher.js';
-import { explain, MAX_PARTITIONS, openLogFile, PARTITION_SPAN } from './log-file.js';
+import { explain, isFormatFailure, MAX_PARTITIONS, openLogFile, PARTITION_SPAN } from './log-file.js';
 import { LogWriter } from './log-writer.js';
+import { PageReader, type PageRow } from './page-reader.js';
 import { PartitionTables } from './partition-tables.js';
 
 export interface SqliteLogOptions {
@@ -42,7 +43,12 @@ export interface SqliteLogOptions {
    * process, but the last commits may be lost if the machine loses power.
    */
   readonly synchronous?: 'full' | 'normal';
-  /** How long an append waits for another process's write to finish (ms). Default 10,000. */
+  /**
+   * How long an append (or a read) keeps trying while another process holds
+   * the file's lock, in all, before it fails with `LOG_BUSY` (ms). The wait is
+   * asynchronous: SQLite blocks the process for a few ms at a time at most.
+   * Default 10,000.
+   */
   readonly busyTimeoutMs?: number;
 }
 
@@ -61,7 +67,9 @@ export interface SqliteLog extends EventLog {
 }
 
 const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
-const DEFAULT_MAX_BATCH = 1000;
+const DEFAULT_BATCH_SIZE = 1000;
+/** How long a read skips pages a type filter left empty before it yields an empty batch (ms). */
+const FILTERED_SCAN_MS = 10;
 
 /** Logs open in this process, by file: an append wakes the followers of every one of them at once. */
 const openLogs = new Map<string, Set<() => void>>();
@@ -71,7 +79,12 @@ const openLogs = new Map<string, Set<() => void>>();
  * number of partitions, per-partition offsets counting from 0, WAL mode so
  * several processes may append to and read the same file. Opening is
  * synchronous and throws `LogFormatError` / `PartitionCountError` for a file
- * it cannot use, without changing it.
+ * it cannot use, without changing it, and `LOG_OPEN_FAILED` for one it may
+ * not open or create (permissions, a read-only directory). Partitions are
+ * fixed: they have no parents and never close. Each record carries
+ * `storedAt`, its append time. Stored text that is not valid UTF-8 (a
+ * foreign writer) is read as a record with `event: undefined` and the reason
+ * in `error`, never with the bytes replaced.
  *
  * An event id is stored once for the whole life of the log: appending it
  * again returns the position it already has.
@@ -82,7 +95,7 @@ const openLogs = new Map<string, Set<() => void>>();
  * const log = sqliteLog({ path: 'data/retail.db' });
  * const [position] = await log.append([event]); // { partition: '2', offset: '0' }
  * for await (const batch of log.read({ from: 'earliest', follow: true })) {
- *   for (const record of batch) console.log(record.position, record.event);
+ *   for (const record of batch.records) console.log(record.position, record.event);
  * }
  * await log.close();
  */
@@ -105,11 +118,26 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   if (synchronous !== 'full' && synchronous !== 'normal') {
     throw new RiverlogError('INVALID_OPTION', `sqliteLog: synchronous must be 'full' or 'normal', got ${preview(synchronous)}.`);
   }
-  const busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+  const busyTimeoutMs = options.busyTimeoutMs ?? LOCK_PATIENCE_MS;
+  if (!(Number.isFinite(busyTimeoutMs) && busyTimeoutMs >= 0)) {
+    throw new RiverlogError('INVALID_OPTION', `sqliteLog: busyTimeoutMs must be a number ≥ 0, got ${preview(busyTimeoutMs)}.`);
+  }
   const inMemory = options.path === ':memory:';
   const path = inMemory ? options.path : resolve(options.path);
-  const { db, partitions: partitionCount } = openLogFile({ path, partitions: requested, synchronous, busyTimeoutMs });
+  const { db, partitions: partitionCount } = openLogFile({ path, partitions: requested, synchronous });
   return new SqliteEventLog(db, path, partitionCount, maxEventBytes, inMemory, busyTimeoutMs);
+}
+
+/** Where a read stands in one partition. */
+interface Cursor {
+  readonly partition: number;
+  readonly id: string;
+  /** The next offset to read. */
+  next: number;
+  /** A caught-up batch was yielded at `next`: yield the next one only after moving on. */
+  reported: boolean;
+  /** Nothing more to yield (an `after` of PARTITION_END). */
+  done: boolean;
 }
 
 class SqliteEventLog implements SqliteLog {
@@ -117,13 +145,18 @@ class SqliteEventLog implements SqliteLog {
   private readonly partitionIds: string[];
   private readonly changed = new EventTarget();
   private readonly watcher: ChangeWatcher | undefined;
-  private readonly wake = () => this.changed.dispatchEvent(new Event('append'));
+  /** Counts wake-ups, so a read that awaited between its last query and its wait does not miss one. */
+  private changes = 0;
+  private readonly wake = () => {
+    this.changes++;
+    this.changed.dispatchEvent(new Event('append'));
+  };
   private closed = false;
   private lastDataVersion = -1;
 
   private readonly tables: PartitionTables;
   private readonly writer: LogWriter;
-  private readonly appendedAtOf: Database.Statement;
+  private readonly pages: PageReader;
   private readonly dataVersion: Database.Statement;
 
   constructor(
@@ -139,10 +172,7 @@ class SqliteEventLog implements SqliteLog {
     this.partitionIds = Array.from({ length: partitionCount }, (_, i) => String(i));
     this.tables = new PartitionTables(db);
     this.writer = new LogWriter(db, this.tables, this.partitionIds);
-    // The time of an event is the time of the last mark at or before it in its partition.
-    this.appendedAtOf = db
-      .prepare('SELECT appended_at FROM riverlog_append_times WHERE position <= ? AND position >= ? ORDER BY position DESC LIMIT 1')
-      .pluck();
+    this.pages = new PageReader(db);
     this.dataVersion = db.prepare('PRAGMA data_version').pluck();
     if (!inMemory) {
       this.watcher = new ChangeWatcher(
@@ -166,7 +196,6 @@ class SqliteEventLog implements SqliteLog {
     const count = events.length;
     const texts = new Array<string>(count);
     const partitions = new Uint16Array(count);
-    // UTF-8 needs at most 3 bytes per UTF-16 code unit: only longer texts need counting.
     for (let i = 0; i < count; i++) {
       const event = events[i] as Envelope;
       const invalid = invalidEnvelope(event, i);
@@ -179,32 +208,30 @@ class SqliteEventLog implements SqliteLog {
     if (count === 0) return [];
     let positions: Position[];
     try {
-      positions = this.writer.write(events, texts, partitions);
+      // Another process's write lock is waited for asynchronously (a few ms of blocking per attempt at most).
+      positions = await whileBusy(
+        () => {
+          this.ensureOpen();
+          return this.writer.write(events, texts, partitions);
+        },
+        { patienceMs: this.busyTimeoutMs },
+      );
     } catch (error) {
+      if (error instanceof ClosedError) throw error;
       throw this.writeFailure(error, count);
     }
     for (const wake of openLogs.get(this.path) ?? [this.wake]) wake();
     return positions;
   }
 
-  read(options: ReadOptions = {}): AsyncIterable<LogRecord[]> {
+  read(options: ReadOptions = {}): AsyncIterable<ReadBatch> {
     this.ensureOpen();
     return this.readBatches(options);
   }
 
-  async partitions(): Promise<string[]> {
+  async partitions(): Promise<PartitionInfo[]> {
     this.ensureOpen();
-    return [...this.partitionIds];
-  }
-
-  async heads(): Promise<PositionMap> {
-    this.ensureOpen();
-    const heads: Record<string, string> = {};
-    for (let partition = 0; partition < this.partitionCount; partition++) {
-      const head = this.headOf(partition);
-      if (head >= 0) heads[String(partition)] = String(head);
-    }
-    return heads;
+    return this.partitionIds.map((id) => ({ id, parents: [], closed: false }));
   }
 
   async close(): Promise<void> {
@@ -218,77 +245,105 @@ class SqliteEventLog implements SqliteLog {
     this.database.close();
   }
 
-  private async *readBatches(options: ReadOptions): AsyncGenerator<LogRecord[]> {
+  private async *readBatches(options: ReadOptions): AsyncGenerator<ReadBatch> {
     const { signal, follow = false } = options;
-    const checked = checkReadOptions(options, {
+    const { partitions, batchSize } = checkReadOptions(options, {
       name: `SQLite log ${this.path}`,
       partitions: this.partitionIds,
-      defaultMaxBatch: DEFAULT_MAX_BATCH,
+      defaultBatchSize: DEFAULT_BATCH_SIZE,
     });
-    const { maxBatch } = checked;
-    // Checked ids are exactly this log's, '0' … String(partitionCount - 1).
-    const wanted = checked.partitions.map(Number);
     const types = options.types ? JSON.stringify(options.types) : undefined;
     if (follow) this.watcher?.acquire();
     try {
       if (this.closed) return;
-      const cursors = wanted.map((partition) => this.startOffset(partition, resolveStart(options.from, String(partition))));
+      // Checked ids are exactly this log's, '0' … String(partitionCount - 1).
+      const cursors: Cursor[] = [];
+      for (const id of partitions) {
+        const partition = Number(id);
+        const start = resolveStart(options.from, id);
+        const next = await this.retryRead(() => this.startOffset(partition, start), partition, 0, signal);
+        cursors.push({ partition, id, next, reported: false, done: false });
+      }
       for (;;) {
         let progressed = false;
+        const changesBefore = this.changes;
         // One batch per partition in turn, so a busy partition cannot starve the others.
-        for (let i = 0; i < wanted.length; i++) {
+        for (const cursor of cursors) {
+          if (cursor.done || (cursor.reported && !follow)) continue;
           if (this.closed || signal?.aborted) return;
-          const partition = wanted[i] as number;
-          const from = cursors[i] as number;
-          let rows: [number, string | null][];
-          try {
-            const table = this.tables.of(partition);
-            rows = (types === undefined ? table.page.all(from, maxBatch) : table.typedPage.all(types, from, maxBatch)) as [
-              number,
-              string | null,
-            ][];
-          } catch (error) {
-            throw this.readFailure(error, partition, cursors[i] as number);
-          }
-          if (rows.length === 0) continue;
+          const batch = await this.nextBatch(cursor, batchSize, types, signal);
+          if (batch === undefined) continue;
           progressed = true;
-          cursors[i] = (rows[rows.length - 1] as [number, string | null])[0] + 1;
-          const batch = this.toRecords(rows, partition);
-          if (batch.length > 0) yield batch;
+          yield batch;
         }
         if (this.closed || signal?.aborted) return;
-        if (!progressed) {
-          if (!follow) return;
-          await waitForChange(this.changed, 'append', signal);
-        }
+        if (cursors.every((cursor) => cursor.done || (cursor.reported && !follow))) return;
+        if (!progressed && this.changes === changesBefore) await waitForChange(this.changed, 'append', signal);
       }
     } finally {
       if (follow) this.watcher?.release();
     }
   }
 
-  private toRecords(rows: [number, string | null][], partition: number): LogRecord[] {
-    const id = this.partitionIds[partition] as string;
-    const batch: LogRecord[] = [];
-    for (const [number, text] of rows) {
-      if (text === null) continue; // a type the read filters out
-      const offset = String(number);
-      try {
-        batch.push({ position: { partition: id, offset }, event: JSON.parse(text) });
-      } catch (error) {
-        batch.push({ position: { partition: id, offset }, event: undefined, raw: text, error: `not JSON: ${(error as Error).message}` });
+  /**
+   * The next batch of a partition, or undefined when it has nothing new since
+   * its last caught-up batch. A page shorter than `batchSize` reached the end;
+   * a full one asks where the end is now, for the lag. Pages whose records a
+   * type filter all left out are skipped, for up to ~10 ms (then an empty
+   * batch lets the caller's event loop run).
+   */
+  private async nextBatch(
+    cursor: Cursor,
+    batchSize: number,
+    types: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<ReadBatch | undefined> {
+    const { partition, id } = cursor;
+    if (cursor.next < 0) {
+      cursor.done = true;
+      return { partition: id, records: [], caughtUp: true, ended: true, lag: { records: 0 } };
+    }
+    const table = this.tables.of(partition);
+    const started = performance.now();
+    for (;;) {
+      const from = cursor.next;
+      const rows = await this.retryRead(
+        () => (types === undefined ? table.page.all(from, batchSize) : table.typedPage.all(types, from, batchSize)) as PageRow[],
+        partition,
+        from,
+        signal,
+      );
+      if (rows.length === 0) {
+        if (cursor.reported) return undefined;
+        cursor.reported = true;
+        return { partition: id, records: [], caughtUp: true, ended: false, lag: { records: 0 } };
+      }
+      cursor.next = (rows[rows.length - 1] as PageRow)[0] + 1;
+      const records = this.pages.records(rows, partition, id, table);
+      const behind = rows.length < batchSize ? 0 : Math.max(0, this.headOf(partition) + 1 - cursor.next);
+      cursor.reported = behind === 0;
+      if (records.length > 0 || cursor.reported || performance.now() - started >= FILTERED_SCAN_MS) {
+        return { partition: id, records, caughtUp: cursor.reported, ended: false, lag: { records: behind } };
       }
     }
-    return batch;
   }
 
-  /** The first offset a read of `partition` returns. */
+  /** Runs a read statement, waiting asynchronously while the file is locked (rare in WAL mode: recovery, a checkpoint restart). */
+  private retryRead<T>(read: () => T, partition: number, offset: number, signal?: AbortSignal): Promise<T> {
+    return whileBusy(read, { patienceMs: this.busyTimeoutMs, ...(signal ? { signal } : {}) }).catch((error: unknown) => {
+      throw this.readFailure(error, partition, offset);
+    });
+  }
+
+  /** The first offset a read of `partition` returns; -1 for a partition read to its end (`after` of PARTITION_END). */
   private startOffset(partition: number, start: PartitionStart): number {
     switch (start.kind) {
       case 'earliest':
         return 0;
       case 'latest':
         return this.headOf(partition) + 1;
+      case 'end':
+        return -1;
       // Offsets are checked decimal strings; one past what a partition can hold reads nothing.
       case 'after':
         return Math.min(Number(start.offset), PARTITION_SPAN) + 1;
@@ -296,13 +351,12 @@ class SqliteEventLog implements SqliteLog {
         return Math.min(Number(start.offset), PARTITION_SPAN);
       case 'time': {
         // appended_at never decreases within a partition: binary search on the primary key.
-        const base = partition * PARTITION_SPAN;
         let low = 0;
         let high = this.headOf(partition) + 1;
         while (low < high) {
           const mid = Math.floor((low + high) / 2);
           // An event without a mark (written by another program) counts as older than any time.
-          if (((this.appendedAtOf.get(base + mid, base) as number | undefined) ?? 0) < start.time) low = mid + 1;
+          if ((this.pages.timeAt(partition, mid) ?? 0) < start.time) low = mid + 1;
           else high = mid;
         }
         return low;
@@ -321,16 +375,14 @@ class SqliteEventLog implements SqliteLog {
   }
 
   private writeFailure(error: unknown, count: number): Error {
-    const code = sqliteCode(error);
-    if (code === 'SQLITE_BUSY' || code?.startsWith('SQLITE_BUSY_')) {
+    if (isBusy(error)) {
       return new RiverlogError(
         'LOG_BUSY',
         `${this.path} stayed locked by another writer for ${this.busyTimeoutMs} ms; none of the ${count} events was written. Retry the append.`,
         { cause: error },
       );
     }
-    if (code?.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
-      return new LogFormatError(this.path, explain(error), { cause: error });
+    if (isFormatFailure(error)) return new LogFormatError(this.path, explain(error), { cause: error });
     return new RiverlogError(
       'LOG_WRITE_FAILED',
       `Appending ${count} events to ${this.path} failed (${describeSqliteError(error)}); none of them was written.`,
@@ -339,11 +391,10 @@ class SqliteEventLog implements SqliteLog {
   }
 
   private readFailure(error: unknown, partition: number, offset: number): Error {
-    const code = sqliteCode(error);
+    if (error instanceof RiverlogError) return error;
     const where = `reading partition ${partition} from offset ${offset}`;
-    if (code?.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
-      return new LogFormatError(this.path, `${explain(error)} (${where})`, { cause: error });
-    }
+    if (isFormatFailure(error)) return new LogFormatError(this.path, `${explain(error)} (${where})`, { cause: error });
+    if (this.closed || !this.database.open) return new ClosedError(`SQLite log ${this.path}`);
     return new RiverlogError('LOG_READ_FAILED', `${this.path}: ${where} failed (${describeSqliteError(error)}).`, { cause: error });
   }
 }
