@@ -1,9 +1,9 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { describe, expect, it } from 'vitest';
-import { defineCatalog, defineEvent, pastVersion } from './catalog.js';
+import { dataschemaVersion, decodeRecord, defineCatalog, defineEvent, pastVersion } from './catalog.js';
 import { type DecodeError, UnknownEventTypeError, ValidationError } from './errors.js';
-import { strict } from './issues.js';
+import { optional, strict } from './issues.js';
 
 const ProductCreated = defineEvent('product/create', {
   version: 3,
@@ -25,7 +25,7 @@ describe('catalog.create', () => {
       type: 'product/purchase',
       subject: 'p1',
       source,
-      dataschema: 'product/purchase@1',
+      dataschema: 'urn:riverlog:product/purchase/v1',
       correlationid: 'c1',
     });
     expect(event.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
@@ -69,19 +69,19 @@ describe('catalog.create', () => {
   });
 });
 
-describe('catalog.decode', () => {
-  const current = catalog.create('product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'B', category: 'shoes' }, { source });
+const current = catalog.create('product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'B', category: 'shoes' }, { source });
 
+describe('catalog.decode', () => {
   it('returns the current version unchanged', () => {
     const decoded = catalog.decode(current);
     expect(E.isRight(decoded) && decoded.right).toBe(current);
   });
 
   it('upcasts through every older version', () => {
-    const v1 = { ...current, dataschema: 'product/create@1', data: { id: 'p1', title: 'Boot' } };
+    const v1 = { ...current, dataschema: 'urn:riverlog:product/create/v1', data: { id: 'p1', title: 'Boot' } };
     const decoded = catalog.decode(v1);
     expect(E.isRight(decoded) && decoded.right.data).toEqual({ id: 'p1', name: 'Boot', brand: 'unknown', category: 'misc' });
-    expect(E.isRight(decoded) && decoded.right.dataschema).toBe('product/create@3');
+    expect(E.isRight(decoded) && decoded.right.dataschema).toBe('urn:riverlog:product/create/v3');
   });
 
   it('names the position, the type and the failing path', () => {
@@ -95,15 +95,160 @@ describe('catalog.decode', () => {
     expect(error.type).toBe('product/create');
   });
 
-  it('refuses unknown types, versions from the future and non-envelopes', () => {
-    const unknown = catalog.decode({ ...current, type: 'x/y', dataschema: 'x/y@1' });
-    expect(E.isLeft(unknown) && unknown.left.message).toMatch(/unknown event type "x\/y"/);
-    const future = catalog.decode({ ...current, dataschema: 'product/create@9' });
-    expect(E.isLeft(future) && future.left.message).toMatch(/version 9, newer/);
-    const junk = catalog.decode('hello');
-    expect(E.isLeft(junk) && junk.left.message).toMatch(/not a valid envelope/);
-    const missing = catalog.decode({ ...current, id: undefined });
-    expect(E.isLeft(missing) && missing.left.message).toMatch(/id: expected non-empty string/);
+  it('tells why it cannot read: not-envelope, unknown-type, newer-version, invalid', () => {
+    const left = (result: E.Either<DecodeError, unknown>) => (result as E.Left<DecodeError>).left;
+    const unknown = left(catalog.decode({ ...current, type: 'x/y', dataschema: 'urn:riverlog:x/y/v1' }));
+    expect(unknown).toMatchObject({ kind: 'unknown-type', code: 'UNKNOWN_EVENT_TYPE', type: 'x/y' });
+    expect(unknown.message).toMatch(/unknown event type "x\/y"/);
+    const future = left(catalog.decode({ ...current, dataschema: 'urn:riverlog:product/create/v9' }, { partition: '1', offset: '4' }));
+    expect(future).toMatchObject({ kind: 'newer-version', code: 'UNREADABLE_VERSION', type: 'product/create' });
+    expect(future.message).toMatch(/version 9, newer than this catalog's 3/);
+    expect(future.message).toContain('partition 1, offset 4');
+    const junk = left(catalog.decode('hello'));
+    expect(junk).toMatchObject({ kind: 'not-envelope', code: 'DECODE_FAILED' });
+    expect(junk.message).toMatch(/not a valid envelope/);
+    const missing = left(catalog.decode({ ...current, id: undefined }));
+    expect(missing).toMatchObject({ kind: 'not-envelope', code: 'DECODE_FAILED' });
+    expect(missing.message).toMatch(/id: expected non-empty string/);
+    const invalid = left(catalog.decode({ ...current, data: { id: 'p1' } }));
+    expect(invalid).toMatchObject({ kind: 'invalid', code: 'DECODE_FAILED', type: 'product/create' });
+    const notJson = left(catalog.decode({ ...current, datacontenttype: 'text/plain', data: 'Boot' }));
+    expect(notJson).toMatchObject({ kind: 'not-envelope' });
+    expect(notJson.message).toContain('text/plain');
+  });
+
+  it('reports a record that is not an envelope at all (decodeRecord) as not-envelope', () => {
+    const decoded = decodeRecord(catalog, {
+      position: { partition: '0', offset: '3' },
+      event: undefined,
+      raw: '{"oops',
+      error: 'not JSON',
+    });
+    expect((decoded as E.Left<DecodeError>).left).toMatchObject({ kind: 'not-envelope', code: 'DECODE_FAILED' });
+  });
+});
+
+describe('tolerant reader, strict writer', () => {
+  const Address = strict({ street: t.string, city: t.string });
+  const Order = defineEvent('order/place', { data: { id: t.string, total: t.number, ship: Address, note: optional(t.string) } });
+  const orders = defineCatalog([Order]);
+  const placed = orders.create('order/place', 'o1', { id: 'o1', total: 3, ship: { street: 'Main 1', city: 'Oslo' } }, { source });
+
+  it('drops unknown fields from data, at every level, and keeps the declared ones', () => {
+    const newer = { ...placed, data: { ...placed.data, coupon: 'X', ship: { street: 'Main 1', city: 'Oslo', floor: 3 } } };
+    const decoded = orders.decode(newer);
+    expect(E.isRight(decoded) && decoded.right.data).toEqual({ id: 'o1', total: 3, ship: { street: 'Main 1', city: 'Oslo' } });
+    expect(newer.data).toHaveProperty('coupon'); // the stored event is not changed
+  });
+
+  it('drops unknown fields of older versions before upcasting them', () => {
+    const decoded = catalog.decode({
+      ...current,
+      dataschema: 'urn:riverlog:product/create/v1',
+      data: { id: 'p1', title: 'Boot', colour: 'red' },
+    });
+    expect(E.isRight(decoded) && decoded.right.data).toEqual({ id: 'p1', name: 'Boot', brand: 'unknown', category: 'misc' });
+  });
+
+  it('returns the stored event itself when there is nothing to drop (no copy on the hot path)', () => {
+    const decoded = orders.decode(placed);
+    expect(E.isRight(decoded) && decoded.right).toBe(placed);
+  });
+
+  it('still refuses unknown fields when writing', () => {
+    expect(() =>
+      orders.create('order/place', 'o1', { id: 'o1', total: 3, ship: { street: 'Main 1', city: 'Oslo' }, coupon: 'X' } as never, {
+        source,
+      }),
+    ).toThrow(/data\.coupon: expected no such field/);
+    expect(E.isLeft(orders.validate('order/place', { id: 'o1', total: 3, ship: { street: 'M', city: 'O', floor: 1 } } as never))).toBe(
+      true,
+    );
+  });
+});
+
+describe('dataschema', () => {
+  it('is an absolute URI naming type and version, under a base the catalog may set', () => {
+    expect(catalog.dataschema('product/create')).toBe('urn:riverlog:product/create/v3');
+    expect(catalog.dataschema('product/create', 1)).toBe('urn:riverlog:product/create/v1');
+    const https = defineCatalog([Purchased], { dataschemaBase: 'https://schemas.shop.example/events/' });
+    expect(https.create('product/purchase', 'p1', { id: 'p1' }, { source }).dataschema).toBe(
+      'https://schemas.shop.example/events/product/purchase/v1',
+    );
+    const odd = defineCatalog([defineEvent('Order Placed#1', { data: { id: t.string } })]);
+    expect(odd.dataschema('Order Placed#1')).toBe('urn:riverlog:Order%20Placed%231/v1');
+  });
+
+  it('refuses a base that is not an absolute URI ending in / or :', () => {
+    expect(() => defineCatalog([Purchased], { dataschemaBase: 'schemas/' })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => defineCatalog([Purchased], { dataschemaBase: 'https://x.example/v' })).toThrow(/end with "\/" or ":"/);
+    expect(() => defineCatalog([Purchased], { dataschemaBse: 'urn:x:' } as never)).toThrow(/did you mean "dataschemaBase"/);
+  });
+
+  it('reads the version from any base: …<type>/v<N> after "/" or ":"', () => {
+    expect(dataschemaVersion('urn:riverlog:product/create/v2', 'product/create')).toBe(2);
+    expect(dataschemaVersion('https://schemas.other.example/x/product/create/v12', 'product/create')).toBe(12);
+    expect(dataschemaVersion('urn:acme:schemas:product/create/v1', 'product/create')).toBe(1);
+    expect(dataschemaVersion('urn:riverlog:Order%20Placed%231/v4', 'Order Placed#1')).toBe(4);
+    for (const foreign of [
+      undefined,
+      'product/create@1',
+      'https://x.example/old-product/create/v2',
+      'urn:x:product/create/v0',
+      'https://x/product/create/v2?x=1',
+    ]) {
+      expect(dataschemaVersion(foreign, 'product/create')).toBeUndefined();
+    }
+  });
+
+  it('takes the current version where dataschema is absent or foreign', () => {
+    const { dataschema: _, ...bare } = current;
+    for (const event of [bare, { ...current, dataschema: 'https://registry.example/schemas/42' }]) {
+      const decoded = catalog.decode(event);
+      expect(E.isRight(decoded) && decoded.right.data).toEqual(current.data);
+      expect(E.isRight(decoded) && decoded.right.dataschema).toBe('urn:riverlog:product/create/v3');
+    }
+    const https = catalog.decode({
+      ...current,
+      dataschema: 'https://schemas.shop.example/events/product/create/v1',
+      data: { id: 'p1', title: 'Boot' },
+    });
+    expect(E.isRight(https) && https.right.data.name).toBe('Boot');
+  });
+});
+
+describe('optional CloudEvents attributes on read', () => {
+  const { time: _, ...timeless } = current;
+
+  it('takes the time the log stored the record where the event has none', () => {
+    const storedAt = Date.UTC(2024, 4, 1, 10, 0, 0);
+    const decoded = decodeRecord(catalog, { position: { partition: '0', offset: '1' }, event: timeless, storedAt });
+    expect(E.isRight(decoded) && decoded.right.time).toBe('2024-05-01T10:00:00.000Z');
+    const direct = catalog.decode(timeless, undefined, storedAt);
+    expect(E.isRight(direct) && direct.right.time).toBe('2024-05-01T10:00:00.000Z');
+  });
+
+  it('takes the time of decoding where neither has one', () => {
+    const before = Date.now();
+    const decoded = catalog.decode(timeless);
+    expect(E.isRight(decoded) && Date.parse(decoded.right.time)).toBeGreaterThanOrEqual(before - 1);
+  });
+
+  it('accepts JSON content types with parameters', () => {
+    for (const datacontenttype of [
+      'application/json; charset=utf-8',
+      'application/json;charset=UTF-8',
+      'text/json',
+      'application/vnd.shop+json',
+    ]) {
+      const decoded = catalog.decode({ ...current, datacontenttype });
+      expect(E.isRight(decoded) && decoded.right.data).toEqual(current.data);
+    }
+  });
+
+  it('keeps CloudEvents extensions it does not know', () => {
+    const decoded = catalog.decode({ ...current, partitionkey: 'p1' });
+    expect(E.isRight(decoded) && (decoded.right as unknown as { partitionkey: string }).partitionkey).toBe('p1');
   });
 });
 

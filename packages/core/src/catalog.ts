@@ -1,8 +1,9 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { type Envelope, EnvelopeCodec, type EventMeta } from './envelope.js';
+import { type Envelope, EnvelopeCodec, type EventMeta, type StoredEvent } from './envelope.js';
 import { DecodeError, RiverlogError, UnknownEventTypeError, ValidationError } from './errors.js';
-import { describeIssues, isIdentityCodec, strict, toIssues } from './issues.js';
+import { describeIssues, isIdentityCodec, preview, readingContext, type StrictC, strict, toIssues } from './issues.js';
+import { checkOptions } from './options.js';
 import type { LogRecord } from './ports.js';
 import type { Position } from './position.js';
 import { ulid } from './ulid.js';
@@ -15,17 +16,17 @@ export interface PastVersion {
 }
 
 /**
- * One event type: its name, its current version and payload codec, and the
- * versions before it.
+ * One event type: its name, its current version and payload codec, the
+ * versions before it, and the names it was stored under before a rename.
  */
 export interface EventDefinition<Type extends string = string, Data = unknown, Wire = Data> {
   readonly type: Type;
   readonly version: number;
   readonly codec: t.Type<Data, Wire, unknown>;
-  /** `<type>@<version>`, written into each envelope's `dataschema`. */
-  readonly dataschema: string;
   /** Older versions, oldest first. */
   readonly history: readonly PastVersion[];
+  /** Names events of this type carried before it was renamed: read as this type (see docs/evolution.md). */
+  readonly renamedFrom: readonly string[];
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the widest definition, used only as a constraint
@@ -42,24 +43,41 @@ export function pastVersion<C extends t.Mixed>(version: number, codec: C, upcast
 }
 
 type DataSpec = t.Mixed | t.Props;
-type CodecOf<S> = S extends t.Props ? t.Type<t.TypeOf<t.TypeC<S>>, t.OutputOf<t.TypeC<S>>, unknown> : S;
+type CodecOf<S> = S extends t.Props ? StrictC<S> : S;
 
 /**
  * Defines an event type. `data` is an io-ts codec, or a plain object of
- * field codecs, which becomes a codec that refuses unknown fields.
+ * field codecs, which becomes a `strict` codec: producers are refused unknown
+ * fields, readers drop them. `renamedFrom` lists names the type was stored
+ * under before (events stored under them are read as this type).
  *
  * @example
  * const ProductCreated = defineEvent('product/create', {
  *   version: 2,
- *   data: { id: t.string, name: t.string, brand: t.string },
+ *   data: { id: t.string, name: t.string, brand: t.string, color: optional(t.string) },
  *   history: [pastVersion(1, strict({ id: t.string, name: t.string }), (d) => ({ ...d, brand: 'unknown' }))],
  * });
  */
 export function defineEvent<Type extends string, S extends DataSpec>(
   type: Type,
-  spec: { readonly data: S; readonly version?: number; readonly history?: readonly PastVersion[] },
+  spec: {
+    readonly data: S;
+    readonly version?: number;
+    readonly history?: readonly PastVersion[];
+    readonly renamedFrom?: readonly string[];
+  },
 ): EventDefinition<Type, t.TypeOf<CodecOf<S>>, t.OutputOf<CodecOf<S>>> {
+  checkOptions(`defineEvent(${JSON.stringify(type)})`, spec, ['data', 'version', 'history', 'renamedFrom']);
   const version = spec.version ?? 1;
+  if (typeof type !== 'string' || type === '') {
+    throw new RiverlogError('INVALID_CATALOG', `defineEvent: the type must be a non-empty string, got ${preview(type)}.`);
+  }
+  if (!Number.isInteger(version) || version < 1) {
+    throw new RiverlogError(
+      'INVALID_CATALOG',
+      `Event ${JSON.stringify(type)}: version must be a whole number from 1, got ${preview(version)}.`,
+    );
+  }
   const codec = (spec.data instanceof t.Type ? spec.data : strict(spec.data as t.Props, type)) as CodecOf<S>;
   const history = [...(spec.history ?? [])].sort((a, b) => a.version - b.version);
   for (const past of history) {
@@ -70,7 +88,7 @@ export function defineEvent<Type extends string, S extends DataSpec>(
       );
     }
   }
-  return { type, version, codec, dataschema: `${type}@${version}`, history };
+  return { type, version, codec, history, renamedFrom: [...(spec.renamedFrom ?? [])] };
 }
 
 /** The decoded event of one definition. */
@@ -101,11 +119,50 @@ export interface Catalog<Defs extends AnyEventDefinition = AnyEventDefinition> {
     options: { readonly source: string } & EventMeta,
   ): Envelope<T, unknown>;
   /**
-   * Decodes a stored envelope: checks the envelope, finds the type, upcasts
-   * older versions and decodes the payload. The error names every failing path.
+   * Decodes a stored envelope as a tolerant reader: checks the envelope,
+   * finds the type (renamed types by their former names too), reads the
+   * version from `dataschema` (see `dataschemaVersion`; the current version
+   * where it is absent or foreign), upcasts older versions and decodes the
+   * payload, dropping fields the catalog does not declare. An event without
+   * `time` gets `storedAt` (when the log stored it), else the time of
+   * decoding. The error's `kind` says why it failed and its message names
+   * every failing path. The stored event itself is returned when nothing had
+   * to change.
+   *
+   * @example
+   * const decoded = catalog.decode(record.event, record.position, record.storedAt);
    */
-  decode(stored: unknown, position?: Position): E.Either<DecodeError, EventOf<Catalog<Defs>>>;
+  decode(stored: unknown, position?: Position, storedAt?: number): E.Either<DecodeError, EventOf<Catalog<Defs>>>;
+  /**
+   * The `dataschema` URI of a type's version (default: the current one):
+   * `<dataschemaBase><type>/v<version>`, the type's segments percent-encoded.
+   *
+   * @example
+   * catalog.dataschema('product/create'); // 'urn:riverlog:product/create/v2'
+   */
+  dataschema(type: Defs['type'], version?: number): string;
+  /**
+   * The type names events of these types may carry in a log: each type and
+   * the names it had before a rename. Use it for a read's `types` filter.
+   *
+   * @example
+   * log.read({ types: catalog.storedTypes(['product/created']) }); // also 'product/create'
+   */
+  storedTypes(types: readonly Defs['type'][]): string[];
 }
+
+/** Options of `defineCatalog`. */
+export interface CatalogOptions {
+  /**
+   * The absolute URI each `dataschema` starts with, ending in `/` or `:`.
+   * Default `urn:riverlog:`, so `product/create` version 2 is
+   * `urn:riverlog:product/create/v2`; e.g. `https://schemas.shop.example/events/`.
+   */
+  readonly dataschemaBase?: string;
+}
+
+/** The `dataschema` base of a catalog made without one. */
+export const DEFAULT_DATASCHEMA_BASE = 'urn:riverlog:';
 
 /** The union of decoded events of a catalog. */
 export type EventOf<C> = C extends Catalog<infer Defs> ? EventOfDefinition<Defs> : never;
@@ -142,9 +199,74 @@ export type HandlerMap<Event extends Envelope, Context = void, Result = unknown>
   readonly [Type in Event['type']]: ((event: Extract<Event, { type: Type }>, context: Context) => Result) | Ignore;
 };
 
-const DATASCHEMA = /^(.+)@(\d+)$/;
+/** A type name as a URI path: each `/`-separated segment percent-encoded. */
+function typePath(type: string): string {
+  return type.split('/').map(encodeURIComponent).join('/');
+}
 
-/** The envelope check of `EnvelopeCodec.is`, by hand: it runs once per record read. */
+const VERSION = /^[1-9][0-9]{0,8}$/;
+
+/**
+ * The version a `dataschema` names for an event of `type`, by riverlog's
+ * reading rule: the URI ends in `<type>/v<N>` (the type percent-encoded as
+ * `catalog.dataschema` writes it, right after a `/` or `:` or at the start)
+ * with N a whole number from 1. Any base is read: `urn:riverlog:…`,
+ * `https://…`, another organisation's. `undefined` when `dataschema` is
+ * absent or has another form (a foreign schema): the catalog then reads the
+ * event as its type's current version.
+ *
+ * @example
+ * dataschemaVersion('https://schemas.shop.example/events/product/create/v2', 'product/create'); // 2
+ * dataschemaVersion('https://registry.example/schemas/42', 'product/create'); // undefined
+ */
+export function dataschemaVersion(dataschema: unknown, type: string): number | undefined {
+  if (typeof dataschema !== 'string') return undefined;
+  const marker = `${typePath(type)}/v`;
+  const at = dataschema.lastIndexOf(marker);
+  if (at < 0) return undefined;
+  const before = dataschema.charCodeAt(at - 1);
+  if (at > 0 && before !== 47 /* / */ && before !== 58 /* : */) return undefined;
+  const digits = dataschema.slice(at + marker.length);
+  return VERSION.test(digits) ? Number(digits) : undefined;
+}
+
+const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+function checkBase(base: unknown): string {
+  if (typeof base !== 'string' || !URI_SCHEME.test(base) || /[\s#?]/.test(base)) {
+    throw new RiverlogError(
+      'INVALID_OPTION',
+      `defineCatalog: dataschemaBase must be an absolute URI (a scheme such as urn: or https:, no spaces, query or fragment), got ${preview(base)}.`,
+    );
+  }
+  if (!base.endsWith('/') && !base.endsWith(':')) {
+    throw new RiverlogError(
+      'INVALID_OPTION',
+      `defineCatalog: dataschemaBase must end with "/" or ":" (the type follows it), got ${JSON.stringify(base)}.`,
+    );
+  }
+  return base;
+}
+
+/** A JSON media type, parameters allowed: `application/json; charset=utf-8`, `text/json`, `application/x+json`. */
+export function isJsonContentType(contentType: string): boolean {
+  const semicolon = contentType.indexOf(';');
+  const media = (semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+  return media === 'application/json' || media === 'text/json' || media.endsWith('+json');
+}
+
+/** What the catalog keeps per name an event may carry. */
+interface Entry<D> {
+  readonly definition: D;
+  /** The dataschema of the current version. */
+  readonly dataschema: string;
+  /** The codec is plain (see isIdentityCodec): `is` may stand in for validate/encode. */
+  readonly fast: boolean;
+  /** This name is the definition's current one (not a former name). */
+  readonly current: boolean;
+}
+
+/** The envelope check of `EnvelopeCodec.is` for the common case, by hand: it runs once per record read. */
 function looksLikeEnvelope(u: unknown): boolean {
   if (typeof u !== 'object' || u === null) return false;
   const e = u as Record<string, unknown>;
@@ -160,7 +282,6 @@ function looksLikeEnvelope(u: unknown): boolean {
     e.subject.length > 0 &&
     typeof e.time === 'string' &&
     typeof e.dataschema === 'string' &&
-    'data' in e &&
     (e.datacontenttype === undefined || e.datacontenttype === 'application/json') &&
     (e.correlationid === undefined || typeof e.correlationid === 'string') &&
     (e.causationid === undefined || typeof e.causationid === 'string') &&
@@ -174,21 +295,37 @@ function looksLikeEnvelope(u: unknown): boolean {
  *
  * @example
  * const catalog = defineCatalog([ProductCreated, ProductImaged]);
+ * const https = defineCatalog([ProductCreated], { dataschemaBase: 'https://schemas.shop.example/events/' });
  * const result = catalog.decode(record.event, record.position);
  */
-export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(definitions: Defs): Catalog<Defs[number]> {
+export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
+  definitions: Defs,
+  options: CatalogOptions = {},
+): Catalog<Defs[number]> {
   type D = Defs[number];
-  const byType = new Map<string, D>();
+  checkOptions('defineCatalog', options, ['dataschemaBase']);
+  const base = options.dataschemaBase === undefined ? DEFAULT_DATASCHEMA_BASE : checkBase(options.dataschemaBase);
+  const byName = new Map<string, Entry<D>>();
+  const current = new Map<string, D>();
+  const schemaOf = (type: string, version: number) => `${base}${typePath(type)}/v${version}`;
   for (const definition of definitions) {
-    if (byType.has(definition.type)) {
-      throw new RiverlogError('INVALID_CATALOG', `Event type ${JSON.stringify(definition.type)} is defined twice in the catalog.`);
+    for (const name of [definition.type, ...definition.renamedFrom]) {
+      if (byName.has(name)) {
+        throw new RiverlogError(
+          'INVALID_CATALOG',
+          `Event type ${JSON.stringify(name)} is defined twice in the catalog (as a type or a former name).`,
+        );
+      }
+      byName.set(name, {
+        definition,
+        dataschema: schemaOf(definition.type, definition.version),
+        fast: isIdentityCodec(definition.codec),
+        current: name === definition.type,
+      });
     }
-    byType.set(definition.type, definition);
+    current.set(definition.type, definition);
   }
-  const types = [...byType.keys()];
-  // Definitions whose codec is plain (see isIdentityCodec): `is` may stand in for validate/encode.
-  const fastPath = new Map<D, boolean>();
-  for (const definition of byType.values()) fastPath.set(definition, isIdentityCodec(definition.codec));
+  const types = [...current.keys()];
   let lastValidTime = '';
   // Producers stamp many events with one millisecond's text: parse each distinct one once.
   function isValidTime(time: string): boolean {
@@ -198,16 +335,17 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
   }
 
   function find(type: string): D {
-    const definition = byType.get(type);
+    const definition = current.get(type);
     if (!definition) throw new UnknownEventTypeError(type, types);
     return definition;
   }
 
   function validate(type: string, data: unknown): E.Either<ValidationError | UnknownEventTypeError, unknown> {
-    const definition = byType.get(type);
-    if (!definition) return E.left(new UnknownEventTypeError(type, types));
+    const entry = byName.get(type);
+    if (!entry?.current) return E.left(new UnknownEventTypeError(type, types));
+    const { definition } = entry;
     // A plain codec's `is` decides alone, and its encoding is the value itself.
-    if (fastPath.get(definition) && definition.codec.is(data)) return E.right(data);
+    if (entry.fast && definition.codec.is(data)) return E.right(data);
     const result = definition.codec.validate(data, [{ key: '', type: definition.codec, actual: data }]);
     if (E.isLeft(result)) return E.left(new ValidationError(type, toIssues(result.left, 'data')));
     return E.right(definition.codec.encode(result.right));
@@ -219,7 +357,8 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     data: unknown,
     options: { readonly source: string } & EventMeta,
   ): Envelope<string, unknown> {
-    const definition = find(type);
+    find(type);
+    const entry = byName.get(type) as Entry<D>;
     const encoded = validate(type, data);
     if (E.isLeft(encoded)) throw encoded.left;
     const time = options.time instanceof Date ? options.time.toISOString() : (options.time ?? isoNow());
@@ -230,7 +369,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
       source: options.source,
       subject,
       time,
-      dataschema: definition.dataschema,
+      dataschema: entry.dataschema,
       data: encoded.right,
     };
     if (options.correlationid !== undefined) event.correlationid = options.correlationid;
@@ -255,12 +394,12 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     return event as unknown as Envelope<string, unknown>;
   }
 
-  function decode(stored: unknown, position?: Position): E.Either<DecodeError, Envelope> {
+  function decode(stored: unknown, position?: Position, storedAt?: number): E.Either<DecodeError, Envelope> {
     // The common case: a current-version event whose payload passes a plain codec's `is`.
     if (looksLikeEnvelope(stored)) {
       const envelope = stored as Envelope;
-      const definition = byType.get(envelope.type);
-      if (definition && envelope.dataschema === definition.dataschema && fastPath.get(definition) && definition.codec.is(envelope.data)) {
+      const entry = byName.get(envelope.type);
+      if (entry?.fast && envelope.dataschema === entry.dataschema && entry.definition.codec.is(envelope.data)) {
         // Events of one millisecond share a time text: parse each distinct one once.
         if (envelope.time === lastValidTime) return E.right(envelope);
         if (!Number.isNaN(Date.parse(envelope.time))) {
@@ -269,51 +408,59 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
         }
       }
     }
+    return decodeSlowly(stored, position, storedAt);
+  }
+
+  function decodeSlowly(stored: unknown, position: Position | undefined, storedAt: number | undefined): E.Either<DecodeError, Envelope> {
     const where = position ? { position } : {};
     if (!EnvelopeCodec.is(stored)) {
       const checked = EnvelopeCodec.decode(stored);
       const issues = E.isLeft(checked) ? toIssues(checked.left) : [];
       const type = typeof (stored as { type?: unknown } | null)?.type === 'string' ? (stored as { type: string }).type : undefined;
       const reason = issues.length > 0 ? `not a valid envelope: ${describeIssues(issues)}` : 'not a valid envelope';
-      return E.left(new DecodeError(reason, { ...where, ...(type ? { type } : {}), issues }));
+      return E.left(new DecodeError('not-envelope', reason, { ...where, ...(type ? { type } : {}), issues }));
     }
-    const envelope = stored as unknown as Envelope;
-    const definition = byType.get(envelope.type);
-    if (!definition) {
-      return E.left(new DecodeError(`unknown event type ${JSON.stringify(envelope.type)}`, { ...where, type: envelope.type }));
-    }
-    const schema = DATASCHEMA.exec(envelope.dataschema);
-    if (!schema || schema[1] !== envelope.type) {
+    const envelope = stored as unknown as StoredEvent;
+    const type = envelope.type;
+    if (envelope.datacontenttype !== undefined && !isJsonContentType(envelope.datacontenttype)) {
       return E.left(
-        new DecodeError(`dataschema ${JSON.stringify(envelope.dataschema)} does not name ${envelope.type}@<version>`, {
-          ...where,
-          type: envelope.type,
-        }),
+        new DecodeError(
+          'not-envelope',
+          `datacontenttype ${JSON.stringify(envelope.datacontenttype)} is not JSON; riverlog events carry JSON data`,
+          { ...where, type },
+        ),
       );
     }
-    const version = Number(schema[2]);
+    const entry = byName.get(type);
+    if (!entry) return E.left(new DecodeError('unknown-type', `unknown event type ${JSON.stringify(type)}`, { ...where, type }));
+    const { definition } = entry;
+    const named = dataschemaVersion(envelope.dataschema, type);
+    const version = named ?? definition.version;
     let data: unknown = envelope.data;
     if (version !== definition.version) {
       if (version > definition.version) {
         return E.left(
-          new DecodeError(`written with version ${version}, newer than this catalog's ${definition.version}; upgrade the catalog`, {
-            ...where,
-            type: envelope.type,
-          }),
+          new DecodeError(
+            'newer-version',
+            `written with version ${version}, newer than this catalog's ${definition.version}; deploy a catalog that defines version ${version}`,
+            { ...where, type },
+          ),
         );
       }
       const start = definition.history.findIndex((past) => past.version === version);
       if (start < 0) {
-        return E.left(new DecodeError(`version ${version} has no upcaster in the catalog`, { ...where, type: envelope.type }));
+        return E.left(
+          new DecodeError('invalid', `version ${version} has no upcaster in the catalog; add it to the type's history`, { ...where, type }),
+        );
       }
       for (const past of definition.history.slice(start)) {
-        const old = past.codec.validate(data, [{ key: '', type: past.codec, actual: data }]);
+        const old = past.codec.validate(data, readingContext(past.codec, data));
         if (E.isLeft(old)) {
           const issues = toIssues(old.left, 'data');
           return E.left(
-            new DecodeError(`payload invalid for version ${past.version}: ${describeIssues(issues)}`, {
+            new DecodeError('invalid', `payload invalid for version ${past.version}: ${describeIssues(issues)}`, {
               ...where,
-              type: envelope.type,
+              type,
               issues,
             }),
           );
@@ -322,45 +469,66 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
           data = past.upcast(old.right as never);
         } catch (error) {
           return E.left(
-            new DecodeError(`upcaster from version ${past.version} threw: ${(error as Error).message}`, { ...where, type: envelope.type }),
+            new DecodeError('invalid', `upcaster from version ${past.version} threw: ${(error as Error).message}`, { ...where, type }),
           );
         }
       }
     }
-    const result = definition.codec.validate(data, [{ key: '', type: definition.codec, actual: data }]);
+    const result = definition.codec.validate(data, readingContext(definition.codec, data));
     if (E.isLeft(result)) {
       const issues = toIssues(result.left, 'data');
-      return E.left(new DecodeError(`payload invalid: ${describeIssues(issues)}`, { ...where, type: envelope.type, issues }));
+      return E.left(new DecodeError('invalid', `payload invalid: ${describeIssues(issues)}`, { ...where, type, issues }));
     }
-    if (result.right === envelope.data && version === definition.version) return E.right(envelope);
-    return E.right({ ...envelope, dataschema: definition.dataschema, data: result.right });
+    // The stored dataschema stays where it already names the current version (under any base).
+    const keepsDataschema = named === definition.version && entry.current;
+    if (result.right === envelope.data && keepsDataschema && envelope.time !== undefined) return E.right(envelope as Envelope);
+    return E.right({
+      ...envelope,
+      type: definition.type,
+      time: envelope.time ?? (storedAt !== undefined ? new Date(storedAt).toISOString() : isoNow()),
+      dataschema: keepsDataschema ? envelope.dataschema : entry.dataschema,
+      data: result.right,
+    } as Envelope);
+  }
+
+  function storedTypes(wanted: readonly string[]): string[] {
+    const names: string[] = [];
+    for (const type of wanted) {
+      const definition = find(type);
+      names.push(definition.type, ...definition.renamedFrom);
+    }
+    return names;
   }
 
   return {
-    definitions: [...byType.values()],
+    definitions: [...current.values()],
     types,
-    has: (type: string): type is D['type'] => byType.has(type),
+    has: (type: string): type is D['type'] => current.has(type),
     definition: find as Catalog<D>['definition'],
     validate: validate as Catalog<D>['validate'],
     create: create as Catalog<D>['create'],
     decode: decode as Catalog<D>['decode'],
+    dataschema: (type: string, version?: number) => schemaOf(find(type).type, version ?? find(type).version),
+    storedTypes,
   };
 }
 
 /**
  * Decodes a record read from a log against the catalog: a record that is not
- * an envelope at all (`record.error`, e.g. not JSON) fails with that reason;
- * anything else goes through `catalog.decode` (envelope, upcast, payload).
+ * an envelope at all (`record.error`, e.g. not JSON, invalid UTF-8) fails
+ * with kind `not-envelope`; anything else goes through `catalog.decode`
+ * (envelope, upcast, payload), with the record's `storedAt` as the time of
+ * an event that has none.
  *
  * @example
  * const decoded = decodeRecord(catalog, record);
- * if (decoded._tag === 'Left') await deadLetters.send([{ record, reason: decoded.left.message, ... }]);
+ * if (decoded._tag === 'Left' && decoded.left.kind === 'not-envelope') await deadLetters.send([...]);
  */
 export function decodeRecord<C extends Catalog>(catalog: C, record: LogRecord): E.Either<DecodeError, EventOf<C>> {
   if (record.event === undefined && record.error !== undefined) {
-    return E.left(new DecodeError(`not an envelope: ${record.error}`, { position: record.position }));
+    return E.left(new DecodeError('not-envelope', `not an envelope: ${record.error}`, { position: record.position }));
   }
-  return catalog.decode(record.event, record.position) as E.Either<DecodeError, EventOf<C>>;
+  return catalog.decode(record.event, record.position, record.storedAt) as E.Either<DecodeError, EventOf<C>>;
 }
 
 let lastMillisecond = -1;

@@ -5,7 +5,9 @@ import type { Position } from './position.js';
 
 /**
  * A CloudEvents 1.0 event in structured JSON mode: the unit every riverlog
- * log stores. `subject` is the partition key: per-subject order is kept.
+ * log stores, as producers write it and as the catalog's decode returns it
+ * (always with `time` and `dataschema`). `subject` is the partition key:
+ * per-subject order is kept.
  */
 export interface Envelope<Type extends string = string, Data = unknown> {
   readonly specversion: '1.0';
@@ -18,15 +20,27 @@ export interface Envelope<Type extends string = string, Data = unknown> {
   readonly subject: string;
   /** When it happened, ISO 8601. */
   readonly time: string;
-  /** `<type>@<version>` of the payload's schema. */
+  /**
+   * The payload's schema as an absolute URI naming type and version,
+   * `<base><type>/v<version>` (default base `urn:riverlog:`): see `catalog.dataschema`.
+   */
   readonly dataschema: string;
-  readonly datacontenttype?: 'application/json';
+  /** A JSON media type, parameters allowed (`application/json; charset=utf-8`); absent means JSON. */
+  readonly datacontenttype?: string;
   readonly data: Data;
   readonly correlationid?: string;
   /** The id of the event this one follows from. */
   readonly causationid?: string;
   readonly traceparent?: string;
 }
+
+/**
+ * An envelope as a reader may find it in a log, before the catalog decodes
+ * it: any valid CloudEvent with riverlog's required attributes (`id`,
+ * `type`, `source`, `subject`); `time` and `dataschema` are optional, as in
+ * CloudEvents.
+ */
+export type StoredEvent = Omit<Envelope, 'time' | 'dataschema'> & { readonly time?: string; readonly dataschema?: string };
 
 /** An event together with where it sits in the log. */
 export interface RecordedEvent<E = Envelope> {
@@ -59,7 +73,12 @@ const IsoTime = new t.Type<string, string, unknown>(
   t.identity,
 );
 
-/** The io-ts codec of the envelope's fields; `data` is checked by the catalog. */
+/**
+ * The io-ts codec of a stored envelope's attributes (`StoredEvent`): the
+ * CloudEvents required ones plus `subject`; `time`, `dataschema` and the
+ * rest optional. `data` is checked by the catalog, the content type's
+ * media type too.
+ */
 export const EnvelopeCodec = t.intersection(
   [
     t.type({
@@ -68,12 +87,12 @@ export const EnvelopeCodec = t.intersection(
       type: NonEmptyString,
       source: NonEmptyString,
       subject: NonEmptyString,
-      time: IsoTime,
-      dataschema: NonEmptyString,
       data: t.unknown,
     }),
     t.partial({
-      datacontenttype: t.literal('application/json'),
+      time: IsoTime,
+      dataschema: NonEmptyString,
+      datacontenttype: NonEmptyString,
       correlationid: t.string,
       causationid: t.string,
       traceparent: t.string,

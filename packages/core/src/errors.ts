@@ -1,13 +1,22 @@
+import type { RiverlogErrorCode } from './error-codes.js';
 import { describeIssues } from './issues.js';
 import type { Position } from './position.js';
 
+export { isRiverlogErrorCode, RIVERLOG_ERROR_CODES, type RiverlogErrorCode } from './error-codes.js';
+
 /**
  * The base of every error riverlog throws. `code` is stable across releases:
- * match on it, not on the message.
+ * match on it, not on the message. Every code is listed, with its meaning, in
+ * the README's "Errors" table.
+ *
+ * @example
+ * try { await log.append(events); } catch (error) {
+ *   if (error instanceof RiverlogError && error.code === 'EVENT_TOO_LARGE') shrink(events);
+ * }
  */
 export class RiverlogError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  readonly code: RiverlogErrorCode;
+  constructor(code: RiverlogErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -69,15 +78,50 @@ export class EventTooLargeError extends RiverlogError {
   }
 }
 
-/** A record read from a log could not be turned into a known, valid event. */
+/**
+ * Why a record could not be read, and so what a reader does with it:
+ * - `not-envelope`: not a CloudEvents envelope riverlog can read (not JSON, missing `id`/`type`/`source`/`subject`,
+ *   non-JSON data): dead-letter it and move on (code `DECODE_FAILED`);
+ * - `unknown-type`: a valid envelope of a type the catalog does not define: ignore or dead-letter it (code `UNKNOWN_EVENT_TYPE`);
+ * - `newer-version`: written with a version newer than the catalog knows: stop the partition until the newer catalog
+ *   is deployed, or dead-letter it where the user chose so (code `UNREADABLE_VERSION`);
+ * - `invalid`: a known type and version whose payload fails its schema (or its upcaster failed): stop the partition,
+ *   or dead-letter it where the user chose so (code `DECODE_FAILED`).
+ */
+export type DecodeFailure = 'not-envelope' | 'unknown-type' | 'newer-version' | 'invalid';
+
+const DECODE_CODES = {
+  'not-envelope': 'DECODE_FAILED',
+  'unknown-type': 'UNKNOWN_EVENT_TYPE',
+  'newer-version': 'UNREADABLE_VERSION',
+  invalid: 'DECODE_FAILED',
+} as const satisfies Record<DecodeFailure, RiverlogErrorCode>;
+
+/**
+ * A record read from a log could not be turned into a known, valid event.
+ * `kind` says why (and so whether to stop the partition or dead-letter the
+ * record); `code` follows from it.
+ *
+ * @example
+ * const decoded = decodeRecord(catalog, record);
+ * if (decoded._tag === 'Left' && decoded.left.kind === 'newer-version') stopPartition(decoded.left);
+ */
 export class DecodeError extends RiverlogError {
+  /** Why it could not be read: `not-envelope` → dead letter; `newer-version` / `invalid` → stop the partition (or dead letter if chosen); `unknown-type` → the reader's choice. */
+  readonly kind: DecodeFailure;
+  declare readonly code: (typeof DECODE_CODES)[DecodeFailure];
   readonly position: Position | undefined;
   readonly type: string | undefined;
   readonly issues: readonly ValidationIssue[];
-  constructor(reason: string, details: { position?: Position; type?: string; issues?: readonly ValidationIssue[] } = {}) {
+  constructor(
+    kind: DecodeFailure,
+    reason: string,
+    details: { position?: Position; type?: string; issues?: readonly ValidationIssue[] } = {},
+  ) {
     const at = details.position ? ` at partition ${details.position.partition}, offset ${details.position.offset}` : '';
     const what = details.type ? ` (type ${JSON.stringify(details.type)})` : '';
-    super('DECODE_FAILED', `Cannot decode record${at}${what}: ${reason}`);
+    super(DECODE_CODES[kind], `Cannot decode record${at}${what}: ${reason}`);
+    this.kind = kind;
     this.position = details.position;
     this.type = details.type;
     this.issues = details.issues ?? [];
@@ -143,5 +187,17 @@ export class LeaseLostError extends RiverlogError {
     this.partition = partition;
     this.epoch = epoch;
     this.stored = stored;
+  }
+}
+
+/**
+ * Bytes read from a log are not valid UTF-8. `offset` is the index of the
+ * first byte that is not part of a valid sequence.
+ */
+export class InvalidUtf8Error extends RiverlogError {
+  readonly offset: number;
+  constructor(offset: number, what = 'bytes') {
+    super('INVALID_UTF8', `${what} are not valid UTF-8: invalid byte sequence at byte ${offset}.`);
+    this.offset = offset;
   }
 }

@@ -3,13 +3,27 @@ import type { ValidationIssue } from './errors.js';
 
 const MAX_ACTUAL = 60;
 
-/** A value as short JSON for error messages. */
+/** JSON.stringify would write these as null: show what they are. */
+function nonJsonNumbers(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
+}
+
+/**
+ * A value as short JSON for error messages: `NaN` and `Infinity` as such
+ * (JSON would say `null`), `undefined`, bigints and functions by name.
+ *
+ * @example
+ * preview(Number.NaN); // 'NaN'
+ */
 export function preview(value: unknown): string {
   let text: string;
   if (value === undefined) text = 'undefined';
+  else if (typeof value === 'number' || typeof value === 'bigint') text = String(value);
+  else if (typeof value === 'function') text = `function ${value.name || '(anonymous)'}`;
+  else if (typeof value === 'symbol') text = value.toString();
   else {
     try {
-      text = JSON.stringify(value) ?? String(value);
+      text = JSON.stringify(value, nonJsonNumbers) ?? String(value);
     } catch {
       text = String(value);
     }
@@ -22,12 +36,12 @@ function isCombinator(type: t.Decoder<unknown, unknown> | undefined): boolean {
   return tag === 'IntersectionType' || tag === 'UnionType';
 }
 
-/** io-ts errors as one issue per failing field path, each path once. */
 /** Issues as one line: `data.brand: expected string, got 42; …`. */
 export function describeIssues(issues: readonly ValidationIssue[]): string {
   return issues.map((i) => `${i.path || '(root)'}: expected ${i.expected}, got ${i.actual}`).join('; ');
 }
 
+/** io-ts errors as one issue per failing field path, each path once. */
 export function toIssues(errors: t.Errors, prefix = ''): ValidationIssue[] {
   const seen = new Set<string>();
   const issues: ValidationIssue[] = [];
@@ -46,22 +60,63 @@ export function toIssues(errors: t.Errors, prefix = ''): ValidationIssue[] {
   return issues;
 }
 
+/** A field codec made by `optional`: its key may be absent. */
+export interface OptionalC<C extends t.Mixed> extends t.UnionC<[C, t.UndefinedC]> {
+  readonly optional: true;
+}
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+type OptionalKeys<P> = { [K in keyof P]: P[K] extends { readonly optional: true } ? K : never }[keyof P];
+/** The decoded type of `strict(props)`: fields made with `optional` may be absent. */
+export type StrictType<P extends t.Props> = Simplify<
+  { [K in Exclude<keyof P, OptionalKeys<P>>]: t.TypeOf<P[K]> } & { [K in OptionalKeys<P>]?: t.TypeOf<P[K]> }
+>;
+/** The encoded type of `strict(props)`. */
+export type StrictOutput<P extends t.Props> = Simplify<
+  { [K in Exclude<keyof P, OptionalKeys<P>>]: t.OutputOf<P[K]> } & { [K in OptionalKeys<P>]?: t.OutputOf<P[K]> }
+>;
+/** The codec `strict(props)` makes. */
+export type StrictC<P extends t.Props> = t.Type<StrictType<P>, StrictOutput<P>, unknown>;
+
+const READING: unique symbol = Symbol('riverlog.reading');
+
 /**
- * An object codec that also refuses keys it does not declare, naming each
- * one: io-ts's own `t.type` accepts them and `t.exact` drops them silently.
+ * The root context of a tolerant read: `strict` codecs validated under it
+ * drop the fields they do not declare instead of refusing them (the catalog's
+ * decode uses it; producers validate without it and are refused).
+ *
+ * @example
+ * const result = codec.validate(data, readingContext(codec, data));
+ */
+export function readingContext(codec: t.Decoder<unknown, unknown>, actual: unknown): t.Context {
+  const root = { key: '', type: codec, actual, [READING]: true };
+  return [root];
+}
+
+function isReading(context: t.Context): boolean {
+  return (context[0] as { [READING]?: boolean } | undefined)?.[READING] === true;
+}
+
+/**
+ * An object codec that refuses keys it does not declare when writing, naming
+ * each one (io-ts's own `t.type` accepts them and `t.exact` drops them
+ * silently), and drops them when reading under `readingContext`: strict
+ * writer, tolerant reader.
  *
  * @example
  * const Product = strict({ id: t.string, name: t.string });
  * Product.decode({ id: '1', name: 'x', price: 3 }); // Left: price is not allowed
+ * Product.validate({ id: '1', name: 'x', price: 3 }, readingContext(Product, input)); // Right: { id: '1', name: 'x' }
  */
-export function strict<P extends t.Props>(props: P, name?: string): t.Type<t.TypeOf<t.TypeC<P>>, t.OutputOf<t.TypeC<P>>, unknown> {
-  const base = t.type(props);
+export function strict<P extends t.Props>(props: P, name?: string): StrictC<P> {
+  // Optional fields are unions with undefined: t.type checks them; the types say their keys may be absent.
+  const base = t.type(props) as unknown as t.Type<StrictType<P>, StrictOutput<P>, unknown>;
   const plain = Object.values(props).every((prop) => isIdentityCodec(prop));
   const allowed = new Set(Object.keys(props));
   const codecName = name ?? base.name;
-  const codec = new t.Type(
+  const codec = new t.Type<StrictType<P>, StrictOutput<P>, unknown>(
     codecName,
-    (u): u is t.TypeOf<t.TypeC<P>> => {
+    (u): u is StrictType<P> => {
       if (!base.is(u)) return false;
       // A loop, not Object.keys: this runs for every event a consumer decodes.
       for (const key in u as object) if (!allowed.has(key)) return false;
@@ -72,6 +127,13 @@ export function strict<P extends t.Props>(props: P, name?: string): t.Type<t.Typ
       if (typeof u !== 'object' || u === null) return result;
       const extra = Object.keys(u).filter((k) => !allowed.has(k));
       if (extra.length === 0) return result;
+      if (isReading(context)) {
+        if (result._tag === 'Left') return result;
+        const declared = result.right as Record<string, unknown>;
+        const kept: Record<string, unknown> = {};
+        for (const key of allowed) if (key in declared) kept[key] = declared[key];
+        return t.success(kept as StrictType<P>);
+      }
       const unknownFields: t.Errors = extra.map((key) => ({
         value: (u as Record<string, unknown>)[key],
         context: [...context, { key, type: t.never, actual: (u as Record<string, unknown>)[key] }],
@@ -87,12 +149,36 @@ export function strict<P extends t.Props>(props: P, name?: string): t.Type<t.Typ
 
 const identityCodecs = new WeakSet<t.Mixed>();
 
+const PLAIN_TAGS = new Set([
+  'StringType',
+  'NumberType',
+  'BooleanType',
+  'UnknownType',
+  'NullType',
+  'UndefinedType',
+  'LiteralType',
+  'KeyofType',
+]);
+
 /**
  * True for codecs whose decoded value is the input itself (made by `strict`
- * from plain field codecs), so a passing `is` check may stand in for `validate`.
+ * or `optional` from plain codecs, or io-ts's primitives, literals and
+ * keyofs), so a passing `is` check may stand in for `validate`.
  */
 export function isIdentityCodec(codec: t.Mixed): boolean {
-  if (identityCodecs.has(codec)) return true;
-  const tag = (codec as { _tag?: string })._tag;
-  return tag === 'StringType' || tag === 'NumberType' || tag === 'BooleanType' || tag === 'UnknownType';
+  return identityCodecs.has(codec) || PLAIN_TAGS.has((codec as { _tag?: string })._tag ?? '');
+}
+
+/**
+ * A field that may be absent (or `undefined`): `t.union([codec, t.undefined])`,
+ * which keeps the catalog's fast path when `codec` is plain. Adding an
+ * optional field is a compatible change: see docs/evolution.md.
+ *
+ * @example
+ * defineEvent('product/create', { data: { id: t.string, name: t.string, color: optional(t.string) } });
+ */
+export function optional<C extends t.Mixed>(codec: C): OptionalC<C> {
+  const union = Object.assign(t.union([codec, t.undefined], `${codec.name} (optional)`), { optional: true as const });
+  if (isIdentityCodec(codec)) identityCodecs.add(union);
+  return union;
 }
