@@ -2,5 +2,5 @@ export type { SqliteSource } from './connection.js';
 export { type SqliteLog, type SqliteLogOptions, sqliteLog } from './log/sqlite-log.js';
 export { sqliteCheckpointStore } from './stores/checkpoint-store.js';
 export { type SqliteDeadLetters, sqliteDeadLetters } from './stores/dead-letters.js';
-export { type SqliteLeaseStoreOptions, sqliteLeaseStore } from './stores/lease-store.js';
+export { sqliteLeaseStore } from './stores/lease-store.js';
 export { sqliteViewStore } from './stores/view-store.js';

@@ -46,12 +46,30 @@ describe('sqliteCheckpointStore', () => {
     await expect(store.load('g')).rejects.toBeInstanceOf(ClosedError);
   });
 
+  it('keeps the fence epochs across connections and reopen: a stale writer elsewhere is refused', async () => {
+    const path = join(dir, 'fenced.db');
+    const [old, next] = [sqliteCheckpointStore(path), sqliteCheckpointStore(path)];
+    await old.save('g', { '0': '5' }, { '0': 1 });
+    await next.save('g', {}, { '0': 2 });
+    await expect(old.save('g', { '0': '9' }, { '0': 1 })).rejects.toMatchObject({
+      code: 'LEASE_LOST',
+      partition: '0',
+      epoch: 1,
+      stored: 2,
+    });
+    await next.close();
+    const reopened = sqliteCheckpointStore(path);
+    await expect(reopened.save('g', { '0': '9' }, { '0': 1 })).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    expect(await reopened.load('g')).toEqual({ '0': '5' });
+    await Promise.all([old.close(), reopened.close()]);
+  });
+
   it('may come first in a file that later becomes a log', async () => {
     const path = join(dir, 'later-log.db');
     const store = sqliteCheckpointStore({ path });
     await store.save('g', { '0': '1' });
     const log = sqliteLog({ path, partitions: 2 });
-    expect(await log.partitions()).toEqual(['0', '1']);
+    expect((await log.partitions()).map((p) => p.id)).toEqual(['0', '1']);
     expect(await store.load('g')).toEqual({ '0': '1' });
     await log.close();
     await store.close();

@@ -1,25 +1,35 @@
-import type { CheckpointStore, PositionMap } from '@riverlog/core';
+import { type CheckpointStore, type Fence, LeaseLostError, type PositionMap } from '@riverlog/core';
 import { openStoreConnection, type SqliteSource } from '../connection.js';
 
+/**
+ * `_v2`: fenced checkpoints. A row holds a partition's offset (NULL after a
+ * claim only) and the highest lease epoch it was written under (NULL when
+ * never fenced). A pre-release file's `riverlog_checkpoints` is left alone.
+ */
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS riverlog_checkpoints (
+CREATE TABLE IF NOT EXISTS riverlog_checkpoints_v2 (
   group_name TEXT NOT NULL,
   partition_id TEXT NOT NULL,
-  last_offset TEXT NOT NULL,
+  last_offset TEXT,
+  epoch INTEGER,
   PRIMARY KEY (group_name, partition_id)
 ) WITHOUT ROWID;
 `;
 
 /**
- * Consumer-group checkpoints in an SQLite table (`riverlog_checkpoints`),
- * in their own file or beside the log. `save` is one transaction.
+ * Consumer-group checkpoints in an SQLite table (`riverlog_checkpoints_v2`),
+ * in their own file or beside the log. `save` is one transaction: with a
+ * fence, it is refused with `LeaseLostError` (nothing written) when a
+ * partition was saved or claimed under a higher lease epoch, and otherwise
+ * records the fence's epochs with the offsets.
  *
  * @example
  * import { sqliteCheckpointStore, sqliteLog } from '@riverlog/sqlite';
  *
  * const log = sqliteLog({ path: 'data/retail.db' });
  * const checkpoints = sqliteCheckpointStore({ database: log.database });
- * await checkpoints.save('emailer', { '0': '41' });
+ * await checkpoints.save('emailer', {}, { '0': 3 });          // claim partition 0 under lease epoch 3
+ * await checkpoints.save('emailer', { '0': '41' }, { '0': 3 });
  * await checkpoints.load('emailer'); // { '0': '41' }
  */
 export function sqliteCheckpointStore(source: SqliteSource): CheckpointStore {
@@ -29,11 +39,22 @@ export function sqliteCheckpointStore(source: SqliteSource): CheckpointStore {
   // consumer's event loop for a quarter of its time (bench/suites/25-consumer.mjs).
   const connection = openStoreConnection(source, 'sqliteCheckpointStore', SCHEMA, 'NORMAL');
   const { db } = connection;
-  const select = db.prepare('SELECT partition_id, last_offset FROM riverlog_checkpoints WHERE group_name = ?').raw();
-  const upsert = db.prepare(
-    'INSERT INTO riverlog_checkpoints (group_name, partition_id, last_offset) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_offset = excluded.last_offset',
+  const select = db
+    .prepare('SELECT partition_id, last_offset FROM riverlog_checkpoints_v2 WHERE group_name = ? AND last_offset IS NOT NULL')
+    .raw();
+  const epochOf = db.prepare('SELECT epoch FROM riverlog_checkpoints_v2 WHERE group_name = ? AND partition_id = ?').pluck();
+  const fenceOne = db.prepare(
+    'INSERT INTO riverlog_checkpoints_v2 (group_name, partition_id, epoch) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET epoch = excluded.epoch',
   );
-  const saveAll = db.transaction((group: string, positions: PositionMap) => {
+  const upsert = db.prepare(
+    'INSERT INTO riverlog_checkpoints_v2 (group_name, partition_id, last_offset) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_offset = excluded.last_offset',
+  );
+  const saveAll = db.transaction((group: string, positions: PositionMap, fence: Fence) => {
+    for (const [partition, epoch] of Object.entries(fence)) {
+      const stored = epochOf.get(group, partition) as number | null | undefined;
+      if (stored != null && stored > epoch) throw new LeaseLostError(`Checkpoint of group ${group}`, partition, epoch, stored);
+    }
+    for (const [partition, epoch] of Object.entries(fence)) fenceOne.run(group, partition, epoch);
     for (const [partition, offset] of Object.entries(positions)) upsert.run(group, partition, offset);
   });
   return {
@@ -41,9 +62,8 @@ export function sqliteCheckpointStore(source: SqliteSource): CheckpointStore {
       connection.ensureOpen();
       return Object.fromEntries(select.all(group) as [string, string][]);
     },
-    async save(group, positions) {
-      connection.ensureOpen();
-      saveAll.immediate(group, positions);
+    async save(group, positions, fence = {}) {
+      await connection.write(() => saveAll.immediate(group, positions, fence));
     },
     async close() {
       connection.close();

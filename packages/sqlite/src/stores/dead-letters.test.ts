@@ -39,4 +39,18 @@ describe('sqliteDeadLetters', () => {
     await reopened.close();
     await expect(reopened.send([letter('g', '1')])).rejects.toBeInstanceOf(ClosedError);
   });
+
+  it('keeps a letter sent again for the same group and position once, across connections', async () => {
+    const path = join(dir, 'dead.db');
+    const [a, b] = [sqliteDeadLetters(path), sqliteDeadLetters(path)];
+    await a.send([letter('emailer', '4')]);
+    await b.send([{ ...letter('emailer', '4'), attempts: 4 }, letter('emailer', '5')]);
+    await a.send([letter('auditor', '4')]);
+    expect((await a.list()).map((l) => [l.group, l.record.position.offset, l.attempts])).toEqual([
+      ['emailer', '4', 3],
+      ['emailer', '5', 3],
+      ['auditor', '4', 3],
+    ]);
+    await Promise.all([a.close(), b.close()]);
+  });
 });

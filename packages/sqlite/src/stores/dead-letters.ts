@@ -1,8 +1,9 @@
 import type { DeadLetter, DeadLetterSink } from '@riverlog/core';
 import { openStoreConnection, type SqliteSource } from '../connection.js';
 
+/** `_v2`: one letter per group and position; a pre-release file's `riverlog_dead_letters` is left alone. */
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS riverlog_dead_letters (
+CREATE TABLE IF NOT EXISTS riverlog_dead_letters_v2 (
   seq INTEGER PRIMARY KEY,
   group_name TEXT NOT NULL,
   partition_id TEXT NOT NULL,
@@ -11,11 +12,11 @@ CREATE TABLE IF NOT EXISTS riverlog_dead_letters (
   reason TEXT NOT NULL,
   attempts INTEGER NOT NULL,
   at TEXT NOT NULL,
-  record TEXT NOT NULL            -- the LogRecord as JSON
+  record TEXT NOT NULL,           -- the LogRecord as JSON
+  UNIQUE (group_name, partition_id, record_offset)
 );
-CREATE INDEX IF NOT EXISTS riverlog_dead_letters_group ON riverlog_dead_letters (group_name, seq);
+CREATE INDEX IF NOT EXISTS riverlog_dead_letters_v2_group ON riverlog_dead_letters_v2 (group_name, seq);
 `;
-
 /** A dead-letter sink in SQLite that can also list what it holds. */
 export interface SqliteDeadLetters extends DeadLetterSink {
   /** The dead letters in the order they were sent, of one group or of all. */
@@ -24,8 +25,10 @@ export interface SqliteDeadLetters extends DeadLetterSink {
 }
 
 /**
- * Dead letters in an SQLite table (`riverlog_dead_letters`): each `send` is
- * one transaction and resolves once the letters are committed.
+ * Dead letters in an SQLite table (`riverlog_dead_letters_v2`): each `send`
+ * is one transaction and resolves once the letters are committed. A letter
+ * sent again for the same group and position (a retry) is kept once: the
+ * first one stays.
  *
  * @example
  * import { sqliteDeadLetters } from '@riverlog/sqlite';
@@ -38,11 +41,11 @@ export function sqliteDeadLetters(source: SqliteSource): SqliteDeadLetters {
   const connection = openStoreConnection(source, 'sqliteDeadLetters', SCHEMA);
   const { db } = connection;
   const insert = db.prepare(
-    'INSERT INTO riverlog_dead_letters (group_name, partition_id, record_offset, code, reason, attempts, at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO riverlog_dead_letters_v2 (group_name, partition_id, record_offset, code, reason, attempts, at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
   );
   const columns = 'group_name, code, reason, attempts, at, record';
-  const ofGroup = db.prepare(`SELECT ${columns} FROM riverlog_dead_letters WHERE group_name = ? ORDER BY seq`).raw();
-  const all = db.prepare(`SELECT ${columns} FROM riverlog_dead_letters ORDER BY seq`).raw();
+  const ofGroup = db.prepare(`SELECT ${columns} FROM riverlog_dead_letters_v2 WHERE group_name = ? ORDER BY seq`).raw();
+  const all = db.prepare(`SELECT ${columns} FROM riverlog_dead_letters_v2 ORDER BY seq`).raw();
   const sendAll = db.transaction((letters: readonly DeadLetter[]) => {
     for (const letter of letters) {
       const { position } = letter.record;
@@ -61,7 +64,7 @@ export function sqliteDeadLetters(source: SqliteSource): SqliteDeadLetters {
   return {
     async send(letters) {
       connection.ensureOpen();
-      if (letters.length > 0) sendAll.immediate(letters);
+      if (letters.length > 0) await connection.write(() => sendAll.immediate(letters));
     },
     async list(group) {
       connection.ensureOpen();

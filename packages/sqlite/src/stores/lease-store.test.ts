@@ -6,69 +6,49 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqliteLeaseStore } from './lease-store.js';
 
 let dir: string;
-let now = 1_000_000;
 const stores: LeaseStore[] = [];
 const open = () => {
-  const store = sqliteLeaseStore({ path: join(dir, 'leases.db'), now: () => now });
+  const store = sqliteLeaseStore({ path: join(dir, 'leases.db') });
   stores.push(store);
   return store;
 };
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'riverlog-leases-'));
-  now = 1_000_000;
 });
 afterEach(async () => {
   for (const store of stores.splice(0)) await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
+// The port's behaviour is checked by describeLeaseStoreContract (test/contract/sqlite-stores.test.ts);
+// these are what only a file shared by connections has.
 describe('sqliteLeaseStore', () => {
-  it('gives a partition to one owner until its lease expires, across connections', async () => {
+  it('shares leases across connections to one file, and keeps them across reopen', async () => {
     const [a, b] = [open(), open()];
-    expect(await a.acquire('views', '0', 'worker-a', 10_000)).toBe(true);
-    expect(await b.acquire('views', '0', 'worker-b', 10_000)).toBe(false);
-    expect(await a.acquire('views', '0', 'worker-a', 10_000)).toBe(true);
-    expect(await b.acquire('views', '1', 'worker-b', 10_000)).toBe(true);
-    expect(await b.list('views')).toEqual([
-      { group: 'views', partition: '0', owner: 'worker-a', expiresAt: 1_010_000 },
-      { group: 'views', partition: '1', owner: 'worker-b', expiresAt: 1_010_000 },
-    ]);
-    now += 10_000; // expired exactly now
-    expect(await a.renew('views', '0', 'worker-a', 10_000)).toBe(false);
-    expect(await b.acquire('views', '0', 'worker-b', 5000)).toBe(true);
-    expect(await a.acquire('views', '0', 'worker-a', 10_000)).toBe(false);
-    expect((await a.list('views')).find((l) => l.partition === '0')).toEqual({
-      group: 'views',
-      partition: '0',
-      owner: 'worker-b',
-      expiresAt: 1_015_000,
-    });
+    const mine = await a.take('views', '0', 'worker-a', undefined);
+    expect(mine).toEqual({ group: 'views', partition: '0', owner: 'worker-a', epoch: 1, counter: 1 });
+    expect(await b.take('views', '0', 'worker-b', undefined)).toBeUndefined();
+    const seen = (await b.list('views'))[0];
+    const stolen = await b.take('views', '0', 'worker-b', seen);
+    expect(stolen).toEqual({ group: 'views', partition: '0', owner: 'worker-b', epoch: 2, counter: 2 });
+    expect(await a.renew(mine!)).toBeUndefined();
+    await b.close();
+    expect(await open().list('views')).toEqual([stolen]);
   });
 
-  it('renews only our own live lease and releases only our own', async () => {
-    const store = open();
-    expect(await store.renew('g', '0', 'me', 1000)).toBe(false);
-    await store.acquire('g', '0', 'me', 1000);
-    now += 500;
-    expect(await store.renew('g', '0', 'you', 1000)).toBe(false);
-    expect(await store.renew('g', '0', 'me', 1000)).toBe(true);
-    expect((await store.list('g'))[0]?.expiresAt).toBe(now + 1000);
-    await store.release('g', '0', 'you');
-    expect(await store.list('g')).toHaveLength(1);
-    await store.release('g', '0', 'me');
-    expect(await store.list('g')).toEqual([]);
-    expect(await store.list('other')).toEqual([]);
-  });
-
-  it('lets exactly one of many racing connections take a free partition', async () => {
+  it('lets exactly one of many racing connections take a lease they all saw', async () => {
+    const first = open();
+    const seen = await first.take('g', '3', 'crashed', undefined);
     const racers = Array.from({ length: 5 }, () => open());
-    const results = await Promise.all(racers.map((store, i) => store.acquire('g', '3', `w${i}`, 1000)));
+    const results = await Promise.all(racers.map((store, i) => store.take('g', '3', `w${i}`, seen)));
     expect(results.filter(Boolean)).toHaveLength(1);
+    expect((await first.list('g'))[0]?.epoch).toBe(2);
   });
 
   it('rejects calls after close with ClosedError', async () => {
     const store = open();
     await store.close();
-    await expect(store.acquire('g', '0', 'me', 10)).rejects.toBeInstanceOf(ClosedError);
+    await expect(store.take('g', '0', 'me', undefined)).rejects.toBeInstanceOf(ClosedError);
+    await expect(store.list('g')).rejects.toBeInstanceOf(ClosedError);
   });
 });
