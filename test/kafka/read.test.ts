@@ -96,6 +96,7 @@ describeKafka('reading a Kafka log', () => {
     const log = open(1);
     const good = noted(1, 'a');
     const bad = Buffer.concat([Buffer.from('{"specversion":"1.0","id":"x","data":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]);
+    await log.partitions(); // creates the topic
     const producer = rawKafka().producer();
     await producer.connect();
     try {
