@@ -196,8 +196,8 @@ export class LeaseLostError extends RiverlogError {
  */
 export class InvalidUtf8Error extends RiverlogError {
   readonly offset: number;
-  constructor(offset: number, what = 'bytes') {
-    super('INVALID_UTF8', `${what} are not valid UTF-8: invalid byte sequence at byte ${offset}.`);
+  constructor(offset: number, what = 'the bytes') {
+    super('INVALID_UTF8', `Invalid UTF-8 in ${what} at byte ${offset}: refused rather than replaced with U+FFFD.`);
     this.offset = offset;
   }
 }

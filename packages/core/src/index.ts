@@ -17,7 +17,16 @@ export * from './errors.js';
 export * from './history.js';
 export { encodeIndexKey } from './index-key.js';
 export { type OptionalC, optional, preview, type StrictC, type StrictOutput, type StrictType, strict, toIssues } from './issues.js';
-export { envelopeFromKafkaRecord, type KafkaHeaderValue, type KafkaWireRecord, type StoredEnvelope } from './kafka-wire.js';
+export { envelopeFromHttp, type HttpWireMessage } from './http-wire.js';
+export {
+  envelopeFromKafkaRecord,
+  envelopeToKafkaRecord,
+  type KafkaHeaderValue,
+  type KafkaRecordText,
+  type KafkaWireRecord,
+  STRUCTURED_CONTENT_TYPE,
+  type StoredEnvelope,
+} from './kafka-wire.js';
 export { defaultLeaseOwner, LeaseBalancer, type LeaseBalancerOptions } from './lease-balancer.js';
 export { type LineageReadOptions, readEnds, readLineage, readyPartitions } from './lineage.js';
 export { memoryCheckpointStore } from './memory/checkpoints.js';

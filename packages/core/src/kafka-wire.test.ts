@@ -32,7 +32,7 @@ describe('envelopeFromKafkaRecord', () => {
       value: Buffer.from(JSON.stringify(data)),
       headers: { ...headers, 'content-type': 'application/json; charset=utf-8' },
     });
-    expect(stored).toEqual({ event: { ...envelope, datacontenttype: 'application/json' } });
+    expect(stored).toEqual({ event: { ...envelope, datacontenttype: 'application/json; charset=utf-8' } });
   });
 
   it('takes the subject from the key when binary mode has no ce_subject, and the last of repeated headers', () => {
@@ -63,6 +63,25 @@ describe('envelopeFromKafkaRecord', () => {
     });
     expect(envelopeFromKafkaRecord({ value: '{', headers: { ce_specversion: '1.0' } })).toMatchObject({
       error: expect.stringContaining('binary-mode data is not JSON'),
+    });
+  });
+
+  it('refuses invalid UTF-8 in the value or a header, naming the byte, and keeps the text for the dead letter', () => {
+    const value = Buffer.concat([Buffer.from('{"id":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    expect(envelopeFromKafkaRecord({ value, timestamp: '1714557600000' })).toEqual({
+      event: undefined,
+      raw: value.toString('utf8'),
+      error: 'Invalid UTF-8 in record value at byte 8: refused rather than replaced with U+FFFD.',
+      storedAt: 1714557600000,
+    });
+    const header = envelopeFromKafkaRecord({ value: '{}', headers: { ce_specversion: '1.0', ce_type: Buffer.from([0xff]) } });
+    expect(header.error).toBe('Invalid UTF-8 in header ce_type at byte 0: refused rather than replaced with U+FFFD.');
+  });
+
+  it('keeps the record timestamp as storedAt', () => {
+    expect(envelopeFromKafkaRecord({ value: JSON.stringify(envelope), timestamp: '1714557600000' })).toEqual({
+      event: envelope,
+      storedAt: 1714557600000,
     });
   });
 });

@@ -25,7 +25,7 @@ describe('decodeUtf8', () => {
     }
     expect(error).toBeInstanceOf(InvalidUtf8Error);
     expect(error).toMatchObject({ code: 'INVALID_UTF8', offset: 9 });
-    expect((error as Error).message).toBe('record 0/7 are not valid UTF-8: invalid byte sequence at byte 9.');
+    expect((error as Error).message).toBe('Invalid UTF-8 in record 0/7 at byte 9: refused rather than replaced with U+FFFD.');
   });
 
   it('finds every kind of invalid sequence', () => {
