@@ -7,11 +7,18 @@ import {
   type EventLog,
   EventTooLargeError,
   envelopeBytes,
+  type Lag,
   type LogRecord,
+  PARTITION_END,
+  type PartitionInfo,
   type Position,
+  type PositionMap,
   preview,
+  type ReadBatch,
   type ReadOptions,
   RiverlogError,
+  readEnds,
+  readLineage,
   t,
   ValidationError,
 } from '@riverlog/core';
@@ -29,6 +36,22 @@ export interface EventLogUnderTest {
    * provide it; the suite then checks that records survive a reopen.
    */
   readonly reopen?: () => Promise<EventLog>;
+  /**
+   * How to split and merge the log's partitions, for logs that can reshard
+   * (the memory log, Kinesis); the suite then runs its lineage cases. Each
+   * resolves once the change is done and `partitions()` lists the children.
+   * The suite merges only the two children of one split (adjacent, as
+   * Kinesis requires).
+   */
+  readonly reshard?: LogResharding;
+}
+
+/** Splits and merges partitions of a log under test. */
+export interface LogResharding {
+  /** Closes an open partition and opens two children that take its subjects. */
+  split(partition: string): Promise<unknown>;
+  /** Closes two open partitions and opens one child that takes the subjects of both. */
+  merge(a: string, b: string): Promise<unknown>;
 }
 
 export interface EventLogContractOptions {
@@ -42,6 +65,11 @@ export interface EventLogContractOptions {
    * reopen test is then not registered at all (rather than skipped).
    */
   readonly durable?: boolean;
+  /**
+   * Whether the log can split and merge partitions (its factory then returns
+   * `reshard`): registers the lineage cases. Default false.
+   */
+  readonly reshards?: boolean;
 }
 
 const source = 'riverlog/contract';
@@ -71,15 +99,57 @@ const key = (position: Position) => `${position.partition}/${position.offset}`;
 const plain = (position: Position): Position => ({ partition: position.partition, offset: position.offset });
 const eventOf = (record: LogRecord) => record.event as Envelope<string, { id: string; seq: number }>;
 
-/** Reads until the log's end, checking what every read must hold: one partition per batch, offsets increasing. */
-async function readAll(log: EventLog, options: ReadOptions = {}): Promise<{ records: LogRecord[]; batches: LogRecord[][] }> {
-  const batches: LogRecord[][] = [];
+/** A read's records and batches, checked (see {@link checkBatches}). */
+interface ReadResult {
+  readonly records: LogRecord[];
+  readonly batches: ReadBatch[];
+}
+
+/**
+ * Reads until the read ends (not following), checking what every read must
+ * hold: each batch's records are of its partition with increasing offsets, no
+ * more than `batchSize`, lag non-negative and zero when caught up, `ended`
+ * only with `caughtUp`, and every partition read ends on a caught-up batch.
+ */
+async function readAll(log: EventLog, options: ReadOptions = {}): Promise<ReadResult> {
+  const batches: ReadBatch[] = [];
   for await (const batch of log.read({ from: 'earliest', ...options })) batches.push(batch);
+  checkBatches(batches, options.batchSize);
+  const read = options.partitions ?? (await log.partitions()).map((p) => p.id);
+  for (const partition of new Set(read)) {
+    const own = batches.filter((b) => b.partition === partition);
+    expect(own.length, `partition ${partition} yields at least one batch`).toBeGreaterThan(0);
+    expect(own[own.length - 1]?.caughtUp, `partition ${partition}: the read's last batch is caught up`).toBe(true);
+  }
+  expect(
+    batches.every((b) => read.includes(b.partition)),
+    'only the partitions read',
+  ).toBe(true);
+  return { records: batches.flatMap((b) => b.records), batches };
+}
+
+/** The number a lag holds, records or milliseconds. */
+function lagValue(lag: Lag): number {
+  return 'records' in lag ? lag.records : lag.ms;
+}
+
+/** What every batch of every read (following or not) must hold. */
+function checkBatches(batches: readonly ReadBatch[], batchSize?: number): void {
   const last = new Map<string, string>();
+  const ended = new Set<string>();
   for (const batch of batches) {
-    const partitions = new Set(batch.map((r) => r.position.partition));
-    expect(partitions.size, 'every batch holds records of one partition').toBeLessThanOrEqual(1);
-    for (const record of batch) {
+    expect(typeof batch.partition, 'a batch names its partition').toBe('string');
+    expect(ended.has(batch.partition), `partition ${batch.partition}: nothing after its ended batch`).toBe(false);
+    if (batch.ended) {
+      expect(batch.caughtUp, 'ended implies caught up').toBe(true);
+      ended.add(batch.partition);
+    }
+    const lag = lagValue(batch.lag);
+    expect(lag, `partition ${batch.partition}: lag is a number ≥ 0`).toBeGreaterThanOrEqual(0);
+    if (batch.caughtUp) expect(lag, `partition ${batch.partition}: lag is 0 in a caught-up batch`).toBe(0);
+    if (batchSize !== undefined) expect(batch.records.length).toBeLessThanOrEqual(batchSize);
+    for (const record of batch.records) {
+      expect(record.position.partition, 'every record of a batch is of its partition').toBe(batch.partition);
       expect(record.position.offset, 'offsets are decimal strings').toMatch(/^\d+$/);
       const previous = last.get(record.position.partition);
       if (previous !== undefined) {
@@ -91,8 +161,16 @@ async function readAll(log: EventLog, options: ReadOptions = {}): Promise<{ reco
       last.set(record.position.partition, record.position.offset);
     }
   }
-  return { records: batches.flat(), batches };
 }
+
+/** The last offset of each partition that holds records, from a full read. */
+function lastOffsets(records: readonly LogRecord[]): PositionMap {
+  const ends: Record<string, string> = {};
+  for (const record of records) ends[record.position.partition] = record.position.offset;
+  return ends;
+}
+
+const ids = (partitions: readonly PartitionInfo[]) => partitions.map((p) => p.id);
 
 async function rejectionOf(run: () => Promise<unknown>): Promise<unknown> {
   try {
@@ -165,20 +243,31 @@ export function describeEventLogContract(
       await subject.cleanup?.();
     });
 
-    it('an empty log: a read ends at once with no batches, heads are empty, partitions are listed', async () => {
-      const { batches } = await readAll(log);
-      expect(batches).toEqual([]);
-      expect((await readAll(log, { from: 'latest' })).batches).toEqual([]);
-      expect(await log.heads()).toEqual({});
+    it('an empty log: partitions are listed with their lineage, a read yields one empty caught-up batch per partition and ends', async () => {
       const partitions = await log.partitions();
       expect(partitions.length).toBeGreaterThan(0);
-      expect(new Set(partitions).size).toBe(partitions.length);
-      for (const partition of partitions) expect(typeof partition).toBe('string');
+      expect(new Set(ids(partitions)).size).toBe(partitions.length);
+      for (const partition of partitions) {
+        expect(typeof partition.id).toBe('string');
+        expect(Array.isArray(partition.parents)).toBe(true);
+        for (const parent of partition.parents) expect(ids(partitions)).toContain(parent);
+        expect(typeof partition.closed).toBe('boolean');
+      }
+      for (const from of ['earliest', 'latest'] as const) {
+        const { batches } = await readAll(log, { from });
+        expect(batches.map((b) => [b.partition, b.records.length, b.caughtUp]).sort(), `from ${from}`).toEqual(
+          ids(partitions)
+            .map((id) => [id, 0, true])
+            .sort(),
+        );
+        for (const batch of batches) expect(lagValue(batch.lag)).toBe(0);
+      }
+      expect(await readEnds(log, ids(partitions), {})).toEqual({});
       expect(typeof log.uri).toBe('string');
       expect(log.maxEventBytes).toBeGreaterThan(0);
     });
 
-    it('append resolves with the positions read back, the events read back equal those appended, heads are the last offsets', async () => {
+    it('append resolves with the positions read back, the events read back equal those appended, readEnds gives the last offsets', async () => {
       const appended = [...events(12, 4), ...events(12, 4, 3), ...events(6, 6, 6)];
       const positions = [
         ...(await log.append(appended.slice(0, 12))),
@@ -196,19 +285,24 @@ export function describeEventLogContract(
         expect(plain(record?.position as Position)).toEqual(plain(positions[i] as Position));
         expect(record?.event).toEqual(JSON.parse(JSON.stringify(event)));
       });
-      const heads: Record<string, string> = {};
-      for (const record of records) heads[record.position.partition] = record.position.offset;
-      expect(await log.heads()).toEqual(heads);
-      const partitions = await log.partitions();
-      for (const partition of Object.keys(heads)) expect(partitions).toContain(partition);
+      const partitions = ids(await log.partitions());
+      const ends = lastOffsets(records);
+      expect(await readEnds(log, partitions, {})).toEqual(ends);
+      for (const partition of Object.keys(ends)) expect(partitions).toContain(partition);
     });
 
-    it('keeps per-partition order: each batch is one partition in offset order, no larger than maxBatch', async () => {
+    it('keeps per-partition order: each batch is one partition in offset order, no larger than batchSize, lag counting down to 0', async () => {
       await log.append(events(60, 5));
       await log.append(events(40, 8, 20));
-      const { records, batches } = await readAll(log, { maxBatch: 7 });
+      const { records, batches } = await readAll(log, { batchSize: 7 });
       expect(records).toHaveLength(100);
-      for (const batch of batches) expect(batch.length).toBeLessThanOrEqual(7);
+      for (const batch of batches) expect(batch.records.length).toBeLessThanOrEqual(7);
+      for (const partition of new Set(batches.map((b) => b.partition))) {
+        const lags = batches.filter((b) => b.partition === partition).map((b) => lagValue(b.lag));
+        expect(lags, `partition ${partition}: lag never grows within a read of a log nobody appends to`).toEqual(
+          [...lags].sort((a, b) => b - a),
+        );
+      }
     });
 
     it('keeps per-subject order across append calls, and one subject stays in one partition', async () => {
@@ -231,10 +325,72 @@ export function describeEventLogContract(
       }
     });
 
-    it("reads from 'latest': nothing that was appended before", async () => {
+    it("reads from 'latest': nothing that was appended before, and a caught-up batch for every partition", async () => {
       await log.append(events(10, 3));
-      const { records } = await readAll(log, { from: 'latest' });
+      const { records, batches } = await readAll(log, { from: 'latest' });
       expect(records).toEqual([]);
+      expect(new Set(batches.filter((b) => b.caughtUp).map((b) => b.partition))).toEqual(new Set(ids(await log.partitions())));
+    });
+
+    it('reads a partition whose after offset is PARTITION_END as one empty ended batch, the others as usual', async () => {
+      await log.append(events(20, 5));
+      const partitions = ids(await log.partitions());
+      const [finished, ...others] = partitions as [string, ...string[]];
+      for (const follow of [false, true]) {
+        const batches: ReadBatch[] = [];
+        for await (const batch of log.read({ from: { after: { [finished]: PARTITION_END } }, partitions: [finished], follow })) {
+          batches.push(batch);
+        }
+        expect(batches, `follow: ${follow}`).toEqual([
+          { partition: finished, records: [], caughtUp: true, ended: true, lag: batches[0]?.lag },
+        ]);
+        expect(lagValue(batches[0]?.lag as Lag)).toBe(0);
+      }
+      const { records } = await readAll(log, { from: { after: { [finished]: PARTITION_END } } });
+      const all = (await readAll(log)).records;
+      expect(records.map((r) => key(r.position)).sort()).toEqual(
+        all
+          .filter((r) => others.includes(r.position.partition))
+          .map((r) => key(r.position))
+          .sort(),
+      );
+    });
+
+    it('a following read yields a caught-up batch on every partition, and again on a partition each time it reaches its end', async () => {
+      const first = await log.append(events(12, 6));
+      const partitions = ids(await log.partitions());
+      const controller = new AbortController();
+      const batches: ReadBatch[] = [];
+      let failure: unknown;
+      const reading = (async () => {
+        for await (const batch of log.read({ from: 'earliest', follow: true, signal: controller.signal, batchSize: 5 }))
+          batches.push(batch);
+      })().catch((error: unknown) => {
+        failure = error;
+      });
+      const caughtUp = () => new Set(batches.filter((b) => b.caughtUp).map((b) => b.partition));
+      await until(
+        () => caughtUp().size === partitions.length,
+        'a caught-up batch from every partition',
+        timeoutMs,
+        () => failure,
+      );
+      expect(batches.flatMap((b) => b.records)).toHaveLength(first.length);
+      const seen = batches.length;
+      const [later] = await log.append([created('thing-later', 0)]);
+      const partition = (later as Position).partition;
+      await until(
+        () => batches.slice(seen).some((b) => b.partition === partition && b.caughtUp),
+        `a new caught-up batch of partition ${partition} after the append`,
+        timeoutMs,
+        () => failure,
+      );
+      const again = batches.slice(seen);
+      expect(again.flatMap((b) => b.records).map((r) => key(r.position))).toEqual([key(later as Position)]);
+      expect(again.every((b) => b.partition === partition || b.records.length === 0)).toBe(true);
+      controller.abort();
+      await reading;
+      checkBatches(batches);
     });
 
     it('reads after a position: later records of that partition; partitions missing from the map from their start', async () => {
@@ -305,15 +461,15 @@ export function describeEventLogContract(
       );
     });
 
-    it('refuses a maxBatch that is not a whole number ≥ 1 with INVALID_OPTION (code), before reading anything', async () => {
+    it('refuses a batchSize that is not a whole number ≥ 1 with INVALID_OPTION (code), before reading anything', async () => {
       await log.append(events(6, 3));
-      for (const maxBatch of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10' as unknown as number]) {
-        await refusedRead(log, { maxBatch }, 'INVALID_OPTION', ['maxBatch']);
-        await refusedRead(log, { maxBatch, from: 'latest', follow: true }, 'INVALID_OPTION', ['maxBatch']);
+      for (const batchSize of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10' as unknown as number]) {
+        await refusedRead(log, { batchSize }, 'INVALID_OPTION', ['batchSize']);
+        await refusedRead(log, { batchSize, from: 'latest', follow: true }, 'INVALID_OPTION', ['batchSize']);
       }
-      const { records, batches } = await readAll(log, { maxBatch: 1 });
+      const { records, batches } = await readAll(log, { batchSize: 1 });
       expect(records).toHaveLength(6);
-      for (const batch of batches) expect(batch).toHaveLength(1);
+      for (const batch of batches) expect(batch.records.length).toBeLessThanOrEqual(1);
     });
 
     it('refuses an offset in from.after / from.at that is not a decimal string without sign, point or leading zero (INVALID_OPTION)', async () => {
@@ -329,7 +485,7 @@ export function describeEventLogContract(
         }
       }
       // Entries of partitions the read does not cover are checked as well.
-      const partitions = await log.partitions();
+      const partitions = ids(await log.partitions());
       const other = partitions.find((p) => p !== partition);
       if (other !== undefined) {
         await refusedRead(log, { from: { after: { [other]: 'x' } }, partitions: [partition as string] }, 'INVALID_OPTION', [
@@ -349,7 +505,7 @@ export function describeEventLogContract(
 
     it('refuses partitions the log does not have with UNKNOWN_PARTITION naming the id, even among known ones', async () => {
       await log.append(events(8, 4));
-      const known = await log.partitions();
+      const known = ids(await log.partitions());
       const first = known[0] as string;
       const unknown = [`0${first}`, '', ` ${first}`, `${first} `, '99', '-1', 'no-such-partition'].filter((id) => !known.includes(id));
       expect(unknown.length).toBeGreaterThan(4);
@@ -362,7 +518,7 @@ export function describeEventLogContract(
 
     it('reads a partition listed twice in partitions once', async () => {
       await log.append(events(40, 10));
-      const known = await log.partitions();
+      const known = ids(await log.partitions());
       const all = (await readAll(log)).records;
       const used = [...new Set(all.map((r) => r.position.partition))];
       const [p, q] = used as [string, string | undefined];
@@ -396,7 +552,6 @@ export function describeEventLogContract(
         expect((error as ValidationError).message).toContain('at index 1');
         expect((error as ValidationError).issues.map((i) => i.path)).toEqual(paths);
         expect((await readAll(log)).records, 'nothing of the refused call is stored').toEqual([]);
-        expect(await log.heads()).toEqual({});
       }
       // Nothing of those calls counts: the good events append as new ones.
       const positions = await log.append([good, later]);
@@ -439,9 +594,7 @@ export function describeEventLogContract(
       const byId = new Map(records.map((r) => [eventOf(r).id, plain(r.position)]));
       expect(byId.get(a.id)).toEqual(plain(first as Position));
       expect(byId.get(b.id)).toEqual(plain(mixed[0] as Position));
-      const heads: Record<string, string> = {};
-      for (const record of records) heads[record.position.partition] = record.position.offset;
-      expect(await log.heads()).toEqual(heads);
+      expect(await readEnds(log, ids(await log.partitions()), {})).toEqual(lastOffsets(records));
     });
 
     it('many concurrent append calls: every call gets its own positions, nothing lost or mixed up', async () => {
@@ -477,9 +630,8 @@ export function describeEventLogContract(
       const positions = await log.append(batch);
       expect(positions).toHaveLength(largeBatch);
       expect(new Set(positions.map(key)).size).toBe(largeBatch);
-      const { records, batches } = await readAll(log, { maxBatch: 1000 });
+      const { records } = await readAll(log, { batchSize: 1000 });
       expect(records).toHaveLength(largeBatch);
-      for (const each of batches) expect(each.length).toBeLessThanOrEqual(1000);
       const byId = new Map(records.map((r) => [eventOf(r).id, key(r.position)]));
       batch.forEach((event, i) => {
         if (byId.get(event.id) !== key(positions[i] as Position)) {
@@ -505,7 +657,6 @@ export function describeEventLogContract(
       expect((error as EventTooLargeError).limit).toBe(limit);
       expect((error as EventTooLargeError).size).toBe(envelopeBytes(big));
       expect((await readAll(log)).records).toEqual([]);
-      expect(await log.heads()).toEqual({});
 
       const base = padded('thing-3', '');
       const exact = padded('thing-3', 'y'.repeat(limit - envelopeBytes(base)));
@@ -525,7 +676,6 @@ export function describeEventLogContract(
             // any batch at all would be a failure
           }
         }),
-        await rejectionOf(() => log.heads()),
         await rejectionOf(() => log.partitions()),
       ];
       for (const refusal of refusals) {
@@ -542,7 +692,7 @@ export function describeEventLogContract(
       let failure: unknown;
       let ended = false;
       const reading = (async () => {
-        for await (const batch of log.read({ from: 'earliest', follow: true, signal: controller.signal })) seen.push(...batch);
+        for await (const batch of log.read({ from: 'earliest', follow: true, signal: controller.signal })) seen.push(...batch.records);
       })().then(
         () => {
           ended = true;
@@ -606,18 +756,139 @@ export function describeEventLogContract(
       await reading;
     });
 
+    if (options.reshards) {
+      /** Splits `partition`; resolves with the ids of its two children. */
+      async function split(partition: string): Promise<string[]> {
+        if (!subject.reshard) throw new Error('the factory of a log with { reshards: true } must return `reshard`');
+        const before = new Set(ids(await log.partitions()));
+        await subject.reshard.split(partition);
+        const children = (await log.partitions()).filter((p) => !before.has(p.id));
+        expect(
+          children.map((p) => [p.parents, p.closed]),
+          `the children of ${partition}`,
+        ).toEqual([
+          [[partition], false],
+          [[partition], false],
+        ]);
+        return ids(children);
+      }
+
+      it('a split closes the parent and opens two children that list it; a read of the parent ends with ended, following or not', async () => {
+        const appended = await log.append(events(40, 10));
+        const parent = (appended[0] as Position).partition;
+        const ofParent = appended.filter((p) => p.partition === parent).map(key);
+        const children = await split(parent);
+        const listed = await log.partitions();
+        expect(listed.find((p) => p.id === parent)?.closed).toBe(true);
+        for (const follow of [false, true]) {
+          const batches: ReadBatch[] = [];
+          for await (const batch of log.read({ from: 'earliest', partitions: [parent], follow, batchSize: 3 })) batches.push(batch);
+          checkBatches(batches, 3);
+          expect(
+            batches.flatMap((b) => b.records).map((r) => key(r.position)),
+            `follow: ${follow}`,
+          ).toEqual(ofParent);
+          expect(batches[batches.length - 1]?.ended, `follow: ${follow}: the last batch ends the partition`).toBe(true);
+        }
+        const { batches } = await readAll(log);
+        expect(batches.filter((b) => b.ended).map((b) => b.partition)).toEqual([parent]);
+        const later = await log.append(events(40, 10, 100));
+        for (const position of later) expect(position.partition).not.toBe(parent);
+        for (const position of later.filter((p, i) => appended[i]?.partition === parent)) expect(children).toContain(position.partition);
+        // A partition that was read to its end and its children: a lineage reader starts with the children.
+        const resumed = await readAll(log, { from: { after: { [parent]: PARTITION_END } }, partitions: [parent, ...children] });
+        expect(resumed.records.map((r) => key(r.position)).sort()).toEqual(
+          later
+            .filter((p) => children.includes(p.partition))
+            .map(key)
+            .sort(),
+        );
+      });
+
+      it('readLineage reads every record once, parents to their end before children, each subject in order, across a split and a merge made during a following read', async () => {
+        const subjects = 12;
+        const total = { appended: 0 };
+        const append = async (count: number) => {
+          const firstSeq = total.appended / subjects;
+          total.appended += count;
+          return log.append(events(count, subjects, firstSeq));
+        };
+        const first = await append(48);
+        const controller = new AbortController();
+        const batches: ReadBatch[] = [];
+        let failure: unknown;
+        const reading = (async () => {
+          for await (const batch of readLineage(log, { follow: true, signal: controller.signal, batchSize: 5, discoverEveryMs: 50 })) {
+            batches.push(batch);
+          }
+        })().catch((error: unknown) => {
+          failure = error;
+        });
+        const readCount = () => batches.reduce((sum, b) => sum + b.records.length, 0);
+        await until(
+          () => readCount() === total.appended,
+          'the first records',
+          timeoutMs,
+          () => failure,
+        );
+        const parent = (first[0] as Position).partition;
+        const [left, right] = (await split(parent)) as [string, string];
+        await append(48);
+        await until(
+          () => readCount() === total.appended,
+          'the records after the split',
+          timeoutMs,
+          () => failure,
+        );
+        const before = new Set(ids(await log.partitions()));
+        await subject.reshard?.merge(left, right);
+        const merged = (await log.partitions()).filter((p) => !before.has(p.id));
+        expect(merged.map((p) => [[...p.parents].sort(), p.closed])).toEqual([[[left, right].sort(), false]]);
+        await append(48);
+        await until(
+          () => readCount() === total.appended,
+          'the records after the merge',
+          timeoutMs,
+          () => failure,
+        );
+        controller.abort();
+        await reading;
+        expect(failure).toBeUndefined();
+
+        checkBatches(batches);
+        const records = batches.flatMap((b) => b.records);
+        expect(new Set(records.map((r) => eventOf(r).id)).size, 'every record once').toBe(total.appended);
+        const seqs = new Map<string, number[]>();
+        for (const record of records) {
+          const event = eventOf(record);
+          seqs.set(event.subject, [...(seqs.get(event.subject) ?? []), event.data.seq]);
+        }
+        for (const [name, list] of seqs) expect(list, `order of ${name}`).toEqual(list.map((_, i) => i));
+        const endedAt = (id: string) => batches.findIndex((b) => b.partition === id && b.ended);
+        const firstAt = (id: string) => batches.findIndex((b) => b.partition === id);
+        for (const partition of await log.partitions()) {
+          for (const parentId of partition.parents) {
+            expect(endedAt(parentId), `${parentId} ended`).toBeGreaterThanOrEqual(0);
+            if (firstAt(partition.id) >= 0) {
+              expect(firstAt(partition.id), `${partition.id} starts after its parent ${parentId} ended`).toBeGreaterThan(endedAt(parentId));
+            }
+          }
+        }
+      });
+    }
+
     if (options.durable !== false) {
       it('keeps its records across close and reopen', async () => {
         if (!subject.reopen) throw new Error('the factory of a durable log must return `reopen` (or pass { durable: false })');
         const first = await log.append(events(20, 5));
         const before = await readAll(log);
-        const heads = await log.heads();
+        const heads = lastOffsets(before.records);
         await log.close();
         const reopened = await subject.reopen();
         opened.push(reopened);
         const after = await readAll(reopened);
         expect(after.records).toEqual(before.records);
-        expect(await reopened.heads()).toEqual(heads);
+        expect(await readEnds(reopened, ids(await reopened.partitions()), {})).toEqual(heads);
         const [next] = await reopened.append([created('thing-0', 100)]);
         const partitionHead = heads[(next as Position).partition];
         if (partitionHead !== undefined) expect(compareOffsets((next as Position).offset, partitionHead)).toBe(1);

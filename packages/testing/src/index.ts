@@ -1,4 +1,16 @@
+export {
+  type CheckpointStoreContractOptions,
+  type CheckpointStoreUnderTest,
+  describeCheckpointStoreContract,
+} from './checkpoint-store-contract.js';
 export { type ConsumerContractOptions, type ConsumerUnderTest, describeConsumerContract } from './consumer-contract.js';
-export { describeEventLogContract, type EventLogContractOptions, type EventLogUnderTest } from './event-log-contract.js';
+export { type DeadLetterSinkUnderTest, describeDeadLetterSinkContract } from './dead-letter-sink-contract.js';
+export {
+  describeEventLogContract,
+  type EventLogContractOptions,
+  type EventLogUnderTest,
+  type LogResharding,
+} from './event-log-contract.js';
+export { describeLeaseStoreContract, type LeaseStoreContractOptions, type LeaseStoreUnderTest } from './lease-store-contract.js';
 export { until } from './until.js';
 export { describeViewStoreContract, type ViewStoreContractOptions, type ViewStoreUnderTest } from './view-store-contract.js';
