@@ -15,9 +15,9 @@ export * from './catalog.js';
 export * from './envelope.js';
 export * from './errors.js';
 export * from './history.js';
+export { envelopeFromHttp, type HttpWireMessage } from './http-wire.js';
 export { encodeIndexKey } from './index-key.js';
 export { type OptionalC, optional, preview, type StrictC, type StrictOutput, type StrictType, strict, toIssues } from './issues.js';
-export { envelopeFromHttp, type HttpWireMessage } from './http-wire.js';
 export {
   envelopeFromKafkaRecord,
   envelopeToKafkaRecord,
