@@ -794,7 +794,7 @@ export function describeEventLogContract(
         expect(batches.filter((b) => b.ended).map((b) => b.partition)).toEqual([parent]);
         const later = await log.append(events(40, 10, 100));
         for (const position of later) expect(position.partition).not.toBe(parent);
-        for (const position of later.filter((p, i) => appended[i]?.partition === parent)) expect(children).toContain(position.partition);
+        for (const position of later.filter((_, i) => appended[i]?.partition === parent)) expect(children).toContain(position.partition);
         // A partition that was read to its end and its children: a lineage reader starts with the children.
         const resumed = await readAll(log, { from: { after: { [parent]: PARTITION_END } }, partitions: [parent, ...children] });
         expect(resumed.records.map((r) => key(r.position)).sort()).toEqual(
