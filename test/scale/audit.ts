@@ -56,7 +56,7 @@ export interface Audit {
   close(): void;
 }
 
-const LEASES = 'riverlog_leases';
+const LEASES = 'riverlog_leases_v2';
 const FENCES = 'riverlog_view_fences';
 const CHECKPOINTS = 'riverlog_view_checkpoints';
 const REGISTRY = 'riverlog_view_registry';
