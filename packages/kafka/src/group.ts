@@ -263,19 +263,22 @@ export async function subscribeGroup(ctx: KafkaLogContext, options: GroupSubscri
     const batchGeneration = generation;
     if (!isCurrent(partition, state)) return;
 
-    if (state.next === undefined) {
+    if (state.next === undefined && !store) {
+      // With group offsets Kafka fetches from the checkpoint itself.
+      state.next = BigInt((batch.messages[0] as { offset: string }).offset);
+    } else if (state.next === undefined) {
+      // A store's checkpoint may lie anywhere: nothing is delivered before it is known.
       if (!state.start) findStart(partition, state);
       let start: bigint;
       try {
         start = await (state.start as Promise<bigint>);
       } catch {
-        // Reported by findStart; asked again with the next batch.
+        // Reported by findStart; asked again with the batch fetched again.
         await pause(state);
         return;
       }
       if (payload.isStale() || !isCurrent(partition, state)) return;
-      // With group offsets Kafka already fetches from the checkpoint; a store's checkpoint may lie anywhere.
-      state.next = store ? start : BigInt((batch.messages[0] as { offset: string }).offset);
+      state.next = start;
     }
     const next = state.next;
     const { records, last } = recordsFrom(partition, batch.messages, next, undefined, types);
