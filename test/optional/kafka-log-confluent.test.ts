@@ -30,8 +30,8 @@ describeConfluent('Kafka log through @confluentinc/kafka-javascript', () => {
       const { KafkaJS } = confluent as ConfluentModule;
       const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: brokers ?? [], logLevel: KafkaJS.logLevel.NOTHING } });
       const topic = uniqueTopic('confluent');
-      const log = await kafkaLog({ kafka, client: 'confluent', topic, createTopic: { partitions: 3 } });
-      return { log, reopen: () => kafkaLog({ kafka, client: 'confluent', topic }), cleanup: () => deleteTopic(topic) };
+      const log = kafkaLog({ kafka, client: 'confluent', topic, createTopic: { partitions: 3 } });
+      return { log, reopen: async () => kafkaLog({ kafka, client: 'confluent', topic }), cleanup: () => deleteTopic(topic) };
     },
     { timeoutMs: 30_000 },
   );
@@ -40,7 +40,7 @@ describeConfluent('Kafka log through @confluentinc/kafka-javascript', () => {
     const { KafkaJS } = confluent as ConfluentModule;
     const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: brokers ?? [], logLevel: KafkaJS.logLevel.NOTHING } });
     const topic = uniqueTopic('confluent-group');
-    const log = await kafkaLog({ kafka, client: 'confluent', topic, createTopic: { partitions: 3 } });
+    const log = kafkaLog({ kafka, client: 'confluent', topic, createTopic: { partitions: 3 } });
     try {
       await expect(log.subscribe({ group: 'g', onBatch: async () => {} })).rejects.toMatchObject({
         code: 'UNSUPPORTED',
