@@ -31,6 +31,13 @@ import { chunkFor, VIEW_SCHEMA, type ViewTable, ViewTables } from './view-tables
  */
 export const SQLITE_VIEW_LIMITS: ViewStoreLimits = DEFAULT_VIEW_LIMITS;
 
+/** Thrown inside a commit's transaction when a guarded statement changed fewer rows than given: the rows and the versions they expected. */
+class MovedRows extends Error {
+  constructor(readonly rows: readonly [string, number][]) {
+    super('a row version moved');
+  }
+}
+
 /**
  * A view store in SQLite: tables of JSON rows by key with declared indexes,
  * each table's checkpoint, fences and recent event ids, and aliases, in its
@@ -52,7 +59,7 @@ export const SQLITE_VIEW_LIMITS: ViewStoreLimits = DEFAULT_VIEW_LIMITS;
  * await store.list('products@1', { index: 'byCategory', prefix: ['shoes'] }); // { rows: [{ key: 'p1', value: { name: 'Boot' } }] }
  */
 export function sqliteViewStore(source: SqliteSource): ViewStore {
-  const connection = openStoreConnection(source, 'sqliteViewStore', VIEW_SCHEMA);
+  const connection = openStoreConnection(source, 'sqliteViewStore', VIEW_SCHEMA, 'NORMAL');
   const { db } = connection;
   const tables = new ViewTables(db);
   const limits = SQLITE_VIEW_LIMITS;
@@ -105,49 +112,82 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     }
   }
 
-  /** Checks every row's version (in order: a key written twice sees its first write) and writes each key's last write. */
+  /**
+   * Writes each key's last write, guarded: new rows with one multi-row
+   * INSERT that skips existing keys, rewrites with one multi-row UPDATE
+   * matching key and version; a statement that changed fewer rows than it
+   * was given means a version moved (the transaction is then rolled back).
+   * A key written twice in a commit must name the version its previous write makes.
+   */
   function writeRows(target: ViewTable, table: string, commit: ViewCommit, checked: ReturnType<typeof checkCommit>): void {
     const writes = commit.rows;
     if (writes.length === 0) return;
-    const versions = new Map<string, number>();
-    target.versions(
-      writes.map((w) => w.key),
-      ([key, version]) => versions.set(key, version),
-    );
-    const last = new Map<string, number>();
+    // Per key: the version it must have now, the version it gets, and its last write.
+    const keys = new Map<string, { expected: number; version: number; last: number }>();
+    let inserts = 0;
     for (let i = 0; i < writes.length; i++) {
       const { key, expectedVersion } = writes[i] as (typeof writes)[number];
-      const version = versions.get(key) ?? 0;
-      if (version !== expectedVersion) throw rowConflict(table, key, expectedVersion, version);
-      versions.set(key, version + 1);
-      last.set(key, i);
+      const seen = keys.get(key);
+      if (seen === undefined) {
+        keys.set(key, { expected: expectedVersion, version: expectedVersion + 1, last: i });
+        if (expectedVersion === 0) inserts++;
+      } else {
+        if (seen.version !== expectedVersion) throw rowConflict(table, key, expectedVersion, seen.version);
+        seen.version++;
+        seen.last = i;
+      }
     }
     const width = target.width;
-    let left = last.size;
-    let args: unknown[] = [];
-    let rows = 0;
-    for (const [key, i] of last) {
-      if (rows === 0) args = new Array(chunkFor(left) * width).fill(null);
-      const at = rows * width;
-      const json = checked.json[i];
-      args[at] = key;
-      args[at + 1] = versions.get(key);
-      args[at + 2] = JSON.stringify((writes[i] as (typeof writes)[number]).applied);
-      args[at + 3] = json ?? null;
+    /** Writes version, applied, value and the sort keys of write `i` from `args[at]`. */
+    const fill = (args: unknown[], at: number, version: number, i: number) => {
+      args[at] = version;
+      args[at + 1] = JSON.stringify((writes[i] as (typeof writes)[number]).applied);
+      args[at + 2] = checked.json[i] ?? null;
       const sorts = checked.sorts[i];
-      if (sorts) {
-        for (let c = 0; c < target.indexes.length; c++) {
-          const sort = sorts.get(target.indexes[c] as string);
-          if (sort !== undefined) args[at + 4 + c] = sortable(sort);
+      for (let c = 0; c < target.indexes.length; c++) {
+        const sort = sorts?.get(target.indexes[c] as string);
+        args[at + 3 + c] = sort === undefined ? null : sortable(sort);
+      }
+    };
+    const run = (isNew: boolean, total: number) => {
+      const rowWidth = isNew ? width : width + 1;
+      let left = total;
+      let chunk: string[] = [];
+      let args: unknown[] = [];
+      for (const [key, row] of keys) {
+        if ((row.expected === 0) !== isNew) continue;
+        if (chunk.length === 0) args = new Array(chunkFor(left) * rowWidth);
+        const at = chunk.length * rowWidth;
+        args[at] = key;
+        if (isNew) fill(args, at + 1, row.version, row.last);
+        else {
+          args[at + 1] = row.expected;
+          fill(args, at + 2, row.version, row.last);
+        }
+        chunk.push(key);
+        if (chunk.length * rowWidth === args.length) {
+          const changed = isNew ? target.insert(chunk.length, args) : target.update(chunk.length, args);
+          if (changed !== chunk.length) throw new MovedRows(chunk.map((k) => [k, (keys.get(k) as { expected: number }).expected]));
+          left -= chunk.length;
+          chunk = [];
         }
       }
-      rows++;
-      if (rows * width === args.length) {
-        target.upsert(rows, args);
-        left -= rows;
-        rows = 0;
-      }
-    }
+    };
+    if (inserts > 0) run(true, inserts);
+    if (inserts < keys.size) run(false, keys.size - inserts);
+  }
+
+  /** The conflict behind `MovedRows`, read once the transaction is rolled back: the first row whose version is not the one expected. */
+  function conflictOf(table: string, moved: MovedRows): Error {
+    const stored = new Map<string, number>();
+    read(table, (target) =>
+      target?.versions(
+        moved.rows.map(([key]) => key),
+        ([key, version]) => stored.set(key, version),
+      ),
+    );
+    const [key, expected] = moved.rows.find(([k, e]) => (stored.get(k) ?? 0) !== e) ?? (moved.rows[0] as [string, number]);
+    return rowConflict(table, key, expected, stored.get(key) ?? 0);
   }
 
   /** Remembers the commit's ids (refusing one already remembered) and prunes the oldest once per `idPruneEvery`. */
@@ -232,18 +272,22 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
       // The checks that need no lock run first, against the table as this connection last saw it.
       let hint = tables.find(table);
       let checked = hint ? checkCommit(table, commit, limits, hint.indexes) : undefined;
-      write(() => {
-        const target = tables.find(table);
-        if (!target) throw unknownTable(table);
-        if (target !== hint || !checked) {
-          hint = target;
-          checked = checkCommit(table, commit, limits, target.indexes);
-        }
-        checkAndStoreFence(target, table, commit);
-        writeRows(target, table, commit, checked);
-        rememberIds(target, table, commit.ids);
-        for (const partition in commit.positions) putPosition.run(target.id, partition, commit.positions[partition]);
-      });
+      try {
+        write(() => {
+          const target = tables.find(table);
+          if (!target) throw unknownTable(table);
+          if (target !== hint || !checked) {
+            hint = target;
+            checked = checkCommit(table, commit, limits, target.indexes);
+          }
+          checkAndStoreFence(target, table, commit);
+          writeRows(target, table, commit, checked);
+          rememberIds(target, table, commit.ids);
+          for (const partition in commit.positions) putPosition.run(target.id, partition, commit.positions[partition]);
+        });
+      } catch (error) {
+        throw error instanceof MovedRows ? conflictOf(table, error) : error;
+      }
     },
     async alias(name) {
       connection.ensureOpen();

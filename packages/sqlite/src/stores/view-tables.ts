@@ -149,27 +149,42 @@ export class ViewTable {
         () => `SELECT ${what} FROM ${quoted(this.sqlName)} WHERE key IN (${Array(size).fill('?').join(', ')})`,
         'raw',
       );
-      for (const row of statement.iterate(args) as Iterable<unknown[]>) each(row);
+      for (const row of statement.all(args) as unknown[][]) each(row);
     }
   }
 
   /**
-   * Writes `rows` rows with one multi-row upsert; `args` holds, per row, key,
-   * version, applied, value and one sort key (or null) per index column.
+   * Inserts `rows` new rows with one statement, skipping any key that exists;
+   * returns how many it inserted. `args` holds, per row ({@link width}
+   * values): key, version, applied, value and one sort key (or null) per
+   * index column.
    */
-  upsert(rows: number, args: unknown[]): void {
-    this.statement(`upsert:${rows}`, () => {
+  insert(rows: number, args: unknown[]): number {
+    return this.statement(`insert:${rows}`, () => {
       const names = ['key', 'version', 'applied', 'value', ...this.columns].map(quoted);
       const row = `(${names.map(() => '?').join(', ')})`;
-      const updates = names
-        .slice(1)
-        .map((name) => `${name} = excluded.${name}`)
-        .join(', ');
-      return `INSERT INTO ${quoted(this.sqlName)} (${names.join(', ')}) VALUES ${Array(rows).fill(row).join(', ')} ON CONFLICT (key) DO UPDATE SET ${updates}`;
-    }).run(args);
+      return `INSERT INTO ${quoted(this.sqlName)} (${names.join(', ')}) VALUES ${Array(rows).fill(row).join(', ')} ON CONFLICT (key) DO NOTHING`;
+    }).run(args).changes;
   }
 
-  /** Values per row in `upsert`'s `args`. */
+  /**
+   * Rewrites `rows` rows with one statement, each only if its stored version
+   * is the expected one; returns how many it rewrote. `args` holds, per row
+   * ({@link width} + 1 values): key, expected version, then as for `insert`.
+   */
+  update(rows: number, args: unknown[]): number {
+    return this.statement(`update:${rows}`, () => {
+      const names = ['version', 'applied', 'value', ...this.columns].map(quoted);
+      const row = `(${Array(names.length + 2)
+        .fill('?')
+        .join(', ')})`;
+      const sets = names.map((name, i) => `${name} = v.column${i + 3}`).join(', ');
+      const t = quoted(this.sqlName);
+      return `UPDATE ${t} SET ${sets} FROM (VALUES ${Array(rows).fill(row).join(', ')}) AS v WHERE ${t}.key = v.column1 AND ${t}.version = v.column2`;
+    }).run(args).changes;
+  }
+
+  /** Values per row in `insert`'s `args`. */
   get width(): number {
     return 4 + this.columns.length;
   }
@@ -212,7 +227,7 @@ export class ViewTable {
       () => `SELECT id FROM ${quoted(this.idsName)} WHERE id IN (SELECT value FROM json_each(?))`,
       'pluck',
     );
-    for (const id of statement.iterate(JSON.stringify(ids)) as Iterable<string>) each(id);
+    for (const id of statement.all(JSON.stringify(ids)) as string[]) each(id);
   }
 
   /**
