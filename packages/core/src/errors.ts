@@ -161,8 +161,8 @@ export class PartitionCountError extends RiverlogError {
 }
 
 /**
- * A write was refused because someone else moved the same checkpoint or
- * lease first (a stale process after a takeover). Nothing was written; reload and retry.
+ * A guarded write lost a race: a view row is no longer the version that was
+ * read, or an alias or lease moved first. Nothing was written; re-read and retry.
  */
 export class ConflictError extends RiverlogError {
   constructor(message: string) {
