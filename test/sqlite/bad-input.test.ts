@@ -135,7 +135,7 @@ describe('sqliteLog given a file it cannot use', () => {
     );
     const log = sqliteLog({ path });
     expect(log.partitionCount).toBe(4);
-    expect(Object.keys(await log.heads())).toHaveLength(4);
+    expect(await log.partitions()).toHaveLength(4);
     await log.close();
   });
 
@@ -156,11 +156,11 @@ describe('sqliteLog given a file it cannot use', () => {
     expect(refusal(old).message).toContain('it was written in format version 1 by a pre-release @riverlog/sqlite');
   });
 
-  it('creates a missing file, but refuses one in a missing directory without creating anything', async () => {
+  it('creates a missing file, but refuses one in a missing directory with LOG_OPEN_FAILED (not LOG_FORMAT) without creating anything', async () => {
     const fresh = join(dir, 'fresh.db');
     const log = sqliteLog({ path: fresh, partitions: 3 });
     expect(existsSync(fresh)).toBe(true);
-    expect(await log.partitions()).toEqual(['0', '1', '2']);
+    expect((await log.partitions()).map((p) => p.id)).toEqual(['0', '1', '2']);
     await log.close();
 
     const nowhere = join(dir, 'missing', 'log.db');
@@ -170,9 +170,10 @@ describe('sqliteLog given a file it cannot use', () => {
     } catch (error) {
       caught = error;
     }
-    expect(caught).toBeInstanceOf(LogFormatError);
+    expect(caught).not.toBeInstanceOf(LogFormatError);
+    expect(caught).toMatchObject({ code: 'LOG_OPEN_FAILED' });
     expect((caught as Error).message).toBe(
-      `${nowhere} is not a usable riverlog log: it cannot be opened (Cannot open database because the directory does not exist). Nothing was changed.`,
+      `Cannot open the log ${nowhere} (Cannot open database because the directory does not exist): check that its directory exists and that this process may create and write files in it (SQLite writes the -wal and -shm files beside it). Nothing was changed.`,
     );
     expect(existsSync(join(dir, 'missing'))).toBe(false);
   });

@@ -37,7 +37,7 @@ describe('SQLite log killed while appending', () => {
       // Opening after the crash recovers the WAL; then every batch is all there or not at all.
       const log = sqliteLog({ path });
       const batches = new Map<string, StoredBatch>();
-      for await (const records of log.read()) {
+      for await (const { records } of log.read()) {
         for (const { position, event } of records) {
           const { batch, size, index } = (event as { data: { batch: string; size: number; index: number } }).data;
           const stored = batches.get(batch) ?? { size, positions: new Map() };

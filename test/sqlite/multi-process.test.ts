@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LogRecord } from '@riverlog/core';
+import { type LogRecord, readEnds } from '@riverlog/core';
 import { sqliteLog } from '@riverlog/sqlite';
 import { until } from '@riverlog/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -39,8 +39,8 @@ describe('SQLite log shared by processes', () => {
     const seqs = new Map<string, number[]>();
     let total = 0;
     for await (const batch of log.read()) {
-      checkDense(batch);
-      for (const { event } of batch) {
+      checkDense(batch.records);
+      for (const { event } of batch.records) {
         const { subject, data } = event as { subject: string; data: { seq: number } };
         const list = seqs.get(subject) ?? [];
         list.push(data.seq);
@@ -52,8 +52,8 @@ describe('SQLite log shared by processes', () => {
     for (const [subject, list] of seqs) {
       if (list.some((seq, i) => seq !== i)) expect.fail(`${subject}: sequence numbers out of order or missing`);
     }
-    const heads = await log.heads();
-    expect(Object.values(heads).reduce((sum, head) => sum + Number(head) + 1, 0)).toBe(2 * perWriter);
+    const ends = await readEnds(log, ['0', '1', '2', '3'], {});
+    expect(Object.values(ends).reduce((sum, end) => sum + Number(end) + 1, 0)).toBe(2 * perWriter);
     await log.close();
   });
 
@@ -63,7 +63,7 @@ describe('SQLite log shared by processes', () => {
     for (const child of children) expect((await child.exited).code, child.stderr()).toBe(0);
     const log = sqliteLog({ path });
     let total = 0;
-    for await (const batch of log.read()) total += batch.length;
+    for await (const batch of log.read()) total += batch.records.length;
     expect(total).toBe(20);
     expect(log.partitionCount).toBe(4);
     await log.close();
@@ -76,7 +76,7 @@ describe('SQLite log shared by processes', () => {
     const controller = new AbortController();
     const reading = (async () => {
       for await (const batch of log.read({ from: 'latest', follow: true, signal: controller.signal })) {
-        for (const record of batch) seen.set((record.event as { id: string }).id, Date.now());
+        for (const record of batch.records) seen.set((record.event as { id: string }).id, Date.now());
       }
     })();
     const writer = startChild('sqlite-crash-appender.mjs', [path, 'latency', '25', '30']);
@@ -103,7 +103,7 @@ describe('SQLite log shared by processes', () => {
   });
 });
 
-function checkDense(batch: LogRecord[]): void {
+function checkDense(batch: readonly LogRecord[]): void {
   const partition = batch[0]?.position.partition;
   batch.forEach((record, i) => {
     if (record.position.partition !== partition) expect.fail('a batch mixes partitions');
