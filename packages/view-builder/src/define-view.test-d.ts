@@ -134,6 +134,28 @@ describe('view helper types', () => {
     expectTypeOf<import('./define-view.js').ViewEventOf<V>['type']>().toEqualTypeOf<'product/create' | 'product/image'>();
     const reader = openView(productsView, {} as import('@riverlog/core').ViewStore);
     expectTypeOf(reader.get('p1')).resolves.toEqualTypeOf<import('./views.fixture.js').Product | undefined>();
-    expectTypeOf(reader.list).parameter(0).toEqualTypeOf<'byCategory'>();
+    expectTypeOf(reader.list).parameter(0).toEqualTypeOf<import('./open-view.js').ListOptions<'byCategory'> | undefined>();
+    expectTypeOf(reader.list({ index: 'byCategory' })).resolves.toEqualTypeOf<
+      import('./open-view.js').ViewPageOf<import('./views.fixture.js').Product>
+    >();
+    // @ts-expect-error: the view declares no such index
+    reader.list({ index: 'byName' });
+  });
+
+  test('openView is typed by the version it reads', async () => {
+    const { productsView } = await import('./views.fixture.js');
+    const { openView } = await import('./open-view.js');
+    const { catalog } = await import('./retail.fixture.js');
+    const productsV2 = defineView({
+      name: 'products',
+      version: 2,
+      catalog,
+      initial: { id: '', title: '' },
+      key: (event) => event.data.id,
+      apply: { 'product/create': (row, { data }) => ({ ...row, id: data.id, title: data.name }) },
+    });
+    const store = {} as import('@riverlog/core').ViewStore;
+    expectTypeOf(openView(productsView, store).get('p1')).resolves.toEqualTypeOf<import('./views.fixture.js').Product | undefined>();
+    expectTypeOf(openView(productsV2, store).get('p1')).resolves.toEqualTypeOf<{ id: string; title: string } | undefined>();
   });
 });

@@ -1,12 +1,20 @@
 import type { AnyEventDefinition, Catalog, Envelope, EventOf, EventTypeOf, IndexKey } from '@riverlog/core';
 import { RiverlogError } from '@riverlog/core';
 
-/** Returned by an `apply` handler (or given in `changes`) to delete a row. */
+/**
+ * Returned by an `apply` handler (or given in `changes`) to delete a row. The
+ * store keeps a tombstone (what the row applied stays known), and reads see
+ * no row.
+ *
+ * @example
+ * 'product/delete': () => del,
+ */
 export const del: unique symbol = Symbol.for('riverlog.view.delete');
 /** The deletion sentinel's type. */
 export type Del = typeof del;
-/** Another name for {@link del}. */
-export const remove: Del = del;
+
+/** Event ids each version of a view remembers to fold each id once, unless the view or `runView` says otherwise. */
+export const DEFAULT_ID_WINDOW = 100_000;
 
 /**
  * Changes to several rows of a view, returned by an `apply` handler that
@@ -86,6 +94,12 @@ export interface ViewSpec<C extends AnyCatalog, S, T extends EventTypeOf<C>, I e
   readonly apply: { readonly [K in T]: Apply<NoInfer<S>, EventOfType<C, K>> };
   /** Secondary indexes: a sort key per row, or `undefined` to leave the row out of that index. */
   readonly indexes?: { readonly [N in I]: (row: NoInfer<S>) => IndexKey | undefined };
+  /**
+   * How many of the newest event ids the view remembers, so that an event
+   * appended twice (same id, two positions) is folded once. Default 100,000;
+   * 0 turns the check off. See the README ("Duplicates").
+   */
+  readonly idWindow?: number;
 }
 
 /**
@@ -102,6 +116,8 @@ export interface View<C extends AnyCatalog = AnyCatalog, S = unknown, T extends 
   readonly types: readonly T[];
   /** The names of its secondary indexes. */
   readonly indexNames: readonly I[];
+  /** How many of the newest event ids it remembers to fold each id once. */
+  readonly idWindow: number;
   /** @internal */
   readonly fold: ViewFold<S>;
 }
@@ -192,6 +208,8 @@ function build(spec: ViewSpec<AnyCatalog, unknown, string, string>): View<AnyCat
     handlers.set(type, handler as Apply<unknown, Envelope>);
   }
   if (handlers.size === 0) throw invalid(name, 'apply must handle at least one event type.');
+  const idWindow = spec.idWindow ?? DEFAULT_ID_WINDOW;
+  if (!Number.isSafeInteger(idWindow) || idWindow < 0) throw invalid(name, `idWindow must be a whole number ≥ 0, got ${idWindow}.`);
   const indexEntries = Object.entries(spec.indexes ?? {}) as [string, (row: unknown) => IndexKey | undefined][];
   for (const [index, fn] of indexEntries) {
     if (typeof fn !== 'function') throw invalid(name, `indexes.${index} must be a function of the row.`);
@@ -242,6 +260,7 @@ function build(spec: ViewSpec<AnyCatalog, unknown, string, string>): View<AnyCat
     catalog: spec.catalog,
     types: [...handlers.keys()],
     indexNames: indexEntries.map(([index]) => index),
+    idWindow,
     fold,
   });
 }

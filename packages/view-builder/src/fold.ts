@@ -1,22 +1,8 @@
-import type { Envelope, LogRecord, Position, ViewChange } from '@riverlog/core';
-import { compareOffsets, decodeRecord, RiverlogError } from '@riverlog/core';
-import { type Apply, type ApplyContext, del, RowChanges, type View } from './define-view.js';
+import type { Envelope, LogRecord, PositionMap, RowWrite, StoredRow } from '@riverlog/core';
+import { compareOffsets, PARTITION_END, RiverlogError } from '@riverlog/core';
+import { messageOf, where } from './decode.js';
+import { type AnyView, type Apply, type ApplyContext, del, RowChanges, type View } from './define-view.js';
 import type { SkippedRecord } from './skips.js';
-
-/** A decoded event of the view with the rows it touches. */
-export interface Applicable {
-  readonly record: LogRecord;
-  readonly event: Envelope;
-  readonly keys: readonly string[];
-}
-
-export interface DecodedBatch {
-  readonly events: Applicable[];
-  readonly skipped: SkippedRecord[];
-}
-
-/** Loads stored rows by key; absent keys are missing from the map. */
-export type LoadRows = (keys: readonly string[]) => Promise<Map<string, unknown>>;
 
 /** An index function of the view threw or returned something that is not an index key: a bug in the view, not in the event. */
 export class ViewIndexError extends RiverlogError {
@@ -24,139 +10,213 @@ export class ViewIndexError extends RiverlogError {
     super(
       'VIEW_INDEX_FAILED',
       `View ${view}: computing the indexes of row ${JSON.stringify(key)} failed: ${messageOf(cause)}. Fix the view's indexes.`,
-      {
-        cause,
-      },
+      { cause },
     );
   }
 }
 
+/** A decoded event of the view with the rows it touches. */
+export interface FoldEvent {
+  readonly record: LogRecord;
+  readonly event: Envelope;
+  readonly keys: readonly string[];
+}
+
+/** Thrown by {@link FoldUnit.fold} before it changes anything: load these rows, then fold the same event again. */
+export class MissingRows {
+  constructor(readonly keys: readonly string[]) {}
+}
+
 const ABSENT: unique symbol = Symbol('absent');
-type Slot = unknown | typeof ABSENT;
+type Value = unknown | typeof ABSENT;
 
-class MissingRow {
-  constructor(readonly key: string) {}
+/** A row as the unit holds it: its value now, what it has applied, and the version read from the store. */
+interface RowState {
+  value: Value;
+  readonly applied: Record<string, string>;
+  /** The stored version read (0: no stored row): the commit's `expectedVersion`. */
+  readonly version: number;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function where(position: Position): string {
-  return `partition ${position.partition}, offset ${position.offset}`;
-}
-
-/**
- * The records of a batch (one partition, in offset order) after `offset`.
- * Reads start after the checkpoint, so a batch is nearly always all new: one
- * comparison with its first record says so; only a batch that starts at or
- * before `offset` is searched.
- */
-export function recordsAfter(batch: readonly LogRecord[], offset: string | undefined): readonly LogRecord[] {
-  const first = batch[0];
-  if (offset === undefined || first === undefined || compareOffsets(first.position.offset, offset) > 0) return batch;
-  const start = batch.findIndex((record) => compareOffsets(record.position.offset, offset) > 0);
-  return start < 0 ? [] : batch.slice(start);
+/** True when the row has already applied the record at `offset` of `partition`. */
+function hasApplied(row: RowState, partition: string, offset: string): boolean {
+  const at = row.applied[partition];
+  return at !== undefined && compareOffsets(at, offset) >= 0;
 }
 
 /**
- * Decodes the records a view folds: types the view does not handle are left
- * out (not an error); records that are not valid events, or whose `key`
- * throws, are returned as skipped with the reason.
- */
-export function decodeForView(view: View, records: readonly LogRecord[]): DecodedBatch {
-  const events: Applicable[] = [];
-  const skipped: SkippedRecord[] = [];
-  const { fold, catalog } = view;
-  for (const record of records) {
-    const stored = record.event as { type?: unknown } | null | undefined;
-    const type = stored !== null && typeof stored === 'object' ? stored.type : undefined;
-    if (typeof type === 'string' && !fold.handles(type)) continue;
-    const decoded = decodeRecord(catalog, record);
-    if (decoded._tag === 'Left') {
-      skipped.push({ view: view.table, record, code: 'DECODE_FAILED', reason: decoded.left.message, error: decoded.left });
-      continue;
-    }
-    const event = decoded.right as Envelope;
-    let keys: readonly string[];
-    try {
-      keys = fold.keysOf(event);
-    } catch (error) {
-      skipped.push({
-        view: view.table,
-        record,
-        code: 'APPLY_FAILED',
-        reason: `View ${view.table}: key threw for ${JSON.stringify(event.type)} event ${event.id} at ${where(record.position)}: ${messageOf(error)}`,
-        error,
-      });
-      continue;
-    }
-    if (keys.length > 0) events.push({ record, event, keys });
-  }
-  return { events, skipped };
-}
-
-/**
- * One commit in the making: batches folded in memory, in order, into the
- * rows they touch — several events of one row end as one change — with the
- * checkpoint they reach per partition. Rows are loaded once per unit, first
- * for a whole batch, then on demand when a handler reads another row.
+ * One commit in the making, and the pure fold of a view: events folded in
+ * memory, in order, into the rows they touch, each row remembering per
+ * partition the last offset folded into it (`applied`) and the version it
+ * was read at. An event a row has already applied (its offset is at or
+ * before the row's mark) is skipped for that row, so folding a record again
+ * — after a conflict, a crash, a partial commit — changes nothing. Several
+ * events of one row end as one write. No I/O: rows come in through
+ * {@link load}, and {@link fold} throws {@link MissingRows} when it needs
+ * one that is not loaded.
+ *
+ * @example
+ * const unit = new FoldUnit(view, store.limits.maxRowsPerCommit);
+ * unit.load(keys, await store.rows(view.table, keys));
+ * unit.fold({ record, event, keys: ['p1'] });
+ * await store.commit(view.table, { rows: unit.writes(), ids: [...unit.ids], positions: unit.positions() });
  */
 export class FoldUnit {
-  /** Records taken in (decoded or not). */
+  /** Records taken in (folded, passed, skipped or duplicates). */
   records = 0;
-  /** Events applied (skipped ones not counted). */
+  /** Events folded. */
   applied = 0;
+  /** Events left out because their id was folded already. */
+  duplicates = 0;
   readonly skipped: SkippedRecord[] = [];
-  /** Per partition: the checkpoint before this unit (undefined: none yet) and the last offset folded. */
-  readonly from = new Map<string, string | undefined>();
+  /** Ids of the events folded, for the view's duplicate window. */
+  readonly ids = new Set<string>();
+  /** Per partition: the last offset taken in ({@link PARTITION_END} once it ended). */
   readonly to = new Map<string, string>();
-  private readonly rows = new Map<string, Slot>();
-  private readonly stored = new Set<string>();
+  private readonly rows = new Map<string, RowState>();
   private readonly dirty = new Set<string>();
+  private readonly view: View;
 
   constructor(
-    private readonly view: View,
-    private readonly load: LoadRows,
-  ) {}
-
-  /** Where this unit has got to in a partition, else `checkpoint`. */
-  reached(partition: string, checkpoint: string | undefined): string | undefined {
-    return this.to.get(partition) ?? checkpoint;
+    view: AnyView,
+    /** Most rows one commit may write: an event that would go past it is not folded (`fold` returns false). */
+    private readonly maxRows: number,
+    /** Fold each event id once (the view's id window is not 0). */
+    private readonly rememberIds = true,
+  ) {
+    this.view = view as View;
   }
 
-  /** Folds one batch (records of one partition, in order, after `checkpoint`). */
-  async add(records: readonly LogRecord[], checkpoint: string | undefined): Promise<void> {
-    const last = records[records.length - 1];
-    if (!last) return;
-    const partition = last.position.partition;
-    if (!this.from.has(partition)) this.from.set(partition, checkpoint);
-    const decoded = decodeForView(this.view, records);
-    await this.fold(decoded.events);
-    this.skipped.push(...decoded.skipped);
-    this.to.set(partition, last.position.offset);
-    this.records += records.length;
+  /** Rows changed so far: the writes of the commit. */
+  get rowCount(): number {
+    return this.dirty.size;
   }
 
-  /** The changes to write: one per row that differs from the store. */
-  changes(): ViewChange[] {
+  /** True when nothing was taken in. */
+  get empty(): boolean {
+    return this.to.size === 0;
+  }
+
+  /** Of `keys`, those not loaded yet. */
+  missing(keys: Iterable<string>): string[] {
+    const out = new Set<string>();
+    for (const key of keys) if (!this.rows.has(key)) out.add(key);
+    return [...out];
+  }
+
+  /** Takes the stored rows of `keys` (a key missing from `found` has no row). Rows already loaded are kept. */
+  load(keys: readonly string[], found: ReadonlyMap<string, StoredRow>): void {
+    for (const key of keys) {
+      if (this.rows.has(key)) continue;
+      const row = found.get(key);
+      this.rows.set(
+        key,
+        row
+          ? { value: row.value === undefined ? ABSENT : row.value, applied: { ...row.applied }, version: row.version }
+          : { value: ABSENT, applied: {}, version: 0 },
+      );
+    }
+  }
+
+  /** Takes in a record the view does not fold: the checkpoint moves past it. */
+  pass(record: LogRecord): void {
+    this.to.set(record.position.partition, record.position.offset);
+    this.records++;
+  }
+
+  /** Takes in a record to report (dead letter), then passes it. */
+  skip(skipped: SkippedRecord): void {
+    this.skipped.push(skipped);
+    this.pass(skipped.record);
+  }
+
+  /** Takes in an event whose id was folded already. */
+  duplicate(record: LogRecord): void {
+    this.duplicates++;
+    this.pass(record);
+  }
+
+  /** The partition was read to its end: its checkpoint becomes {@link PARTITION_END}. */
+  end(partition: string): void {
+    this.to.set(partition, PARTITION_END);
+  }
+
+  /**
+   * Folds one event into its rows, all of its changes or none (a handler
+   * that throws skips the event, `APPLY_FAILED`). Returns false, changing
+   * nothing, when its new rows would take the commit past `maxRows` (commit
+   * this unit, then fold it into the next); a unit with no changes yet takes
+   * any event. Throws {@link MissingRows} when a row it reads is not loaded.
+   */
+  fold(item: FoldEvent): boolean {
+    const { record, event } = item;
+    if (this.rememberIds && this.ids.has(event.id)) {
+      this.duplicate(record);
+      return true;
+    }
+    const { partition, offset } = record.position;
+    const notLoaded = this.missing(item.keys);
+    if (notLoaded.length > 0) throw new MissingRows(notLoaded);
+    let scratch: Map<string, Value>;
+    try {
+      scratch = this.apply(item);
+    } catch (error) {
+      if (error instanceof MissingRows) throw error;
+      this.skip({
+        view: this.view.table,
+        record,
+        code: 'APPLY_FAILED',
+        reason: `View ${this.view.table}: apply[${JSON.stringify(event.type)}] threw for event ${event.id} at ${where(record.position)}: ${messageOf(error)}`,
+        error,
+      });
+      return true;
+    }
+    const unloaded = this.missing(scratch.keys());
+    if (unloaded.length > 0) throw new MissingRows(unloaded);
+    let fresh = 0;
+    for (const key of scratch.keys()) {
+      if (!this.dirty.has(key) && !hasApplied(this.rows.get(key) as RowState, partition, offset)) fresh++;
+    }
+    if (fresh > 0 && this.dirty.size > 0 && this.dirty.size + fresh > this.maxRows) return false;
+    for (const [key, value] of scratch) {
+      const row = this.rows.get(key) as RowState;
+      if (hasApplied(row, partition, offset)) continue;
+      row.value = value;
+      row.applied[partition] = offset;
+      this.dirty.add(key);
+    }
+    if (this.rememberIds) this.ids.add(event.id);
+    this.applied++;
+    this.pass(record);
+    return true;
+  }
+
+  /** The checkpoint this unit reaches, for the partitions it took records of. */
+  positions(): PositionMap {
+    return Object.fromEntries(this.to);
+  }
+
+  /** The guarded writes of the changed rows: each at the version read, with what it has applied. */
+  writes(): RowWrite[] {
     const { fold } = this.view;
-    const changes: ViewChange[] = [];
+    const writes: RowWrite[] = [];
     for (const key of this.dirty) {
-      const slot = this.rows.get(key);
-      if (slot === ABSENT) {
-        if (this.stored.has(key)) changes.push({ key, delete: true });
+      const row = this.rows.get(key) as RowState;
+      const applied = { ...row.applied };
+      if (row.value === ABSENT) {
+        // Deleted: a tombstone keeps what it applied. Created and deleted within the unit: nothing to write.
+        if (row.version > 0) writes.push({ key, value: undefined, applied, expectedVersion: row.version });
         continue;
       }
       let indexes: ReturnType<typeof fold.indexesOf>;
       try {
-        indexes = fold.indexesOf(slot);
+        indexes = fold.indexesOf(row.value);
       } catch (error) {
         throw new ViewIndexError(this.view.table, key, error);
       }
-      changes.push(indexes === undefined ? { key, value: slot } : { key, value: slot, indexes });
+      writes.push({ key, value: row.value, applied, expectedVersion: row.version, ...(indexes ? { indexes } : {}) });
     }
-    return changes;
+    return writes;
   }
 
   /** The skipped records in log order per partition. */
@@ -167,58 +227,23 @@ export class FoldUnit {
     });
   }
 
-  private async loadKeys(keys: Iterable<string>): Promise<void> {
-    const wanted: string[] = [];
-    for (const key of keys) if (!this.rows.has(key)) wanted.push(key);
-    if (wanted.length === 0) return;
-    const found = await this.load(wanted);
-    for (const key of wanted) {
-      if (found.has(key)) {
-        this.rows.set(key, found.get(key));
-        this.stored.add(key);
-      } else this.rows.set(key, ABSENT);
-    }
-  }
-
-  private async fold(events: readonly Applicable[]): Promise<void> {
-    const keys = new Set<string>();
-    for (const item of events) for (const key of item.keys) keys.add(key);
-    await this.loadKeys(keys);
-    for (let i = 0; i < events.length; ) {
-      const item = events[i] as Applicable;
-      try {
-        this.applyEvent(item);
-        this.applied++;
-        i++;
-      } catch (error) {
-        if (error instanceof MissingRow) {
-          await this.loadKeys([error.key]);
-          continue; // the same event again, now that the row is loaded
-        }
-        this.skipped.push({
-          view: this.view.table,
-          record: item.record,
-          code: 'APPLY_FAILED',
-          reason: `View ${this.view.table}: apply[${JSON.stringify(item.event.type)}] threw for event ${item.event.id} at ${where(item.record.position)}: ${messageOf(error)}`,
-          error,
-        });
-        i++;
-      }
-    }
-  }
-
-  private applyEvent(item: Applicable): void {
+  /**
+   * Runs the handler for each key that has not applied the event yet, into
+   * a scratch map: an event's changes land together or not at all.
+   */
+  private apply(item: FoldEvent): Map<string, Value> {
     const { fold } = this.view;
-    const rows = this.rows;
-    const handler = fold.apply(item.event.type) as Apply<unknown, Envelope>;
-    // One event's changes land together or not at all: they go to a scratch map first.
-    const scratch = new Map<string, Slot>();
-    const read = (key: string): Slot => {
+    const { partition, offset } = item.record.position;
+    const handler = fold.apply(item.event.type) as Apply<unknown, unknown>;
+    const scratch = new Map<string, Value>();
+    const read = (key: string): Value => {
       if (scratch.has(key)) return scratch.get(key);
-      if (!rows.has(key)) throw new MissingRow(key);
-      return rows.get(key);
+      const row = this.rows.get(key);
+      if (!row) throw new MissingRows([key]);
+      return row.value;
     };
     for (const key of item.keys) {
+      if (hasApplied(this.rows.get(key) as RowState, partition, offset)) continue;
       const current = read(key);
       const exists = current !== ABSENT;
       const state = exists ? current : fold.initial(key);
@@ -226,8 +251,8 @@ export class FoldUnit {
         key,
         exists,
         get: (other) => {
-          const slot = read(other);
-          return slot === ABSENT ? undefined : slot;
+          const value = read(other);
+          return value === ABSENT ? undefined : value;
         },
       };
       const result = handler(state, item.event, context);
@@ -244,9 +269,6 @@ export class FoldUnit {
         );
       } else if (result !== state) scratch.set(key, result);
     }
-    for (const [key, slot] of scratch) {
-      rows.set(key, slot);
-      this.dirty.add(key);
-    }
+    return scratch;
   }
 }

@@ -44,9 +44,12 @@ describe('rebuildView', () => {
     expect(await Promise.all(seenDuringBuild)).toEqual(seenDuringBuild.map(() => 'products@1'));
     expect(result).toMatchObject({ table: 'products@2', previous: 'products@1', dropped: true });
     expect(await store.alias('products')).toBe('products@2');
-    expect(await readsV1.table()).toBe('products@2');
+    // A reader of version 1 reads version 1's table, never version 2's rows typed as version 1: it is dropped now.
+    expect(readsV1.table).toBe('products@1');
+    expect(await readsV1.current()).toBe('products@2');
+    expect(await readsV1.get('p1')).toBeUndefined();
     const readsV2 = openView(productsV2, store);
-    expect((await readsV2.list('byName')).map((r) => r.value)).toEqual([
+    expect((await readsV2.list({ index: 'byName' })).rows.map((r) => r.value)).toEqual([
       { id: 'p2', name: 'ANORAK', category: 'coats', hasImage: false },
       { id: 'p1', name: 'BOOT', category: 'shoes', hasImage: true },
     ]);
@@ -77,7 +80,7 @@ describe('rebuildView', () => {
     const v2 = runView(productsV2, { log, store, switchAlias: false });
     await v2.caughtUp();
     await v2.stop();
-    await store.setAlias('products', 'products@2');
+    await store.setAlias('products', 'products@2', undefined);
 
     await expect(rebuildView(productsView, { log, store, dropPrevious: true })).rejects.toMatchObject({
       code: 'INVALID_OPTION',
@@ -87,22 +90,22 @@ describe('rebuildView', () => {
     expect(await store.positions('products@1')).toEqual({});
     expect(await store.positions('products@2')).toEqual({ '0': '0' });
     // Rolling back stays an explicit step.
-    await store.setAlias('products', 'products@1');
-    expect(await openView(productsView, store).table()).toBe('products@1');
+    expect(await store.setAlias('products', 'products@1', 'products@2')).toBe(true);
+    expect(await openView(productsView, store).current()).toBe('products@1');
   });
 
   test('a newer version that took over reads during the rebuild keeps them, and nothing is dropped', async () => {
     const log = memoryLog({ partitions: 1 });
     const store = memoryViewStore();
     await log.append([created('p1', 'Boot', 'shoes'), created('p2', 'Clog', 'shoes')]);
-    await store.setAlias('products', 'products@0');
+    await store.setAlias('products', 'products@0', undefined);
     const rebuilding = rebuildView(productsV2, {
       log,
       store,
       dropPrevious: true,
       batchSize: 1,
       commitSize: 1,
-      onCommit: () => void store.setAlias('products', 'products@3'),
+      onCommit: () => void store.alias('products').then((current) => store.setAlias('products', 'products@3', current)),
     });
     await expect(rebuilding).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/products@3.*newer/s) });
     expect(await store.alias('products')).toBe('products@3');

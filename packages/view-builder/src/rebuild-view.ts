@@ -1,10 +1,12 @@
 import type { PositionMap } from '@riverlog/core';
-import { ConflictError, RiverlogError } from '@riverlog/core';
+import { backoffPolicy, ConflictError, checkOptions, RiverlogError, retryForever } from '@riverlog/core';
 import type { AnyView, View } from './define-view.js';
-import { type RunViewOptions, runView } from './run-view.js';
+import { RUN_OPTIONS, type RunViewOptions } from './options.js';
+import { isFatal } from './retries.js';
+import { runView } from './run-view.js';
 import { movesForward, switchAliasIfNewer, versionOf } from './versions.js';
 
-export interface RebuildViewOptions extends Omit<RunViewOptions, 'switchAlias' | 'leases' | 'owner' | 'leaseTtlMs' | 'exclusive'> {
+export interface RebuildViewOptions extends Omit<RunViewOptions, 'switchAlias'> {
   /** Drop the table the alias named before, once reads have switched. Default false: stop its builders first. */
   readonly dropPrevious?: boolean;
 }
@@ -30,7 +32,7 @@ export interface RebuildResult {
  * rejects with `ConflictError` (`CONFLICT`) when a newer version took over
  * reads while it was building — the table built is kept, nothing is dropped.
  * To roll back to an older version, point the alias yourself:
- * `store.setAlias(name, table)`.
+ * `store.setAlias(name, table, await store.alias(name))`.
  *
  * @example
  * const productsV2 = defineView({ ...productsSpec, version: 2 });
@@ -39,6 +41,8 @@ export interface RebuildResult {
  */
 export async function rebuildView(view: AnyView, options: RebuildViewOptions): Promise<RebuildResult> {
   const v = view as View;
+  checkOptions(`rebuildView(${v.table})`, options, [...RUN_OPTIONS.filter((name) => name !== 'switchAlias'), 'dropPrevious']);
+  const { dropPrevious, ...runOptions } = options;
   const { store } = options;
   const previous = await store.alias(v.name);
   if (previous === v.table) {
@@ -50,7 +54,7 @@ export async function rebuildView(view: AnyView, options: RebuildViewOptions): P
   if (previous !== undefined && !movesForward(previous, v)) {
     throw new RiverlogError('INVALID_OPTION', `rebuildView(${v.table}): reads of ${v.name} go to ${notOlder(v, previous)}`);
   }
-  const runner = runView(v, { ...options, switchAlias: false });
+  const runner = runView(v, { ...runOptions, switchAlias: false });
   let positions: PositionMap;
   try {
     positions = await runner.caughtUp();
@@ -58,13 +62,17 @@ export async function rebuildView(view: AnyView, options: RebuildViewOptions): P
     await runner.stop();
   }
   await runner.done;
-  const reads = await switchAliasIfNewer(store, v);
+  const reads = await retryForever(() => switchAliasIfNewer(store, v), {
+    policy: backoffPolicy(options.retry),
+    ...(options.signal ? { signal: options.signal } : {}),
+    retryable: (error) => !isFatal(error),
+  });
   if (reads !== v.table) {
     throw new ConflictError(
       `rebuildView(${v.table}): built and caught up (kept; nothing dropped), but meanwhile reads of ${v.name} moved to ${notOlder(v, reads)}`,
     );
   }
-  const dropped = options.dropPrevious === true && previous !== undefined;
+  const dropped = dropPrevious === true && previous !== undefined;
   if (dropped) await store.drop(previous);
   return { table: v.table, previous, dropped, positions };
 }
@@ -74,6 +82,6 @@ function notOlder(view: View, current: string): string {
   return (
     `${current}, ${what}; rebuildView only switches reads from an older version to a newer one. ` +
     `To switch them to ${view.table} anyway (a rollback), build it with runView(view, { switchAlias: false }), ` +
-    `then point the alias yourself: store.setAlias(${JSON.stringify(view.name)}, ${JSON.stringify(view.table)}).`
+    `then point the alias yourself: store.setAlias(${JSON.stringify(view.name)}, ${JSON.stringify(view.table)}, ${JSON.stringify(current)}).`
   );
 }

@@ -1,17 +1,31 @@
-import type { Envelope, EventLog, EventTypeOf, LogRecord, Position, PositionMap, ReadFrom, ViewStore } from '@riverlog/core';
-import { compareOffsets, decodeRecord, RiverlogError } from '@riverlog/core';
+import type { Envelope, EventLog, EventTypeOf, LogRecord, Position, PositionMap, ReadBatch, ReadFrom, ViewStore } from '@riverlog/core';
+import {
+  checkOptions,
+  compareOffsets,
+  decodeRecord,
+  defaultBackoff,
+  RiverlogError,
+  readEnds,
+  readLineage,
+  timeSlice,
+} from '@riverlog/core';
+import { Committer } from './committer.js';
+import type { OnUnreadable } from './decode.js';
 import type { AnyCatalog, AnyView, EventOfType, View } from './define-view.js';
-import { FoldUnit, recordsAfter } from './fold.js';
-import { reportSkips, type SkippedRecord, type SkipReporting } from './skips.js';
+import type { FoldUnit } from './fold.js';
+import { Folder } from './folder.js';
+import { reached } from './progress.js';
+import { Retries } from './retries.js';
+import { type SkippedRecord, SkipReporter, type SkipReporting } from './skips.js';
 
 /** Where a replay starts: `'earliest'`, a `ReadFrom`, a time (`Date`), or a position map (each offset included). */
 export type ReplayFrom = ReadFrom | Date | PositionMap;
-/** Where a replay ends: a position map (each offset included; partitions not named are not read) or a time (events whose `time` is after it are not replayed). Default: the end of the log when the replay starts. */
+/** Where a replay ends: a position map (each offset included; partitions not named are not read) or a time (events whose `time` is after it are not replayed). Default: the end of the log as the read reaches it. */
 export type ReplayTo = PositionMap | Date | { readonly time: Date | string | number };
 
 /** How far a replay got. */
 export interface ReplayProgress {
-  /** Records read (after the `to` bound). */
+  /** Records read (within the `to` bound). */
   readonly records: number;
   /** Events given to the handler or folded into the view. */
   readonly events: number;
@@ -28,7 +42,7 @@ export type ReplayHandler<E> = (event: E, position: Position) => void | Promise<
 
 interface ReplayBase extends SkipReporting {
   readonly log: EventLog;
-  /** Default: the end of the log when the replay starts. */
+  /** Default: the end of the log as the read reaches it (a replay never waits for more). */
   readonly to?: ReplayTo;
   /** Largest batch read at once. Default 1,000. */
   readonly batchSize?: number;
@@ -76,12 +90,33 @@ export interface ReplayToViewOptions<V extends AnyView> extends ReplayBase {
   readonly into: V;
   /** Where the view's table is; the replay folds what comes after its checkpoint. */
   readonly store: ViewStore;
+  /** An event of a folded type this catalog cannot read yet: `'stop'` (default) rejects before it, `'dead-letter'` reports it and goes on. */
+  readonly onUnreadable?: OnUnreadable;
 }
 
+const KNOWN = [
+  'log',
+  'catalog',
+  'from',
+  'to',
+  'types',
+  'subjects',
+  'into',
+  'store',
+  'batchSize',
+  'commitSize',
+  'onProgress',
+  'onSkip',
+  'deadLetters',
+  'onUnreadable',
+  'signal',
+];
+
 /**
- * Reads the log from the start, a position or a time, to a position, a time
- * or the current end, filtered by type and subject, into a handler; or
- * folds it into a view, resuming after the view's checkpoint (unfiltered: see
+ * Reads the log — every partition in lineage order (parents before
+ * children) — from the start, a position or a time, to a position, a time
+ * or the end, filtered by type and subject, into a handler; or folds it
+ * into a view, resuming after the view's checkpoint (unfiltered: see
  * {@link ReplayToViewOptions}). Events are decoded (and upcast) with the
  * catalog; records that do not decode are reported through `onSkip` /
  * `deadLetters` (or a warning), never dropped silently.
@@ -100,6 +135,7 @@ export function replay<C extends AnyCatalog, T extends EventTypeOf<C> = EventTyp
   options: ReplayToHandlerOptions<C, T>,
 ): Promise<ReplayResult>;
 export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHandlerOptions<AnyCatalog, string>): Promise<ReplayResult> {
+  checkOptions('replay', options, KNOWN);
   const { log, into } = options;
   const view = typeof into === 'function' ? undefined : (into as View);
   const store = view ? (options as ReplayToViewOptions<AnyView>).store : undefined;
@@ -110,106 +146,160 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RiverlogError('INVALID_OPTION', `replay: batchSize must be a whole number ≥ 1, got ${batchSize}.`);
   }
-  const name = view?.table ?? 'replay';
   if (view) refuseFilters(view, options);
+  const { limits, untilTime } = resolveEnd(options.to);
+  const reporter = new SkipReporter(options);
+  const counters = { records: 0, events: 0, skipped: 0 };
+  const positions: Record<string, string> = {};
+  const progress = (extra = 0): ReplayProgress => ({ ...counters, events: counters.events + extra, positions: { ...positions } });
+  if (options.signal?.aborted) return progress();
 
-  const heads = await log.heads();
-  const { bounds, untilTime } = resolveEnd(options.to, heads);
+  const sink = view && store ? await viewSink(view, store, options as ReplayToViewOptions<AnyView>, reporter, counters) : undefined;
+  const from = sink ? await sink.from(options.from, limits) : resolveFrom(options.from);
   const types = view ? view.types : options.types;
   const subjects = !view && options.subjects ? new Set(options.subjects) : undefined;
-  const checkpoint: Record<string, string> = view && store ? { ...(await store.positions(view.table)) } : {};
-  // Into a view: read on from its checkpoint, having made sure `from` skips nothing after it.
-  const from = view ? refuseSkippingFrom(view, options.from, checkpoint, bounds) : resolveFrom(options.from);
-  const commitSize = options.commitSize ?? 10_000;
-  let unit: FoldUnit | undefined;
-
-  const positions: Record<string, string> = {};
-  const counters = { records: 0, events: 0, skipped: 0 };
+  const handler = view ? undefined : (into as ReplayHandler<Envelope>);
+  const slice = timeSlice();
   const finished = new Set<string>();
-  const progress = (): ReplayProgress => ({ ...counters, events: counters.events + (unit?.applied ?? 0), positions: { ...positions } });
-  if (bounds.size === 0 || options.signal?.aborted) return progress();
 
-  for await (const batch of log.read({
-    from,
-    partitions: [...bounds.keys()],
-    ...(types ? { types } : {}),
-    maxBatch: batchSize,
-    ...(options.signal ? { signal: options.signal } : {}),
-  })) {
-    const partition = batch[0]?.position.partition;
-    if (partition === undefined || finished.has(partition)) continue;
-    const bound = bounds.get(partition) as string;
-    let end = batch.length;
-    // A batch is in offset order: only when its last record is past the bound is any record.
-    const endsPast = compareOffsets((batch[batch.length - 1] as LogRecord).position.offset, bound) > 0;
-    if (endsPast || untilTime !== undefined) {
-      for (let i = 0; i < batch.length; i++) {
-        const record = batch[i] as LogRecord;
-        const offsetPast = endsPast && compareOffsets(record.position.offset, bound) > 0;
-        if (offsetPast || (untilTime !== undefined && timeOf(record) > untilTime)) {
-          end = i;
-          finished.add(partition);
-          break;
-        }
-      }
-    }
-    const inRange = end === batch.length ? batch : batch.slice(0, end);
-    const lastRead = inRange[inRange.length - 1];
-    if (lastRead && compareOffsets(lastRead.position.offset, bound) >= 0) finished.add(partition);
+  const read: AsyncIterable<ReadBatch> = limits
+    ? log.read({ from, partitions: Object.keys(limits), batchSize, ...(types ? { types } : {}), ...signalOf(options) })
+    : readLineage(log, { from, batchSize, ...(types ? { types } : {}), ...signalOf(options) });
+  for await (const batch of read) {
+    const partition = batch.partition;
+    if (finished.has(partition)) continue;
+    const inRange = withinBounds(batch, limits?.[partition], untilTime);
+    const cut = inRange.length < batch.records.length;
+    if (cut || (limits && reachedBound(batch, limits[partition]))) finished.add(partition);
     const records = subjects ? inRange.filter((record) => keepSubject(record, subjects)) : inRange;
     counters.records += inRange.length;
-
-    if (view && store) {
-      unit ??= new FoldUnit(view, (keys) => store.getMany(view.table, keys));
-      // The read starts after the checkpoint: this only guards against a log that yields a record twice.
-      const fresh = recordsAfter(records, unit.reached(partition, checkpoint[partition]));
-      if (fresh.length > 0) await unit.add(fresh, checkpoint[partition]);
-      if (unit.records >= commitSize) await commitUnit();
-    } else {
-      const handler = into as ReplayHandler<Envelope>;
-      const skipped: SkippedRecord[] = [];
-      for (const record of records) {
-        const decoded = decodeRecord(catalog, record);
-        if (decoded._tag === 'Left') {
-          skipped.push({ view: name, record, code: 'DECODE_FAILED', reason: decoded.left.message, error: decoded.left });
-          continue;
-        }
-        const event = decoded.right as Envelope;
-        if (types && !types.includes(event.type)) continue;
-        if (skipped.length > 0) {
-          // Reported before later events reach the handler, in log order.
-          counters.skipped += skipped.length;
-          await reportSkips(skipped.splice(0), options);
-        }
-        const result = handler(event, record.position);
-        if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
-        counters.events++;
-      }
-      counters.skipped += skipped.length;
-      await reportSkips(skipped, options);
-    }
-    if (lastRead) positions[partition] = lastRead.position.offset;
-    options.onProgress?.(progress());
-    if (finished.size === bounds.size) break;
+    if (sink) await sink.add({ ...batch, records, ended: batch.ended && !cut });
+    else await handle(records);
+    const last = inRange[inRange.length - 1];
+    if (last) positions[partition] = last.position.offset;
+    options.onProgress?.(progress(sink?.pending() ?? 0));
+    if (limits && finished.size === Object.keys(limits).length) break;
   }
-  await commitUnit();
+  if (sink) await sink.finish();
   return progress();
 
-  async function commitUnit(): Promise<void> {
-    if (!unit || !view || !store) return;
-    const folded = unit;
-    unit = undefined;
-    if (folded.to.size === 0) return;
-    const skipped = folded.skippedInOrder();
-    await reportSkips(skipped, options);
-    const expected: Record<string, string> = {};
-    for (const [partition, offset] of folded.from) if (offset !== undefined) expected[partition] = offset;
-    const to = Object.fromEntries(folded.to);
-    await store.commit(view.table, { changes: folded.changes(), positions: to, expected });
-    Object.assign(checkpoint, to);
-    counters.events += folded.applied;
+  async function handle(records: readonly LogRecord[]): Promise<void> {
+    const skipped: SkippedRecord[] = [];
+    for (const record of records) {
+      const decoded = decodeRecord(catalog as AnyCatalog, record);
+      if (decoded._tag === 'Left') {
+        const code = decoded.left.code === 'UNREADABLE_VERSION' ? 'UNREADABLE_VERSION' : 'DECODE_FAILED';
+        skipped.push({ view: 'replay', record, code, reason: decoded.left.message, error: decoded.left });
+        continue;
+      }
+      const event = decoded.right as Envelope;
+      if (types && !types.includes(event.type)) continue;
+      if (skipped.length > 0) {
+        // Reported before later events reach the handler, in log order.
+        counters.skipped += skipped.length;
+        await reporter.report(skipped.splice(0));
+      }
+      const result = (handler as ReplayHandler<Envelope>)(event, record.position);
+      if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+      counters.events++;
+      if (slice.due()) await slice.pause();
+    }
     counters.skipped += skipped.length;
+    await reporter.report(skipped);
   }
+}
+
+function signalOf(options: { readonly signal?: AbortSignal }): { signal?: AbortSignal } {
+  return options.signal ? { signal: options.signal } : {};
+}
+
+/** The view's own fold, for a replay into it: after its checkpoint, committed as `runView` commits (without leases). */
+async function viewSink(
+  view: View,
+  store: ViewStore,
+  options: ReplayToViewOptions<AnyView>,
+  reporter: SkipReporter,
+  counters: { records: number; events: number; skipped: number },
+) {
+  const stopping = options.signal ?? new AbortController().signal;
+  const retries = new Retries(defaultBackoff, stopping);
+  const committer = new Committer(store, view.table, retries, view.idWindow > 0);
+  await committer.createTable({ indexes: view.indexNames, idWindow: view.idWindow });
+  const checkpoint: Record<string, string> = { ...(await committer.positions()) };
+  const commitSize = options.commitSize ?? 10_000;
+  const commit = async (unit: FoldUnit) => {
+    if (unit.empty) return;
+    const skipped = unit.skippedInOrder();
+    await reporter.report(skipped);
+    await committer.commit(unit, {});
+    Object.assign(checkpoint, unit.positions());
+    counters.events += unit.applied;
+    counters.skipped += skipped.length;
+  };
+  const folder = new Folder(view, committer, {
+    onUnreadable: options.onUnreadable ?? 'stop',
+    rememberIds: view.idWindow > 0,
+    slice: timeSlice(),
+    commitFull: commit,
+  });
+  let unit = folder.newUnit();
+  return {
+    /** Into a view: read right after the checkpoint, once sure `from` skips nothing after it. */
+    from: (from: ReplayFrom | undefined, limits: PositionMap | undefined) =>
+      refuseSkippingFrom(view, options.log, from, checkpoint, limits),
+    pending: () => unit.applied,
+    async add(batch: ReadBatch): Promise<void> {
+      // A batch that starts at or before the checkpoint (a log that yields a record twice) is trimmed.
+      const done = checkpoint[batch.partition];
+      const records = done === undefined ? batch.records : batch.records.filter((r) => !reached(done, r.position.offset));
+      const folded = await folder.add(unit, { ...batch, records });
+      unit = folded.unit;
+      if (folded.unreadable) {
+        await commit(unit);
+        unit = folder.newUnit();
+        const { error, partition } = folded.unreadable;
+        throw new RiverlogError(
+          error.code,
+          `${error.message} replay into view ${view.table} stopped before it in partition ${partition} (folded up to there); deploy the catalog that reads it, or replay with onUnreadable: 'dead-letter'.`,
+          { cause: error },
+        );
+      }
+      if (unit.records >= commitSize || batch.ended) {
+        await commit(unit);
+        unit = folder.newUnit();
+      }
+    },
+    async finish(): Promise<void> {
+      await commit(unit);
+      unit = folder.newUnit();
+    },
+  };
+}
+
+/** The records of a batch within a bound offset (included) and a time. */
+function withinBounds(batch: ReadBatch, bound: string | undefined, untilTime: number | undefined): readonly LogRecord[] {
+  const records = batch.records;
+  const last = records[records.length - 1];
+  if (!last) return records;
+  const endsPast = bound !== undefined && compareOffsets(last.position.offset, bound) > 0;
+  if (!endsPast && untilTime === undefined) return records;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as LogRecord;
+    if (
+      (endsPast && compareOffsets(record.position.offset, bound as string) > 0) ||
+      (untilTime !== undefined && timeOf(record) > untilTime)
+    ) {
+      return records.slice(0, i);
+    }
+  }
+  return records;
+}
+
+/** The batch reached the partition's bound (or the partition ended). */
+function reachedBound(batch: ReadBatch, bound: string | undefined): boolean {
+  if (batch.ended) return true;
+  const last = batch.records[batch.records.length - 1];
+  return bound !== undefined && last !== undefined && compareOffsets(last.position.offset, bound) >= 0;
 }
 
 /** Filters would fold some events and move the view's checkpoint past the others. */
@@ -227,26 +317,33 @@ function refuseFilters(view: View, options: { readonly types?: unknown; readonly
 
 /**
  * Into a view: the start of the read, right after the checkpoint, once it is
- * sure that `from` would not skip anything after the checkpoint (before `to`).
+ * sure that `from` would not skip anything after the checkpoint (up to `to`).
  * Offsets need not be contiguous, so a position is accepted only at or before
  * the checkpoint; a time or `'latest'` only where nothing is left to fold.
  */
-function refuseSkippingFrom(
+async function refuseSkippingFrom(
   view: View,
+  log: EventLog,
   from: ReplayFrom | undefined,
   checkpoint: PositionMap,
-  bounds: ReadonlyMap<string, string>,
-): ReadFrom {
+  limits: PositionMap | undefined,
+): Promise<ReadFrom> {
   const start = resolveFrom(from);
-  if (start === 'earliest') return { after: { ...checkpoint } };
-  for (const [partition, bound] of bounds) {
+  const resume: ReadFrom = { after: { ...checkpoint } };
+  if (start === 'earliest') return resume;
+  const partitions = limits ? Object.keys(limits) : (await log.partitions()).map((partition) => partition.id);
+  let ends: PositionMap | undefined;
+  for (const partition of partitions) {
     const done = checkpoint[partition];
-    if (done !== undefined && compareOffsets(bound, done) <= 0) continue; // nothing left to fold here
     if (typeof start !== 'string' && !('time' in start)) {
       const offset = ('after' in start ? start.after : start.at)[partition];
       if (offset === undefined) continue; // partitions not named start at the earliest record
-      if (done !== undefined && compareOffsets(offset, done) <= 0) continue;
+      if (done !== undefined && reached(done, offset)) continue;
     }
+    // Skipping is harmless only where nothing is left to fold (up to `to`).
+    ends ??= await readEnds(log, partitions, checkpoint, { types: view.types });
+    const end = limits?.[partition] ?? ends[partition];
+    if (end === undefined || (done !== undefined && reached(done, end))) continue;
     throw new RiverlogError(
       'INVALID_OPTION',
       `replay into view ${view.table}: \`from\` ${JSON.stringify(start)} would skip events after its checkpoint in partition ${partition} ` +
@@ -255,7 +352,7 @@ function refuseSkippingFrom(
         'to fold a fresh version from the start of the log, use rebuildView.',
     );
   }
-  return { after: { ...checkpoint } };
+  return resume;
 }
 
 function resolveFrom(from: ReplayFrom | undefined): ReadFrom {
@@ -265,25 +362,16 @@ function resolveFrom(from: ReplayFrom | undefined): ReadFrom {
   return { at: from as PositionMap };
 }
 
-function resolveEnd(to: ReplayTo | undefined, heads: PositionMap): { bounds: Map<string, string>; untilTime: number | undefined } {
-  const bounds = new Map<string, string>();
+function resolveEnd(to: ReplayTo | undefined): { limits: PositionMap | undefined; untilTime: number | undefined } {
   let untilTime: number | undefined;
-  let limits: PositionMap | undefined;
   if (to instanceof Date) untilTime = to.getTime();
   else if (to !== undefined && 'time' in to && typeof to.time !== 'string') untilTime = new Date(to.time).getTime();
   else if (to !== undefined && 'time' in to) untilTime = Date.parse(to.time as string);
-  else if (to !== undefined) limits = to as PositionMap;
+  else if (to !== undefined) return { limits: to as PositionMap, untilTime: undefined };
   if (untilTime !== undefined && Number.isNaN(untilTime)) {
     throw new RiverlogError('INVALID_OPTION', `replay: to.time ${JSON.stringify((to as { time: unknown }).time)} is not a valid time.`);
   }
-  for (const [partition, head] of Object.entries(heads)) {
-    if (!limits) bounds.set(partition, head);
-    else {
-      const limit = limits[partition];
-      if (limit !== undefined) bounds.set(partition, compareOffsets(limit, head) < 0 ? limit : head);
-    }
-  }
-  return { bounds, untilTime };
+  return { limits: undefined, untilTime };
 }
 
 function timeOf(record: LogRecord): number {
