@@ -117,6 +117,15 @@ export function describeViewStoreContract(
         expect(await store.positions(TABLE)).toEqual({});
       });
 
+      it('measures a row in UTF-8 bytes of its JSON', async () => {
+        const chars = Math.ceil(store.limits.maxRowBytes / 2); // 2 bytes each: fewer characters than the limit, more bytes
+        await refused(() => store.commit(TABLE, commitOf([put('wide', 'é'.repeat(chars), 0)])), 'ROW_TOO_LARGE', [
+          'wide',
+          String(chars * 2 + 2),
+        ]);
+        expect(await store.rows(TABLE, ['wide'])).toEqual(new Map());
+      });
+
       it('takes maxRowsPerCommit rows in one commit and refuses one more, writing nothing', async () => {
         const max = store.limits.maxRowsPerCommit;
         const rows = Array.from({ length: max }, (_, i) => put(`r${i}`, i, 0));

@@ -149,16 +149,6 @@ describe('sqliteViewStore', () => {
     expect((await store.seen('v', ['id-0', 'id-1000'])).size).toBe(0);
   });
 
-  it('measures a row in UTF-8 bytes', async () => {
-    const store = open();
-    await store.createTable('v', { indexes: [], idWindow: 0 });
-    const chars = Math.ceil(store.limits.maxRowBytes / 2); // 2 bytes each: fewer characters than the limit, more bytes
-    await expect(store.commit('v', rowsOnly([put('wide', 'é'.repeat(chars))]))).rejects.toMatchObject({
-      code: 'ROW_TOO_LARGE',
-      message: expect.stringContaining(String(chars * 2 + 2)),
-    });
-  });
-
   it('keeps views in the log file on the log connection, and a store closed there leaves the connection open', async () => {
     const db = new Database(join(dir, 'shared.db'));
     try {
