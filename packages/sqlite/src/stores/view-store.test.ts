@@ -149,6 +149,35 @@ describe('sqliteViewStore', () => {
     expect((await store.seen('v', ['id-0', 'id-1000'])).size).toBe(0);
   });
 
+  it("waits for another connection's write lock without blocking the event loop", async () => {
+    const store = open();
+    await store.createTable('v', { indexes: [], idWindow: 10 });
+    const other = new Database(join(dir, 'views.db'));
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      let settled = false;
+      const commit = store.commit('v', { rows: [put('a', 1)], ids: ['e1'], positions: { '0': '1' } }).finally(() => {
+        settled = true;
+      });
+      // Timers run while the commit waits: twenty ticks of a 1 ms timer.
+      let ticks = 0;
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (++ticks === 20) {
+            clearInterval(timer);
+            resolve();
+          }
+        }, 1);
+      });
+      expect(settled).toBe(false);
+      other.exec('COMMIT');
+      await commit;
+      expect(await store.get('v', 'a')).toBe(1);
+    } finally {
+      other.close();
+    }
+  });
+
   it('keeps views in the log file on the log connection, and a store closed there leaves the connection open', async () => {
     const db = new Database(join(dir, 'shared.db'));
     try {

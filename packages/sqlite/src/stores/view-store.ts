@@ -19,7 +19,7 @@ import {
   type ViewStore,
   type ViewStoreLimits,
 } from '@riverlog/core';
-import { openStoreConnection, type SqliteSource, sqliteCode } from '../connection.js';
+import { openStoreConnection, type SqliteSource, sqliteCode, whileBusy } from '../connection.js';
 import { fromSortable, sortable, upperBound } from './view-keys.js';
 import { chunkFor, VIEW_SCHEMA, type ViewTable, ViewTables } from './view-tables.js';
 
@@ -81,18 +81,23 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     return work();
   });
 
-  /** Runs `work` in a write transaction; a rolled back one may have undone DDL the cache saw, so the cache goes. */
-  function write<T>(work: () => T): T {
-    connection.ensureOpen();
-    try {
-      return inTransaction.immediate(work) as T;
-    } catch (error) {
-      tables.forget();
-      throw error;
-    }
+  /**
+   * Runs `work` in a write transaction, waiting for another connection's lock
+   * asynchronously (`connection.write`); a rolled back transaction may have
+   * undone DDL the cache saw, so the cache goes.
+   */
+  function write<T>(work: () => T): Promise<T> {
+    return connection.write(() => {
+      try {
+        return inTransaction.immediate(work) as T;
+      } catch (error) {
+        tables.forget();
+        throw error;
+      }
+    });
   }
-  /** Runs `work` in a read transaction (one snapshot; the schema cannot change between checking it and reading). */
-  function read<T>(table: string, work: (found: ViewTable | undefined) => T): T {
+  /** Runs `work` in a read transaction now (one snapshot; the schema cannot change between checking it and reading). */
+  function readNow<T>(table: string, work: (found: ViewTable | undefined) => T): T {
     connection.ensureOpen();
     try {
       return inTransaction.deferred(() => work(tables.find(table))) as T;
@@ -100,6 +105,10 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
       tables.forget();
       throw error;
     }
+  }
+  /** `readNow`, retried asynchronously while another connection holds a lock that blocks reads (WAL recovery). */
+  function read<T>(table: string, work: (found: ViewTable | undefined) => T): Promise<T> {
+    return whileBusy(() => readNow(table, work));
   }
 
   function checkAndStoreFence(target: ViewTable, table: string, commit: ViewCommit): void {
@@ -180,12 +189,16 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
   /** The conflict behind `MovedRows`, read once the transaction is rolled back: the first row whose version is not the one expected. */
   function conflictOf(table: string, moved: MovedRows): Error {
     const stored = new Map<string, number>();
-    read(table, (target) =>
-      target?.versions(
-        moved.rows.map(([key]) => key),
-        ([key, version]) => stored.set(key, version),
-      ),
-    );
+    try {
+      readNow(table, (target) =>
+        target?.versions(
+          moved.rows.map(([key]) => key),
+          ([key, version]) => stored.set(key, version),
+        ),
+      );
+    } catch {
+      // Named from what the commit expected only.
+    }
     const [key, expected] = moved.rows.find(([k, e]) => (stored.get(k) ?? 0) !== e) ?? (moved.rows[0] as [string, number]);
     return rowConflict(table, key, expected, stored.get(key) ?? 0);
   }
@@ -218,20 +231,20 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     limits,
     async createTable(table, spec) {
       checkTableSpec(table, spec);
-      write(() => {
+      await write(() => {
         const found = tables.find(table);
         if (!found) tables.create(table, [...spec.indexes], spec.idWindow);
         else if (!sameIndexes(found.indexes, spec.indexes)) throw tableMismatch(table, found.indexes, spec.indexes);
       });
     },
     async get(table, key) {
-      const value = read(table, (found) => found?.value(key));
+      const value = await read(table, (found) => found?.value(key));
       return value === undefined ? undefined : JSON.parse(value);
     },
     async rows(table, keys) {
       const found = new Map<string, StoredRow>();
       if (keys.length === 0) return found;
-      read(table, (target) =>
+      await read(table, (target) =>
         target?.rows(keys, ([key, version, applied, value]) => {
           found.set(key, { key, value: value === null ? undefined : JSON.parse(value), applied: JSON.parse(applied), version });
         }),
@@ -264,7 +277,7 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     },
     async seen(table, ids) {
       const found = new Set<string>();
-      if (ids.length > 0) read(table, (target) => target?.seen(ids, (id) => found.add(id)));
+      if (ids.length > 0) await read(table, (target) => target?.seen(ids, (id) => found.add(id)));
       return found;
     },
     async commit(table, commit) {
@@ -273,7 +286,7 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
       let hint = tables.find(table);
       let checked = hint ? checkCommit(table, commit, limits, hint.indexes) : undefined;
       try {
-        write(() => {
+        await write(() => {
           const target = tables.find(table);
           if (!target) throw unknownTable(table);
           if (target !== hint || !checked) {
@@ -290,8 +303,10 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
       }
     },
     async alias(name) {
-      connection.ensureOpen();
-      return (getAlias.get(name) as string | undefined) ?? undefined;
+      return whileBusy(() => {
+        connection.ensureOpen();
+        return (getAlias.get(name) as string | undefined) ?? undefined;
+      });
     },
     async setAlias(name, table, expected) {
       if (typeof table !== 'string' || table === '') {
@@ -304,7 +319,7 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
       });
     },
     async drop(table) {
-      write(() => tables.drop(table));
+      await write(() => tables.drop(table));
     },
     async close() {
       connection.close();
