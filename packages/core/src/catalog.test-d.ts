@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { defineCatalog, defineEvent, type EventOf, type EventTypeOf, type HandlerMap, ignore } from './catalog.js';
-import { t } from './index.js';
+import { optional, t } from './index.js';
 
 const catalog = defineCatalog([
   defineEvent('product/create', { data: { id: t.string, name: t.string } }),
@@ -33,5 +33,17 @@ describe('catalog types', () => {
     // @ts-expect-error 'product/purchase' is missing
     const incomplete: HandlerMap<Event> = { 'product/create': () => {} };
     expectTypeOf(incomplete).not.toBeAny();
+  });
+
+  it('makes optional() fields optional keys, for producers and handlers', () => {
+    const withColor = defineCatalog([defineEvent('product/create', { data: { id: t.string, color: optional(t.string) } })]);
+    withColor.create('product/create', 's', { id: 'p' }, { source: 'x' });
+    withColor.create('product/create', 's', { id: 'p', color: 'red' }, { source: 'x' });
+    // @ts-expect-error color must be a string
+    withColor.create('product/create', 's', { id: 'p', color: 1 }, { source: 'x' });
+    expectTypeOf<Extract<EventOf<typeof withColor>, { type: 'product/create' }>['data']>().toEqualTypeOf<{
+      id: string;
+      color?: string | undefined;
+    }>();
   });
 });

@@ -96,7 +96,7 @@ describe('rule 3: rename a type', () => {
   });
 
   it('the old name is no longer written, and may not name another type', () => {
-    expect(() => after.create('product/create' as never, 'p1', { id: 'p1', name: 'Boot' }, { source })).toThrow(
+    expect(() => after.create('product/create' as never, 'p1', { id: 'p1', name: 'Boot' } as never, { source })).toThrow(
       expect.objectContaining({ code: 'UNKNOWN_EVENT_TYPE' }),
     );
     expect(() =>
