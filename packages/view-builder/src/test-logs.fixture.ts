@@ -17,7 +17,7 @@ async function* mapBatches(batches: AsyncIterable<ReadBatch>, map: (batch: ReadB
   for await (const batch of batches) yield map(batch);
 }
 
-/** The prefix that makes {@link duplicating} read an event's id as the id after it: `dup:<id>` reads as `<id>`. */
+/** The prefix that makes {@link duplicating} read an event's id as the id after it: `dup:<id>` (or `dup:dup:<id>`) reads as `<id>`. */
 export const DUPLICATE = 'dup:';
 
 /**
@@ -29,7 +29,9 @@ export function duplicating(inner: EventLog): EventLog {
   return withRecords(inner, (record) => {
     const event = record.event as { id?: unknown } | undefined;
     if (typeof event?.id !== 'string' || !event.id.startsWith(DUPLICATE)) return record;
-    return { ...record, event: { ...event, id: event.id.slice(DUPLICATE.length) } };
+    let id = event.id;
+    while (id.startsWith(DUPLICATE)) id = id.slice(DUPLICATE.length);
+    return { ...record, event: { ...event, id } };
   });
 }
 
