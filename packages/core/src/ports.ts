@@ -424,7 +424,7 @@ export interface ViewStore {
   get(table: string, key: string): Promise<unknown>;
   /** Stored rows for the fold, tombstones included; absent keys are missing from the map. */
   rows(table: string, keys: readonly string[]): Promise<Map<string, StoredRow>>;
-  /** A page of rows; an index that was not declared is an `UNKNOWN_INDEX` error. */
+  /** A page of rows; an index that was not declared is an `UNKNOWN_INDEX` error. A table never created lists no rows. */
   list(table: string, query?: ViewQuery): Promise<ViewPage>;
   /** The table's checkpoint (empty before its first commit). */
   positions(table: string): Promise<PositionMap>;
@@ -434,6 +434,11 @@ export interface ViewStore {
    * Writes a commit. Refused with `ConflictError` (`CONFLICT`, naming the row)
    * when a row's version moved, and with `LeaseLostError` when the fence is
    * stale; a store without transactions may have written some guarded rows.
+   * An event id the table remembers (or one listed twice) is a `CONFLICT`
+   * too. Refused before anything is written: a table never created
+   * (`UNKNOWN_VIEW_TABLE`), more rows than `limits.maxRowsPerCommit`
+   * (`COMMIT_TOO_LARGE`), a row over `limits.maxRowBytes` (`ROW_TOO_LARGE`),
+   * an undeclared index (`UNKNOWN_INDEX`).
    */
   commit(table: string, commit: ViewCommit): Promise<void>;
   /** The table an alias points to. */
