@@ -15,4 +15,3 @@ export {
 } from './kafka-log.js';
 export { kafkaPartitionForKey } from './partitioner.js';
 export { kafkaLogFromUri, kafkaOptionsFromUri } from './uri.js';
-export { STRUCTURED_CONTENT_TYPE } from './wire.js';

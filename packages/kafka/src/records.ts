@@ -1,54 +1,14 @@
-import { isUtf8 } from 'node:buffer';
 import { envelopeFromKafkaRecord, type LogRecord } from '@riverlog/core';
-import type { KafkaHeaders, KafkaIncomingMessage } from './client.js';
-
-/** The name of the first header whose bytes are not UTF-8 among the CloudEvents ones (binary mode), if any. */
-function invalidHeader(headers: KafkaHeaders | undefined): string | undefined {
-  if (!headers) return undefined;
-  for (const name in headers) {
-    const lower = name.toLowerCase();
-    if (!lower.startsWith('ce_') && lower !== 'content-type') continue;
-    const value = headers[name];
-    for (const each of Array.isArray(value) ? value : [value]) {
-      if (Buffer.isBuffer(each) && !isUtf8(each)) return name;
-    }
-  }
-  return undefined;
-}
+import type { KafkaIncomingMessage } from './client.js';
 
 /**
- * A fetched Kafka message as a `LogRecord`: the envelope (structured or
- * binary mode), or the raw text and why it is not one. Bytes that are not
- * UTF-8 (in the value, or in a CloudEvents header) are refused here rather
- * than read with U+FFFD in their place: `raw` then shows them replaced.
- * `storedAt` is the record's Kafka timestamp. `partition` is the partition
- * id as text, made once per batch.
+ * A fetched Kafka message as a `LogRecord`, through core's one Kafka record
+ * reader: the envelope (structured or binary mode), or the raw text and why
+ * it is not one (invalid UTF-8 included); `storedAt` is the record's Kafka
+ * timestamp. `partition` is the partition id as text, made once per batch.
  */
 export function toLogRecord(partition: string, message: KafkaIncomingMessage): LogRecord {
-  const position = { partition, offset: message.offset };
-  const storedAt = Number(message.timestamp);
-  const value = message.value;
-  if (value !== null && !isUtf8(value)) {
-    return {
-      position,
-      event: undefined,
-      raw: value.toString('utf8'),
-      error: `record value is not valid UTF-8 (${value.length} bytes); it cannot be an envelope`,
-      storedAt,
-    };
-  }
-  const header = invalidHeader(message.headers);
-  if (header !== undefined) {
-    return {
-      position,
-      event: undefined,
-      raw: value?.toString('utf8') ?? '',
-      error: `header ${JSON.stringify(header)} is not valid UTF-8; it cannot be a CloudEvents attribute`,
-      storedAt,
-    };
-  }
-  const stored = envelopeFromKafkaRecord({ key: message.key, value, headers: message.headers });
-  return stored.error === undefined ? { position, event: stored.event, storedAt } : { position, ...stored, storedAt };
+  return { position: { partition, offset: message.offset }, ...envelopeFromKafkaRecord(message) };
 }
 
 /** Whether a record passes a `types` filter; records that are not envelopes never do. */

@@ -1,13 +1,13 @@
 // How an envelope travels as a Kafka record, and what that costs in bytes.
 
-import type { Envelope } from '@riverlog/core';
+import { type Envelope, STRUCTURED_CONTENT_TYPE } from '@riverlog/core';
 
 /**
  * CloudEvents' Kafka protocol binding, structured content mode: the value is
- * the whole event as JSON and this header names the event format.
+ * the whole event as JSON and this header names the event format (as core's
+ * `envelopeToKafkaRecord` writes it; the appender keeps the JSON it measured).
  */
-export const CONTENT_TYPE_HEADER = 'content-type';
-export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json; charset=UTF-8';
+const CONTENT_TYPE_HEADER = 'content-type';
 
 const HEADERS = { [CONTENT_TYPE_HEADER]: STRUCTURED_CONTENT_TYPE };
 
