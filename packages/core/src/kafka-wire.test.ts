@@ -8,7 +8,7 @@ const envelope = {
   source: 'shop',
   subject: 'p1',
   time: '2024-05-01T10:00:00.000Z',
-  dataschema: 'product/create@1',
+  dataschema: 'urn:riverlog:product/create/v1',
   data: { id: 'p1', name: 'Boot' },
   correlationid: 'c-1',
 };
