@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError } from './errors.js';
 import { encodeIndexKey } from './index-key.js';
-import { memoryLeaseStore, memoryViewStore } from './memory/memory-stores.js';
+import { memoryLeaseStore } from './memory/leases.js';
 import { advance, compareOffsets, partitionForSubject } from './position.js';
 import { ulid, ulidTime } from './ulid.js';
 
@@ -51,29 +50,6 @@ describe('encodeIndexKey', () => {
   it('encodes a prefix as a prefix', () => {
     expect(encodeIndexKey(['shoes', 'Boot']).startsWith(encodeIndexKey(['shoes']))).toBe(true);
     expect(encodeIndexKey(['shoes-x', 'A']).startsWith(encodeIndexKey(['shoes']))).toBe(false);
-  });
-});
-
-describe('memoryViewStore', () => {
-  it('commits changes with the checkpoint and refuses a stale writer', async () => {
-    const store = memoryViewStore();
-    await store.commit('v@1', { changes: [{ key: 'a', value: { n: 1 }, indexes: { byN: [1] } }], positions: { '0': '3' }, expected: {} });
-    await expect(
-      store.commit('v@1', { changes: [{ key: 'a', value: { n: 2 } }], positions: { '0': '4' }, expected: {} }),
-    ).rejects.toBeInstanceOf(ConflictError);
-    expect(await store.get('v@1', 'a')).toEqual({ n: 1 });
-    expect(await store.positions('v@1')).toEqual({ '0': '3' });
-  });
-  it('lists an index by prefix in order', async () => {
-    const store = memoryViewStore();
-    const put = (key: string, category: string, name: string) => ({ key, value: { name }, indexes: { byCategory: [category, name] } });
-    await store.commit('p@1', {
-      changes: [put('1', 'shoes', 'Clog'), put('2', 'hats', 'Cap'), put('3', 'shoes', 'Boot')],
-      positions: {},
-      expected: {},
-    });
-    const rows = await store.query('p@1', { index: 'byCategory', prefix: ['shoes'] });
-    expect(rows.map((r) => r.key)).toEqual(['3', '1']);
   });
 });
 
