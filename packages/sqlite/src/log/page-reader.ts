@@ -45,18 +45,17 @@ export class PageReader {
       while (mark < marks.length && (marks[mark] as [number, number])[0] <= base + offset) time = (marks[mark++] as [number, number])[1];
       if (text === null) continue; // a type the read filters out
       const position = { partition: id, offset: String(offset) };
-      const storedAt = time === undefined ? {} : { storedAt: time };
       if (text.includes('\uFFFD')) {
         const invalid = this.invalidUtf8(table, offset);
         if (invalid) {
-          records.push({ position, event: undefined, raw: text, error: invalid, ...storedAt });
+          records.push({ position, event: undefined, raw: text, error: invalid, storedAt: time });
           continue;
         }
       }
       try {
-        records.push({ position, event: JSON.parse(text), ...storedAt });
+        records.push({ position, event: JSON.parse(text), storedAt: time });
       } catch (error) {
-        records.push({ position, event: undefined, raw: text, error: `not JSON: ${(error as Error).message}`, ...storedAt });
+        records.push({ position, event: undefined, raw: text, error: `not JSON: ${(error as Error).message}`, storedAt: time });
       }
     }
     return records;
@@ -67,7 +66,7 @@ export class PageReader {
     const bytes = table.bytesAt.get(offset) as Uint8Array | undefined;
     if (bytes === undefined) return undefined;
     try {
-      decodeUtf8(bytes, 'the stored envelope bytes');
+      decodeUtf8(bytes, 'the stored envelope');
       return undefined;
     } catch (error) {
       return (error as Error).message;

@@ -465,7 +465,8 @@ describe('sqliteLog', () => {
     expect(records[0]?.event).toEqual(JSON.parse(JSON.stringify(good)));
     expect(records[1]).toMatchObject({ position: { partition: '0', offset: '1' }, event: undefined });
     expect(records[1]?.raw).toBe(bytes.toString('utf8'));
-    expect(records[1]?.error).toBe(`the stored envelope bytes are not valid UTF-8: invalid byte sequence at byte ${at + 1}.`);
+    expect(records[1]?.error).toMatch(/UTF-8/);
+    expect(records[1]?.error).toContain(`the stored envelope at byte ${at + 1}`);
     expect(records[2]?.event).toEqual(JSON.parse(JSON.stringify(withReplacement)));
   });
 
