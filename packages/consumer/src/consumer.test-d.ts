@@ -19,7 +19,7 @@ const catalog = defineCatalog([
   defineEvent('product/create', { data: { id: t.string, name: t.string } }),
   defineEvent('product/image', { data: { id: t.string, image: t.string } }),
 ]);
-const base = { log: memoryLog(), catalog, group: 'g', checkpoints: memoryCheckpointStore(), deadLetter: memoryDeadLetters() };
+const base = { log: memoryLog(), catalog, group: 'g', checkpoints: memoryCheckpointStore(), deadLetters: memoryDeadLetters() };
 
 describe('createConsumer types', () => {
   it('infers each handler event, narrowed by type, without annotations', () => {
@@ -93,7 +93,7 @@ describe('Lambda adapter types', () => {
   it('infers the same events and adds the Lambda context', () => {
     const handler = kinesisHandler({
       catalog,
-      deadLetter: memoryDeadLetters(),
+      deadLetters: memoryDeadLetters(),
       handlers: {
         'product/create': (event, context) => {
           expectTypeOf(event.data.name).toEqualTypeOf<string>();
@@ -105,7 +105,7 @@ describe('Lambda adapter types', () => {
     expectTypeOf(handler).returns.resolves.toEqualTypeOf<KinesisStreamBatchResponse>();
     const kafka = kafkaHandler({
       catalog,
-      deadLetter: memoryDeadLetters(),
+      deadLetters: memoryDeadLetters(),
       // @ts-expect-error 'product/image' is missing
       handlers: { 'product/create': ignore },
     });
@@ -120,8 +120,8 @@ describe('Lambda adapter types', () => {
       },
       'product/image': ignore,
     };
-    kinesisHandler({ catalog, deadLetter: memoryDeadLetters(), handlers: shared });
-    kafkaHandler({ catalog, deadLetter: memoryDeadLetters(), handlers: shared });
+    kinesisHandler({ catalog, deadLetters: memoryDeadLetters(), handlers: shared });
+    kafkaHandler({ catalog, deadLetters: memoryDeadLetters(), handlers: shared });
     createConsumer({ ...base, handlers: shared });
   });
 });

@@ -1,40 +1,62 @@
 import {
+  type AssignmentHooks,
   type Catalog,
-  compareOffsets,
+  type CheckpointStore,
   type EventOf,
-  isGroupSubscribable,
+  type Lag,
   LeaseBalancer,
+  LocalAssignment,
   type LogRecord,
+  PARTITION_END,
+  type PartitionAssignment,
+  type PositionMap,
   RiverlogError,
+  readEnds,
+  readyPartitions,
+  retryForever,
   waitForChange,
 } from '@riverlog/core';
 import { CheckpointWriter } from './checkpoint-writer.js';
 import { GroupMember } from './group-member.js';
-import { validateHandlers } from './handlers.js';
 import { hookEmitter } from './hooks.js';
-import { resolveLeaseOptions } from './lease-options.js';
-import { PartitionWorker } from './partition-worker.js';
+import { resolveOptions } from './options.js';
+import { type PartitionProgress, PartitionWorker, reached } from './partition-worker.js';
 import { type RecordRunnerOptions, runRecord } from './record-runner.js';
-import { resolveRetryPolicy } from './retry.js';
-import type { Consumer, ConsumerOptions, HandlerContext, PartitionStopReason } from './types.js';
+import { RetryBoard } from './retry-board.js';
+import type {
+  Consumer,
+  ConsumerOptions,
+  ConsumerStatus,
+  HandlerContext,
+  PartitionStatus,
+  PartitionStopReason,
+  RetryInfo,
+  TransientRetry,
+} from './types.js';
+
+const byName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+const isLeaseLost = (error: unknown) => error instanceof RiverlogError && error.code === 'LEASE_LOST';
 
 /**
  * Subscribes a consumer group to a log: every record of every partition (or
  * of the partitions it holds leases for) is decoded against the catalog and
  * handed to the handler of its type, strictly in order within a partition,
- * partitions in parallel. Delivery is at-least-once: checkpoints move only
- * past finished records. A handler that keeps failing past the retry policy,
- * a record that does not decode and (by default) a type the catalog does not
- * know go to the dead-letter sink before the checkpoint passes them; the
- * partition moves on.
+ * partitions in parallel, parents before children. Delivery is
+ * at-least-once: checkpoints move only past finished records, and every
+ * checkpoint write carries the partition's fence, so a process that lost a
+ * partition can never move it. A handler that keeps failing past `retry`,
+ * a record that is not an envelope and (by default) a type the catalog does
+ * not know go to the dead letters before the checkpoint passes them; an
+ * event the catalog cannot read yet stops its partition (or is dead-lettered
+ * with `onUnreadable: 'dead-letter'`).
  *
  * @example
  * const consumer = createConsumer({
  *   log,
  *   catalog,
  *   group: 'photo-assignment',
- *   checkpoints: sqliteCheckpointStore('retail.db'),
- *   deadLetter: logDeadLetters(deadLetterLog),
+ *   checkpoints: sqliteCheckpointStore({ path: 'retail.db' }),
+ *   deadLetters: logDeadLetters(deadLetterLog),
  *   handlers: {
  *     'product/create': async (event, { position }) => assignPhotographer(event.data.id, position),
  *     'product/image': async (event) => completeAssignment(event.data.id),
@@ -42,35 +64,37 @@ import type { Consumer, ConsumerOptions, HandlerContext, PartitionStopReason } f
  *   },
  * });
  * await consumer.start();
+ * await consumer.caughtUp();
  * // ... on shutdown:
  * await consumer.stop();
  */
 export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): Consumer {
-  const where = `createConsumer (group ${JSON.stringify(options.group)})`;
-  if (typeof options.group !== 'string' || options.group.length === 0) {
-    throw new RiverlogError('INVALID_OPTION', 'createConsumer: group must be a non-empty string, e.g. "photo-assignment".');
-  }
-  validateHandlers(options.catalog, options.handlers as Record<string, unknown>, where);
-  const everyRecords = options.checkpointEvery?.records ?? 5000;
-  const everyMs = options.checkpointEvery?.ms ?? 1000;
-  if (!Number.isInteger(everyRecords) || everyRecords < 1) {
-    throw new RiverlogError('INVALID_OPTION', `${where}: checkpointEvery.records must be a whole number ≥ 1, got ${everyRecords}.`);
-  }
-  if (!(everyMs > 0)) throw new RiverlogError('INVALID_OPTION', `${where}: checkpointEvery.ms must be > 0, got ${everyMs}.`);
-
-  const { log, catalog, group, checkpoints } = options;
-  const retry = resolveRetryPolicy(options.retry, where);
-  const readRetry = resolveRetryPolicy({ initialDelayMs: 100, maxDelayMs: 5000 }, where);
+  const resolved = resolveOptions(options);
+  const { where, mode, transient } = resolved;
+  const { log, catalog, group } = options;
+  const store = resolved.checkpoints;
   const progress = new EventTarget();
+  const board = new RetryBoard();
   const workers = new Map<string, PartitionWorker>();
+  /** Workers that are ending (handed back or lost): a partition taken again waits for its last one. */
   const ending = new Map<string, Promise<void>>();
-  let state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  /** Partitions whose progress may be written: being worked on, or stopped by us (not lost, not handed back). */
+  const writable = new Set<string>();
+  /** Partitions read to their end (checkpoint `PARTITION_END`), by us or, as the store says, by others. */
+  const ended = new Set<string>();
+  let listedAtStart: Set<string> | undefined;
+  let state: ConsumerStatus['state'] = 'new';
   let starting: Promise<void> | undefined;
   let stopped: Promise<void> | undefined;
 
   const { emit, reportError } = hookEmitter<EventOf<C>>(options.hooks);
+  const retrying = (info: RetryInfo<EventOf<C>>) => {
+    board.failed(info);
+    emit('onRetry', info);
+  };
+  const recovered = (stage: RetryInfo['stage'], partition?: string) => board.recovered(stage, partition);
 
-  // Progress wakes drain(); records finish thousands per tick, so one wake-up per tick is enough.
+  // Progress wakes caughtUp(); records finish thousands per tick, so one wake-up per tick is enough.
   let progressQueued = false;
   const changed = () => {
     if (progressQueued) return;
@@ -81,26 +105,44 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     });
   };
 
-  const writer = new CheckpointWriter({
-    store: checkpoints,
-    group,
-    everyRecords,
-    everyMs,
-    onWritten: (positions) => emit('onCheckpoint', { positions }),
-    onError: (error) => reportError(error, 'checkpoint'),
-  });
+  const hooks: AssignmentHooks = {
+    acquired: (partition, epoch) => startPartition(partition, epoch),
+    lost: (partition) => losePartition(partition),
+    handBack: (partition) => stopPartition(partition, 'rebalanced'),
+    onError: (error, partition) => reportError(error, 'lease', partition),
+  };
+  const assignment: PartitionAssignment | undefined =
+    mode === 'leases' && resolved.leases
+      ? new LeaseBalancer({
+          store: resolved.leases.store,
+          group,
+          owner: resolved.leases.owner,
+          ttlMs: resolved.leases.ttlMs,
+          renewEveryMs: Math.max(10, Math.floor(resolved.leases.ttlMs / 3)),
+          ...(resolved.leases.now ? { now: resolved.leases.now } : {}),
+          partitions: readyList,
+          ...hooks,
+        })
+      : mode === 'local'
+        ? new LocalAssignment({ partitions: readyList, ...hooks })
+        : undefined;
 
-  // Leases share the partitions with the group's other processes; a surplus partition is handed back
-  // after its in-flight record and its checkpoint, a lost one is stopped without writing its checkpoint.
-  const balancer = options.leases
-    ? new LeaseBalancer({
-        ...resolveLeaseOptions(options.leases),
+  const writer: CheckpointWriter | undefined = store
+    ? new CheckpointWriter({
+        store,
         group,
-        partitions: () => log.partitions(),
-        acquired: startPartition,
-        lost: (partition) => stopPartition(partition, 'lease-lost'),
-        handBack: (partition) => stopPartition(partition, 'rebalanced'),
-        onError: (error, partition) => reportError(error, 'lease', partition),
+        everyRecords: resolved.everyRecords,
+        everyMs: resolved.everyMs,
+        policy: transient,
+        fence: (partitions) => assignment?.fence(partitions) ?? {},
+        mayWrite: (partition): boolean => (member ? member.holds(partition) : writable.has(partition)),
+        onWritten: (positions) => emit('onCheckpoint', { positions }),
+        onLeaseLost: (partition, error) => {
+          reportError(error, 'checkpoint', partition);
+          losePartition(partition, error);
+        },
+        onRetry: ({ attempt, error, delayMs }) => retrying({ stage: 'checkpoint', attempt, error, delayMs }),
+        onRecovered: () => recovered('checkpoint'),
       })
     : undefined;
 
@@ -108,97 +150,200 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     catalog,
     handlers: options.handlers as unknown as RecordRunnerOptions<C, HandlerContext>['handlers'],
     unknownTypes: options.unknownTypes ?? 'dead-letter',
-    retry,
+    onUnreadable: options.onUnreadable ?? 'stop',
+    attempts: resolved.attempts,
+    backoff: resolved.backoff,
+    transient,
     group,
-    deadLetter: options.deadLetter,
+    deadLetters: options.deadLetters,
     whenExhausted: 'dead-letter',
     whenSinkFails: 'retry',
     context: (base) => base,
     emit,
-    timeHandlers: options.hooks?.onHandled !== undefined,
     reportError,
+    retrying,
+    recovered,
+    timeHandlers: options.hooks?.onHandled !== undefined,
   };
-
-  // With these options a record is never 'failed': it ends in the handler or the dead letter, or is abandoned on stop.
   const processRecord = (record: LogRecord, signal: AbortSignal) => runRecord(record, signal, runnerOptions);
 
   // A log that runs consumer groups itself (Kafka) assigns the partitions when no leases are given.
-  const member =
-    !options.leases && isGroupSubscribable(log)
+  const member: GroupMember | undefined =
+    mode === 'group'
       ? new GroupMember({
-          log,
+          log: log as ConstructorParameters<typeof GroupMember>[0]['log'],
           group,
-          checkpoints,
-          from: options.from ?? 'earliest',
+          checkpoints: store,
           writer,
+          from: options.from ?? 'earliest',
           process: processRecord,
           changed,
-          onPartitionStart: (partition, after) => emit('onPartitionStart', { partition, after }),
-          onPartitionStop: (partition, reason) => emit('onPartitionStop', { partition, reason }),
+          policy: transient,
+          retrying,
+          recovered: (partition) => recovered('checkpoint', partition),
+          onPartitionStart: (partition, after) => emit('onPartitionStart', { partition, after, epoch: 0 }),
+          onPartitionStop: (partition, reason, error) => {
+            if (reason === 'unreadable') reportError(error, 'unreadable', partition);
+            emit('onPartitionStop', error === undefined ? { partition, reason } : { partition, reason, error });
+          },
           onError: (error, partition) => reportError(error, 'read', partition),
         })
       : undefined;
 
-  function startWorker(partition: string): void {
-    if (state === 'stopping' || state === 'stopped' || workers.has(partition)) return;
+  /**
+   * The partitions ready to be worked on: listed by the log, not read to their
+   * end, every parent read to its end. The store is asked which partitions
+   * others finished only while a listed child waits for a parent.
+   */
+  async function readyList(): Promise<string[]> {
+    const partitions = await log.partitions();
+    const listed = new Set(partitions.map((partition) => partition.id));
+    const first = listedAtStart === undefined;
+    listedAtStart ??= listed;
+    const waiting = partitions.some(
+      (partition) => !ended.has(partition.id) && partition.parents.some((parent) => listed.has(parent) && !ended.has(parent)),
+    );
+    if ((first || waiting) && store) {
+      for (const [partition, offset] of Object.entries(await store.load(group))) if (offset === PARTITION_END) ended.add(partition);
+    }
+    const finished: Record<string, string> = {};
+    for (const partition of ended) finished[partition] = PARTITION_END;
+    return readyPartitions(partitions, finished);
+  }
+
+  /** Runs a store or log call until it succeeds (a stale fence is thrown at once), reporting each failure. */
+  async function persist<T>(call: () => Promise<T>, stage: TransientRetry['stage'], partition: string, signal: AbortSignal): Promise<T> {
+    let failed = false;
+    try {
+      return await retryForever(call, {
+        policy: transient,
+        signal,
+        retryable: (error) => !isLeaseLost(error),
+        onRetry: ({ attempt, error, delayMs }) => {
+          failed = true;
+          retrying({ stage, partition, attempt, error, delayMs });
+        },
+      });
+    } finally {
+      if (failed) recovered(stage, partition);
+    }
+  }
+
+  /**
+   * Claims a newly acquired partition (a write under its fence, so a late
+   * write of its previous owner is refused from now on), then loads where it
+   * resumes. With `from: 'latest'` and no checkpoint, a partition listed at
+   * start resumes after its end now, saved as its checkpoint.
+   */
+  async function startPoint(partition: string, signal: AbortSignal): Promise<string | undefined> {
+    const checkpoints = store as CheckpointStore;
+    const fence = assignment?.fence([partition]) ?? {};
+    const fenced = Object.keys(fence).length > 0;
+    if (fenced) await persist(() => checkpoints.save(group, {}, fence), 'claim', partition, signal);
+    const after = (await persist(() => checkpoints.load(group), 'claim', partition, signal))[partition];
+    if (after !== undefined || options.from !== 'latest' || !listedAtStart?.has(partition)) return after;
+    const end = (await persist(() => readEnds(log, [partition], {}, { signal }), 'read', partition, signal))[partition];
+    if (end === undefined) return undefined;
+    await persist(() => checkpoints.save(group, { [partition]: end }, fenced ? fence : undefined), 'claim', partition, signal);
+    return end;
+  }
+
+  function startWorker(partition: string, epoch: number): void {
+    if (state === 'stopping' || state === 'stopped' || workers.has(partition) || ended.has(partition)) return;
     const worker: PartitionWorker = new PartitionWorker({
       log,
       partition,
-      maxBatch: options.maxBatch,
-      readRetry,
-      start: async () => {
-        const after = (await checkpoints.load(group))[partition];
-        if (after !== undefined || options.from !== 'latest') return after;
-        return (await log.heads())[partition];
-      },
+      epoch,
+      batchSize: options.batchSize,
+      start: (signal) => startPoint(partition, signal),
       process: processRecord,
       finished: (record) => {
-        writer.finished(record.position);
+        writer?.finished(record.position);
         changed();
       },
-      mayContinue: balancer ? () => balancer.holds(partition) : () => true,
-      onStarted: (after) => {
-        emit('onPartitionStart', { partition, after });
-        changed();
+      mayContinue: assignment ? () => assignment.holds(partition) : () => true,
+      onStarted: (after) => emit('onPartitionStart', { partition, after, epoch }),
+      onEnded: () => endPartition(partition, worker),
+      onStopped: (reason, error) => {
+        if (reason === 'unreadable') {
+          reportError(error, 'unreadable', partition);
+          emit('onPartitionStop', { partition, reason, error });
+        } else {
+          // The claim or the start was refused: the partition is someone else's now.
+          reportError(error, 'claim', partition);
+          losePartition(partition, error);
+        }
       },
-      onError: (error) => reportError(error, 'read', partition),
+      changed,
+      policy: transient,
+      retrying,
+      recovered: (stage) => recovered(stage, partition),
     });
     workers.set(partition, worker);
-    void worker.run().then(() => {
-      // A worker that ends without being stopped ran out of lease time.
-      if (workers.get(partition) === worker) {
-        workers.delete(partition);
-        writer.forget(partition);
-        emit('onPartitionStop', { partition, reason: 'lease-lost' });
-      }
-      changed();
+    writable.add(partition);
+    void worker.run();
+  }
+
+  /** A closed partition read to its end: its checkpoint becomes PARTITION_END, and its children may start. */
+  async function endPartition(partition: string, worker: PartitionWorker): Promise<void> {
+    writer?.ended(partition);
+    try {
+      await writer?.flush();
+    } catch {
+      return; // stopping before it was written: the next run reads its end again
+    }
+    if (workers.get(partition) !== worker) return; // lost meanwhile
+    ended.add(partition);
+    workers.delete(partition);
+    writable.delete(partition);
+    worker.gone = true;
+    await assignment?.finished(partition);
+    emit('onPartitionStop', { partition, reason: 'ended' });
+    changed();
+  }
+
+  function startPartition(partition: string, epoch: number): void {
+    const previous = ending.get(partition);
+    if (!previous) {
+      startWorker(partition, epoch);
+      return;
+    }
+    void previous.then(() => {
+      if (assignment?.holds(partition) ?? true) startWorker(partition, epoch);
     });
   }
 
-  function startPartition(partition: string): void {
-    const previous = ending.get(partition);
-    if (!previous) {
-      startWorker(partition);
-      return;
-    }
-    void previous
-      .catch(() => {})
-      .then(() => {
-        if (balancer?.holds(partition) ?? true) startWorker(partition);
-      });
+  /** The partition is no longer ours, now: stop it without waiting, and write nothing more for it. */
+  function losePartition(partition: string, error?: unknown): void {
+    const worker = workers.get(partition);
+    writable.delete(partition);
+    writer?.forget(partition);
+    if (!worker) return;
+    workers.delete(partition);
+    worker.abort();
+    for (const stage of ['handler', 'read', 'claim', 'dead-letter'] as const) board.recovered(stage, partition);
+    emit('onPartitionStop', error === undefined ? { partition, reason: 'lease-lost' } : { partition, reason: 'lease-lost', error });
+    changed();
+    const done = worker.run().then(() => {
+      if (ending.get(partition) === done) ending.delete(partition);
+    });
+    ending.set(partition, done);
   }
 
+  /** Stops a partition after its in-flight record; handed back, its checkpoint is written while still ours. */
   async function stopPartition(partition: string, reason: PartitionStopReason): Promise<void> {
     const worker = workers.get(partition);
     if (!worker) return ending.get(partition);
-    workers.delete(partition);
     const done = (async () => {
       await worker.stop();
+      if (reason !== 'stopped') {
+        await writer?.flush().catch(() => {});
+        writable.delete(partition);
+      }
+      if (workers.get(partition) === worker) workers.delete(partition);
+      for (const stage of ['handler', 'read', 'claim', 'dead-letter'] as const) board.recovered(stage, partition);
       emit('onPartitionStop', { partition, reason });
       changed();
-      // Handed back, its checkpoint is written first; lost, the new owner's must not be overwritten.
-      if (reason === 'lease-lost') writer.forget(partition);
-      else await writer.flush();
     })();
     ending.set(partition, done);
     try {
@@ -212,22 +357,117 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     // A start() under way finishes first, so nothing it takes is left behind.
     await starting?.catch(() => {});
     state = 'stopping';
+    changed();
     await member?.stop();
-    await balancer?.halt();
-    const results = await Promise.allSettled([...workers.keys()].map((partition) => stopPartition(partition, 'stopped')));
+    await assignment?.halt();
+    await Promise.allSettled([...workers.keys()].map((partition) => stopPartition(partition, 'stopped')));
     await Promise.allSettled(ending.values());
     try {
-      await writer.close();
+      await writer?.close();
     } finally {
-      await balancer?.stop();
+      await assignment?.stop();
       state = 'stopped';
       changed();
     }
-    const failed = results.find((result) => result.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
-  return {
+  function progresses(): PartitionProgress[] {
+    return member ? member.tracked() : [...workers.values()];
+  }
+
+  /** Waits until `done()` holds; rejects on a partition stopped as unreadable, a timeout, or a consumer that stops. */
+  async function waitUntil(
+    watched: readonly PartitionProgress[],
+    done: () => boolean,
+    behind: () => string,
+    signal: AbortSignal | undefined,
+    once = false,
+  ): Promise<void> {
+    for (let rounds = 0; ; rounds++) {
+      const unreadable = watched.find((entry) => entry.stopped?.reason === 'unreadable' && !entry.gone);
+      if (unreadable) {
+        const error = unreadable.stopped?.error as RiverlogError;
+        throw new RiverlogError(
+          error?.code ?? 'DECODE_FAILED',
+          `${where}: caughtUp() cannot finish: partition ${unreadable.partition} stopped after offset ${unreadable.finished ?? '(none)'} on an event this catalog cannot read yet: ${error?.message}. Deploy a catalog that reads it, or use onUnreadable: 'dead-letter'.`,
+          { cause: error },
+        );
+      }
+      if (done() || (once && rounds > 0)) return;
+      if (signal?.aborted || state !== 'running') {
+        const why = state !== 'running' ? `the consumer is ${state}` : 'its time ran out';
+        throw new RiverlogError(
+          'DRAIN_TIMEOUT',
+          `${where}: caughtUp() gave up because ${why}; still behind on ${behind()}. Is a handler stuck?`,
+        );
+      }
+      await waitForChange(progress, 'progress', signal);
+    }
+  }
+
+  async function caughtUp(callOptions: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<void> {
+    if (state !== 'running') throw new RiverlogError('INVALID_STATE', `${where}: caughtUp() needs a running consumer; it is ${state}.`);
+    const signals = [callOptions.signal, callOptions.timeoutMs === undefined ? undefined : AbortSignal.timeout(callOptions.timeoutMs)];
+    const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+    const signal = present.length === 0 ? undefined : AbortSignal.any(present);
+    const covered = new Set<string>();
+    for (;;) {
+      const fresh = progresses().filter((entry) => !covered.has(entry.partition) && !entry.gone);
+      if (fresh.length === 0) {
+        // Without leases, a child made ready by a parent that ended is taken at the assignment's next round.
+        const waiting = mode === 'local' ? (await readyList()).filter((partition) => !workers.has(partition) && !ended.has(partition)) : [];
+        if (waiting.length > 0) {
+          await waitUntil(
+            [],
+            () => false,
+            () => `partitions ${waiting.join(', ')}, not started yet`,
+            signal,
+            true,
+          );
+          continue;
+        }
+        break;
+      }
+      const names = (list: readonly PartitionProgress[]) =>
+        list.map((entry) => `partition ${entry.partition} (finished ${entry.finished ?? 'nothing'})`).join(', ');
+      // Once each is at the end it had, finding where the log ends now reads little.
+      await waitUntil(
+        fresh,
+        () => fresh.every((entry) => entry.gone || entry.caughtUp),
+        () => names(fresh.filter((entry) => !entry.gone && !entry.caughtUp)),
+        signal,
+      );
+      const live = fresh.filter((entry) => !entry.gone && entry.finished !== PARTITION_END);
+      const after: Record<string, string> = {};
+      for (const entry of live) if (entry.finished !== undefined) after[entry.partition] = entry.finished;
+      const targets: PositionMap = await retryForever(
+        () =>
+          readEnds(
+            log,
+            live.map((entry) => entry.partition),
+            after,
+            options.batchSize === undefined ? {} : { batchSize: options.batchSize },
+          ),
+        { policy: transient, ...(signal ? { signal } : {}) },
+      );
+      await waitUntil(
+        live,
+        () => live.every((entry) => entry.gone || reached(entry, targets[entry.partition])),
+        () =>
+          live
+            .filter((entry) => !entry.gone && !reached(entry, targets[entry.partition]))
+            .map((entry) => `partition ${entry.partition} (finished ${entry.finished ?? 'nothing'}, end ${targets[entry.partition]})`)
+            .join(', '),
+        signal,
+      );
+      for (const entry of fresh) covered.add(entry.partition);
+    }
+    await writer?.flush();
+  }
+
+  options.signal?.addEventListener('abort', () => void consumer.stop().catch(() => {}), { once: true });
+
+  const consumer: Consumer = {
     group,
     start() {
       if (state !== 'new') {
@@ -237,11 +477,9 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
       }
       state = 'starting';
       starting = (async () => {
-        const partitions = await log.partitions();
-        writer.start();
+        writer?.start();
         if (member) await member.start();
-        else if (balancer) await balancer.start();
-        else for (const partition of partitions) startWorker(partition);
+        else await assignment?.start();
         if (state === 'starting') state = 'running';
       })();
       return starting;
@@ -251,52 +489,38 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
       stopped ??= shutdown();
       return stopped;
     },
-    async drain(drainOptions = {}) {
-      if (state !== 'running') {
-        throw new RiverlogError('INVALID_STATE', `${where}: drain() needs a running consumer; it is ${state}.`);
-      }
-      const heads = await log.heads();
-      const { timeoutMs } = drainOptions;
-      const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
-      for (;;) {
-        const behind = [...workers.values(), ...(member?.tracked() ?? [])].filter((worker) => {
-          const head = heads[worker.partition];
-          if (head === undefined) return false;
-          return !worker.started || worker.finishedOffset === undefined || compareOffsets(worker.finishedOffset, head) < 0;
-        });
-        if (behind.length === 0) {
-          await writer.flush();
-          return;
-        }
-        if (signal?.aborted || state !== 'running') {
-          const list = behind
-            .map(
-              (worker) => `partition ${worker.partition} (finished ${worker.finishedOffset ?? 'nothing'}, head ${heads[worker.partition]})`,
-            )
-            .join(', ');
-          const why = state !== 'running' ? `the consumer is ${state}` : `${timeoutMs} ms passed`;
-          throw new RiverlogError(
-            'DRAIN_TIMEOUT',
-            `${where}: drain() gave up because ${why}; still behind on ${list}. Is a handler stuck?`,
-          );
-        }
-        await waitForChange(progress, 'progress', signal);
-      }
-    },
-    async lag() {
-      const [partitions, heads, stored] = await Promise.all([log.partitions(), log.heads(), checkpoints.load(group)]);
-      const lag: Record<string, number> = {};
-      for (const partition of partitions) {
-        const head = heads[partition];
-        const checkpoint = stored[partition];
-        if (head === undefined) lag[partition] = 0;
-        else lag[partition] = Number(BigInt(head) - (checkpoint === undefined ? -1n : BigInt(checkpoint)));
+    caughtUp,
+    lag() {
+      const lag: Record<string, Lag> = {};
+      for (const entry of progresses()) {
+        const current = entry.lag();
+        if (current !== undefined && !entry.gone) lag[entry.partition] = current;
       }
       return lag;
     },
+    status() {
+      const partitions: PartitionStatus[] = progresses()
+        .filter((entry) => !entry.gone || entry.stopped)
+        .map((entry) => {
+          const base: PartitionStatus = {
+            partition: entry.partition,
+            state: entry.state,
+            finished: entry.finished,
+            lag: entry.lag(),
+            caughtUp: entry.caughtUp,
+          };
+          const epoch = entry instanceof PartitionWorker ? { epoch: entry.epoch } : {};
+          return entry.stopped ? { ...base, ...epoch, stopped: entry.stopped } : { ...base, ...epoch };
+        })
+        .sort((a, b) => byName(a.partition, b.partition));
+      return { group, state, assignment: mode, partitions, retries: board.list() };
+    },
     assigned() {
-      const partitions = member ? member.tracked().map((p) => p.partition) : [...workers.keys()];
-      return partitions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+      return progresses()
+        .filter((entry) => !entry.gone)
+        .map((entry) => entry.partition)
+        .sort(byName);
     },
   };
+  return consumer;
 }

@@ -7,7 +7,7 @@ const catalog = defineCatalog([defineEvent('ping', { data: { n: t.number } })]);
 
 async function readAll(log: ReturnType<typeof memoryLog>) {
   const records = [];
-  for await (const batch of log.read()) records.push(...batch);
+  for await (const batch of log.read()) records.push(...batch.records);
   return records;
 }
 
@@ -69,28 +69,32 @@ describe('logDeadLetters', () => {
 });
 
 describe('classifyRecord', () => {
-  it('treats a record that is not an envelope as poison, saying why and where', () => {
+  const envelope = catalog.create('ping', 'x', { n: 1 }, { source: 's' });
+
+  it('treats a record that is not an envelope as such, saying why and where', () => {
     const classified = classifyRecord(catalog, {
       position: { partition: '1', offset: '7' },
       event: undefined,
       raw: '{oops',
       error: 'not JSON',
     });
-    expect(classified).toEqual({ kind: 'poison', reason: 'Cannot decode record at partition 1, offset 7: not an envelope: not JSON' });
+    expect(classified.kind).toBe('not-envelope');
+    if (classified.kind !== 'not-envelope') return;
+    expect(classified.error.message).toBe('Cannot decode record at partition 1, offset 7: not an envelope: not JSON');
+    expect(classified.error.code).toBe('DECODE_FAILED');
   });
 
-  it('tells an unknown type of a valid envelope from a broken record', () => {
-    const envelope = {
-      specversion: '1.0',
-      id: '1',
-      type: 'pong',
-      source: 's',
-      subject: 'x',
-      time: '2024-01-01T00:00:00Z',
-      dataschema: 'pong@1',
-      data: {},
-    };
-    expect(classifyRecord(catalog, { position: { partition: '0', offset: '1' }, event: envelope }).kind).toBe('unknown-type');
-    expect(classifyRecord(catalog, { position: { partition: '0', offset: '1' }, event: { ...envelope, id: '' } }).kind).toBe('poison');
+  it('tells an unknown type, a newer version and an invalid payload apart', () => {
+    const at = { partition: '0', offset: '1' };
+    const unknown = classifyRecord(catalog, { position: at, event: { ...envelope, type: 'pong', dataschema: 'urn:x:pong@1' } });
+    expect(unknown).toMatchObject({ kind: 'unknown-type', type: 'pong' });
+    const newer = classifyRecord(catalog, { position: at, event: { ...envelope, dataschema: catalog.dataschema('ping', 2) } });
+    expect(newer).toMatchObject({ kind: 'unreadable', error: { kind: 'newer-version', code: 'UNREADABLE_VERSION' } });
+    const invalid = classifyRecord(catalog, { position: at, event: { ...envelope, data: { n: 'one' } } });
+    expect(invalid).toMatchObject({ kind: 'unreadable', error: { kind: 'invalid', code: 'DECODE_FAILED' } });
+    // Unknown fields are dropped, not refused (tolerant reader).
+    const extra = classifyRecord(catalog, { position: at, event: { ...envelope, data: { n: 1, colour: 'red' } } });
+    expect(extra).toMatchObject({ kind: 'event', event: { data: { n: 1 } } });
+    expect(extra.kind === 'event' && extra.event.data).toEqual({ n: 1 });
   });
 });

@@ -38,7 +38,7 @@ export const deadLetterEvent = defineEvent('riverlog/dead-letter', {
  *
  * @example
  * for await (const batch of deadLetterLog.read()) {
- *   for (const record of batch) console.log(deadLetterCatalog.decode(record.event));
+ *   for (const record of batch.records) console.log(deadLetterCatalog.decode(record.event));
  * }
  */
 export const deadLetterCatalog = defineCatalog([deadLetterEvent]);
@@ -90,7 +90,7 @@ function toEnvelope(letter: DeadLetter, source: string, maxBytes: number): Envel
  * the log acknowledges the append; the same letter sent twice is stored once.
  *
  * @example
- * const consumer = createConsumer({ ..., deadLetter: logDeadLetters(sqliteLog('dead-letters.db')) });
+ * const consumer = createConsumer({ ..., deadLetters: logDeadLetters(sqliteLog({ path: 'dead-letters.db' })) });
  */
 export function logDeadLetters(log: EventLog, options: LogDeadLettersOptions = {}): DeadLetterSink {
   const source = options.source ?? 'riverlog/consumer';

@@ -1,36 +1,68 @@
-import type { CheckpointStore, EventLog, GroupBatchControl, GroupSubscribable, LogRecord } from '@riverlog/core';
+import {
+  type BackoffPolicy,
+  type CheckpointStore,
+  type EventLog,
+  type GroupBatchControl,
+  type GroupBatchStop,
+  type GroupSubscribable,
+  type Lag,
+  type LogRecord,
+  type ReadBatch,
+  sleep,
+  timeSlice,
+} from '@riverlog/core';
 import type { CheckpointWriter } from './checkpoint-writer.js';
+import { lagWithin, type PartitionProgress } from './partition-worker.js';
 import type { RunOutcome } from './record-runner.js';
-import type { PartitionStopReason } from './types.js';
+import type { PartitionStopReason, TransientRetry } from './types.js';
 
 export interface GroupMemberOptions {
   readonly log: EventLog & GroupSubscribable;
   readonly group: string;
-  readonly checkpoints: CheckpointStore;
+  /** The one checkpoint, when it is a store the user named; absent: the log's own group offsets. */
+  readonly checkpoints: CheckpointStore | undefined;
+  /** Writes to `checkpoints` (only with a store). */
+  readonly writer: CheckpointWriter | undefined;
   readonly from: 'earliest' | 'latest';
-  readonly writer: CheckpointWriter;
   readonly process: (record: LogRecord, signal: AbortSignal) => RunOutcome | Promise<RunOutcome>;
   readonly changed: () => void;
   readonly onPartitionStart: (partition: string, after: string | undefined) => void;
-  readonly onPartitionStop: (partition: string, reason: PartitionStopReason) => void;
+  readonly onPartitionStop: (partition: string, reason: PartitionStopReason, error?: unknown) => void;
   readonly onError: (error: unknown, partition?: string) => void;
+  /** Waits between tries of a failing checkpoint store. */
+  readonly policy: BackoffPolicy;
+  readonly retrying: (info: TransientRetry) => void;
+  readonly recovered: (partition: string) => void;
 }
 
-/** What drain() needs to know of a partition this member works on. */
-export interface MemberPartition {
-  readonly partition: string;
-  started: boolean;
-  /** The last finished offset (or the checkpoint it resumed after). */
-  finishedOffset: string | undefined;
-  readonly controller: AbortController;
+/** A partition the log assigned to this member, and where it stands. */
+class MemberPartition implements PartitionProgress {
+  finished: string | undefined;
+  caughtUp = false;
+  started = false;
+  gone = false;
+  stopped: PartitionProgress['stopped'];
+  batch: ReadBatch | undefined;
+  handledInBatch = 0;
+  readonly controller = new AbortController();
+  constructor(readonly partition: string) {}
+  get state(): PartitionProgress['state'] {
+    return this.stopped ? 'stopped' : this.started ? 'running' : 'starting';
+  }
+  lag(): Lag | undefined {
+    return lagWithin(this.batch, this.handledInBatch);
+  }
 }
 
 /**
- * The consumer as a member of a group the log manages itself (Kafka):
- * the log assigns partitions and hands over batches; each record goes
- * through the same processing as a partition worker's. The checkpoint store
- * decides where an assigned partition resumes; finished work is written at
- * the end of every batch, while the partition is still this member's.
+ * The consumer as a member of a group the log runs itself (Kafka): the log
+ * assigns partitions and hands over batches; each record goes through the
+ * same processing as a partition worker's. The group keeps one checkpoint:
+ * the log's group offsets (committed by the log after each batch, up to
+ * what was finished) or, when the user named a store, that store only,
+ * written before the batch returns, so nothing is committed past a
+ * checkpoint that failed (the save is tried again for as long as it fails,
+ * while the partition is still this member's).
  */
 export class GroupMember {
   private readonly partitions = new Map<string, MemberPartition>();
@@ -38,6 +70,11 @@ export class GroupMember {
   private stopping = false;
 
   constructor(private readonly options: GroupMemberOptions) {}
+
+  /** Whether the partition is assigned to this member now. */
+  holds(partition: string): boolean {
+    return this.partitions.has(partition);
+  }
 
   /** The partitions assigned to this member now, with their progress. */
   tracked(): MemberPartition[] {
@@ -58,19 +95,9 @@ export class GroupMember {
     this.subscription = await log.subscribe({
       group,
       from,
-      startAfter: async (partition) => {
-        const after = (await checkpoints.load(group))[partition];
-        const entry = this.entry(partition);
-        // Starting at the latest record counts as having finished what is there, as a partition worker does.
-        entry.finishedOffset = after ?? (from === 'latest' ? (await log.heads())[partition] : undefined);
-        entry.started = true;
-        this.options.onPartitionStart(partition, after);
-        this.options.changed();
-        // No checkpoint: from the first record ('-1' is the offset before it), unless asked for the latest.
-        return after ?? (from === 'latest' ? undefined : '-1');
-      },
+      ...(checkpoints ? { checkpoints: { load: async (partition: string) => (await checkpoints.load(group))[partition] } } : {}),
       onAssigned: (partitions) => {
-        for (const partition of partitions) this.entry(partition);
+        for (const partition of partitions) this.knowStart(this.entry(partition));
         joined();
         this.options.changed();
       },
@@ -79,6 +106,7 @@ export class GroupMember {
         this.options.changed();
       },
       onBatch: (batch, control) => this.work(batch, control),
+      onError: (error, partition) => this.options.onError(error, partition),
     });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([assigned, new Promise<void>((resolve) => (timer = setTimeout(resolve, joinTimeoutMs)))]);
@@ -96,41 +124,94 @@ export class GroupMember {
   private entry(partition: string): MemberPartition {
     let entry = this.partitions.get(partition);
     if (!entry) {
-      entry = { partition, started: false, finishedOffset: undefined, controller: new AbortController() };
+      entry = new MemberPartition(partition);
       this.partitions.set(partition, entry);
     }
     return entry;
+  }
+
+  /** With a store, where the partition resumes (the log's own group offsets cannot be read here). */
+  private knowStart(entry: MemberPartition): void {
+    const { checkpoints, group } = this.options;
+    if (!checkpoints) return;
+    checkpoints.load(group).then(
+      (stored) => {
+        if (entry.finished === undefined) entry.finished = stored[entry.partition];
+      },
+      () => {},
+    );
   }
 
   private release(partition: string, reason: PartitionStopReason): void {
     const entry = this.partitions.get(partition);
     if (!entry) return;
     this.partitions.delete(partition);
+    entry.gone = true;
     entry.controller.abort();
+    this.options.writer?.forget(partition);
     if (entry.started) this.options.onPartitionStop(partition, reason);
   }
 
-  private async work(batch: LogRecord[], control: GroupBatchControl): Promise<void> {
+  private async work(batch: ReadBatch, control: GroupBatchControl): Promise<GroupBatchStop | undefined> {
     const entry = this.entry(control.partition);
+    if (entry.stopped) return { lastFinished: undefined };
+    if (!entry.started) {
+      entry.started = true;
+      this.options.onPartitionStart(control.partition, entry.finished);
+    }
+    entry.batch = batch;
+    entry.handledInBatch = 0;
+    entry.caughtUp = false;
+    const slice = timeSlice();
     let last: string | undefined;
-    try {
-      for (const record of batch) {
-        if (!control.isActive() || entry.controller.signal.aborted) break;
-        let outcome = this.options.process(record, entry.controller.signal);
-        if (typeof outcome !== 'string') outcome = await outcome;
-        if (outcome !== 'done') break;
-        last = record.position.offset;
-        entry.finishedOffset = last;
-        this.options.writer.finished(record.position);
-        this.options.changed();
+    const stop = (): GroupBatchStop => ({ lastFinished: last });
+    for (const record of batch.records) {
+      if (!control.isActive() || entry.controller.signal.aborted) return stop();
+      let outcome = this.options.process(record, entry.controller.signal);
+      if (outcome !== 'done') {
+        if (typeof outcome === 'object' && 'then' in outcome) outcome = await outcome;
+        if (outcome !== 'done') {
+          if (typeof outcome === 'object') {
+            entry.stopped = { reason: 'unreadable', error: outcome.stop, at: new Date().toISOString() };
+            this.options.onPartitionStop(control.partition, 'unreadable', outcome.stop);
+          }
+          await this.save(control);
+          return stop();
+        }
       }
-    } finally {
-      // Written while the partition is still ours, so its next owner starts after this work.
-      if (last !== undefined) {
-        await this.options.writer.flush().catch(() => {});
-        await control.commit(last).catch((error) => {
-          if ((error as { code?: string }).code !== 'PARTITION_REVOKED') this.options.onError(error, control.partition);
-        });
+      last = record.position.offset;
+      entry.finished = last;
+      entry.handledInBatch++;
+      this.options.writer?.finished(record.position);
+      if (slice.due()) {
+        await slice.pause();
+        await control.heartbeat().catch(() => {});
+      }
+    }
+    if (!(await this.save(control))) return { lastFinished: undefined };
+    if (batch.caughtUp) entry.caughtUp = true;
+    this.options.changed();
+  }
+
+  /**
+   * With a store: writes what is finished while the partition is still ours,
+   * trying again by the backoff policy for as long as it fails; false when it
+   * could not (revoked or stopping meanwhile), so nothing counts as finished past it.
+   */
+  private async save(control: GroupBatchControl): Promise<boolean> {
+    const { writer } = this.options;
+    if (!writer) return true;
+    for (let failures = 1; ; failures++) {
+      try {
+        await writer.writeNow();
+        if (failures > 1) this.options.recovered(control.partition);
+        return true;
+      } catch (error) {
+        if (!control.isActive()) return false;
+        const delayMs = this.options.policy.delay(failures);
+        this.options.retrying({ stage: 'checkpoint', partition: control.partition, attempt: failures, error, delayMs });
+        const waited = await sleep(delayMs, this.partitions.get(control.partition)?.controller.signal);
+        if (!waited || !control.isActive()) return false;
       }
     }
   }

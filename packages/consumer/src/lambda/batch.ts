@@ -1,10 +1,17 @@
-import { type Catalog, type DeadLetterSink, type EventOf, type LogRecord, RiverlogError } from '@riverlog/core';
+import {
+  backoffPolicy,
+  type Catalog,
+  checkOptions,
+  type DeadLetterSink,
+  type EventOf,
+  type LogRecord,
+  RiverlogError,
+} from '@riverlog/core';
 import type { Context } from 'aws-lambda';
 import { validateHandlers } from '../handlers.js';
 import { hookEmitter } from '../hooks.js';
 import { type RecordRunnerOptions, runRecord } from '../record-runner.js';
-import { type ResolvedRetryPolicy, type RetryPolicy, resolveRetryPolicy } from '../retry.js';
-import type { ConsumerHandlers, ConsumerHooks, HandlerContext } from '../types.js';
+import type { ConsumerHandlers, ConsumerHooks, HandlerContext, HandlerRetryOptions } from '../types.js';
 
 /** A handler's context inside a Lambda invocation: the consumer's, plus Lambda's own. */
 export interface LambdaHandlerContext extends HandlerContext {
@@ -15,15 +22,23 @@ export interface LambdaHandlerOptions<C extends Catalog> {
   readonly catalog: C;
   /** A handler or `ignore` per catalog type; the same functions a `createConsumer` takes work here. */
   readonly handlers: ConsumerHandlers<C, LambdaHandlerContext>;
-  /** Where poison records go (not JSON, not an envelope, unknown type, invalid payload). */
-  readonly deadLetter: DeadLetterSink;
+  /** Where records given up on go (not JSON, not an envelope, unknown type, unreadable events). */
+  readonly deadLetters: DeadLetterSink;
   /** Default `'dead-letter'`. */
   readonly unknownTypes?: 'dead-letter' | 'ignore';
+  /**
+   * An event this catalog cannot read yet (a newer version, a payload failing
+   * its schema). `'stop'` (default): it goes to the dead letter and is
+   * reported failed, so Lambda holds its shard or topic-partition there until
+   * a function with a catalog that reads it is deployed. `'dead-letter'`:
+   * dead-letter it and go on.
+   */
+  readonly onUnreadable?: 'stop' | 'dead-letter';
   /**
    * Tries of a failing handler within one invocation before the record is
    * reported failed (Lambda then retries it). Default: 3 tries, 50 ms to 1 s apart.
    */
-  readonly retry?: RetryPolicy;
+  readonly retry?: HandlerRetryOptions;
   /** The `group` of dead letters and handler contexts. Default: the function's name. */
   readonly group?: string;
   /** How many subjects are worked on at once. Default 8. */
@@ -55,9 +70,31 @@ export type BatchRunner<Id> = (items: readonly BatchItem<Id>[], context: Context
  * and every record after it are reported, even those that succeeded, so that
  * Lambda's retry resumes at the failure and per-subject order holds.
  */
+const KNOWN_OPTIONS: readonly (keyof LambdaHandlerOptions<Catalog>)[] = [
+  'catalog',
+  'handlers',
+  'deadLetters',
+  'unknownTypes',
+  'onUnreadable',
+  'retry',
+  'group',
+  'concurrency',
+  'deadlineMarginMs',
+  'hooks',
+];
+
 export function batchRunner<C extends Catalog, Id>(options: LambdaHandlerOptions<C>, where: string): BatchRunner<Id> {
+  checkOptions(where, options, KNOWN_OPTIONS);
   validateHandlers(options.catalog, options.handlers as Record<string, unknown>, where);
-  const retry: ResolvedRetryPolicy = resolveRetryPolicy({ maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 1000, ...options.retry }, where);
+  if (typeof (options.deadLetters as Partial<DeadLetterSink> | undefined)?.send !== 'function') {
+    throw new RiverlogError('INVALID_OPTION', `${where}: deadLetters must be a DeadLetterSink (e.g. logDeadLetters(log)).`);
+  }
+  if (options.retry !== undefined) checkOptions(`${where} retry`, options.retry, ['attempts', 'initialMs', 'maxMs', 'factor', 'random']);
+  const { attempts = 3, ...retryBackoff } = options.retry ?? {};
+  if (!Number.isInteger(attempts) || attempts < 1) {
+    throw new RiverlogError('INVALID_OPTION', `${where}: retry.attempts must be a whole number ≥ 1, got ${attempts}.`);
+  }
+  const backoff = backoffPolicy({ initialMs: 50, maxMs: 1000, ...retryBackoff });
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RiverlogError('INVALID_OPTION', `${where}: concurrency must be a whole number ≥ 1, got ${concurrency}.`);
@@ -73,9 +110,12 @@ export function batchRunner<C extends Catalog, Id>(options: LambdaHandlerOptions
       catalog: options.catalog,
       handlers: options.handlers as unknown as RecordRunnerOptions<C, LambdaHandlerContext>['handlers'],
       unknownTypes: options.unknownTypes ?? 'dead-letter',
-      retry,
+      onUnreadable: options.onUnreadable ?? 'stop',
+      attempts,
+      backoff,
+      transient: backoff,
       group: options.group ?? lambda?.functionName ?? 'lambda',
-      deadLetter: options.deadLetter,
+      deadLetters: options.deadLetters,
       whenExhausted: 'fail',
       whenSinkFails: 'fail',
       canWait: remaining ? (ms) => remaining() - ms > marginMs : undefined,
@@ -83,6 +123,8 @@ export function batchRunner<C extends Catalog, Id>(options: LambdaHandlerOptions
       emit,
       timeHandlers: options.hooks?.onHandled !== undefined,
       reportError,
+      retrying: (info) => emit('onRetry', info),
+      recovered: () => {},
     };
 
     const firstFailure = new Map<string, number>();

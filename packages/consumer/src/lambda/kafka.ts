@@ -49,7 +49,7 @@ const bytes = (base64: string | null | undefined) => (base64 === undefined || ba
  * @example
  * export const handler = kafkaHandler({
  *   catalog,
- *   deadLetter: logDeadLetters(deadLetterLog),
+ *   deadLetters: logDeadLetters(deadLetterLog),
  *   handlers: { 'product/create': async (event) => saveProduct(event.data), 'product/image': ignore },
  * });
  */

@@ -1,4 +1,4 @@
-import type { Catalog, LogRecord } from '@riverlog/core';
+import { type Catalog, decodeUtf8, type LogRecord } from '@riverlog/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { type BatchItem, batchRunner, type LambdaHandlerOptions } from './batch.js';
 
@@ -8,12 +8,20 @@ function shardOf(record: KinesisStreamRecord): string {
   return colon > 0 ? record.eventID.slice(0, colon) : record.eventSourceARN;
 }
 
+/** The record's data as an envelope; bytes that are not UTF-8 or not JSON are kept as text, with the reason. */
 function parse(record: KinesisStreamRecord): Omit<LogRecord, 'position'> {
-  const text = Buffer.from(record.kinesis.data, 'base64').toString('utf8');
+  const bytes = Buffer.from(record.kinesis.data, 'base64');
+  const storedAt = record.kinesis.approximateArrivalTimestamp * 1000;
+  let text: string;
   try {
-    return { event: JSON.parse(text) };
+    text = decodeUtf8(bytes, `Kinesis record ${record.kinesis.sequenceNumber}`);
   } catch (error) {
-    return { event: undefined, raw: text, error: `record data is not JSON: ${(error as Error).message}` };
+    return { event: undefined, raw: bytes.toString('utf8'), error: (error as Error).message, storedAt };
+  }
+  try {
+    return { event: JSON.parse(text), storedAt };
+  } catch (error) {
+    return { event: undefined, raw: text, error: `record data is not JSON: ${(error as Error).message}`, storedAt };
   }
 }
 
@@ -23,10 +31,13 @@ function parse(record: KinesisStreamRecord): Omit<LogRecord, 'position'> {
  * its type. Records of one partition key (subject) run one at a time and in
  * order; different subjects run in parallel.
  *
- * Poison records (not JSON, not an envelope, unknown type, invalid payload)
+ * Poison records (invalid UTF-8, not JSON, not an envelope, unknown type)
  * go to the dead letter with their reason and position (partition = shard
  * id, offset = sequence number) and the batch moves on; if the sink fails,
- * the record counts as failed.
+ * the record counts as failed. An event the catalog cannot read yet (a newer
+ * version, a payload failing its schema) goes to the dead letter and, with
+ * `onUnreadable: 'stop'` (default), counts as failed, so the shard waits for
+ * a deploy of the newer catalog.
  *
  * A handler that still fails after the in-invocation retries makes the
  * record failed. The response then names that record **and every later
@@ -43,7 +54,7 @@ function parse(record: KinesisStreamRecord): Omit<LogRecord, 'position'> {
  * @example
  * export const handler = kinesisHandler({
  *   catalog,
- *   deadLetter: logDeadLetters(deadLetterLog),
+ *   deadLetters: logDeadLetters(deadLetterLog),
  *   handlers: {
  *     'product/create': async (event) => saveProduct(event.data),
  *     'product/image': ignore,

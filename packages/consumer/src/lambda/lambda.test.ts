@@ -81,11 +81,12 @@ const summary = (letters: readonly DeadLetter[]) =>
 
 describe('kinesisHandler', () => {
   it('dead-letters poison records with reason and position and goes on with the batch', async () => {
-    const deadLetter = memoryDeadLetters();
+    const deadLetters = memoryDeadLetters();
     const handled: string[] = [];
     const handler = kinesisHandler({
       catalog,
-      deadLetter,
+      deadLetters,
+      onUnreadable: 'dead-letter',
       handlers: {
         'product/create': (event, context) => {
           handled.push(`${event.type} ${event.subject} ${context.position.offset} ${context.lambda.functionName}`);
@@ -108,7 +109,7 @@ describe('kinesisHandler', () => {
     );
     expect(response).toEqual({ batchItemFailures: [] });
     expect(handled).toEqual([`product/create p1 ${seq(1)} retail-consumer`, `product/purchase p1 ${seq(5)} retail-consumer`]);
-    const letters = summary(deadLetter.letters);
+    const letters = summary(deadLetters.letters);
     expect(letters.map(({ reason: _, ...rest }) => rest)).toEqual([
       { group: 'retail-consumer', code: 'DECODE_FAILED', partition: SHARD, offset: seq(2) },
       { group: 'retail-consumer', code: 'UNKNOWN_EVENT_TYPE', partition: SHARD, offset: seq(3) },
@@ -119,7 +120,52 @@ describe('kinesisHandler', () => {
     expect(letters[1]?.reason).toContain('unknown event type "product/return"');
     expect(letters[2]?.reason).toContain('data.name: expected string, got 5');
     expect(letters[3]?.reason).toContain('not a valid envelope');
-    expect(deadLetter.letters.find((l) => l.record.position.offset === seq(2))?.record.raw).toBe('{"specversion": "1.0", ');
+    expect(deadLetters.letters.find((l) => l.record.position.offset === seq(2))?.record.raw).toBe('{"specversion": "1.0", ');
+  });
+
+  it("stops a shard at an event the catalog cannot read yet (onUnreadable: 'stop', the default): dead-lettered and reported failed", async () => {
+    const deadLetters = memoryDeadLetters();
+    const handled: string[] = [];
+    const handler = kinesisHandler({
+      catalog,
+      deadLetters,
+      handlers: {
+        'product/create': (event) => {
+          handled.push(event.subject);
+        },
+        'product/purchase': (event) => {
+          handled.push(event.subject);
+        },
+      },
+    });
+    const newer = { ...create('p2'), dataschema: catalog.dataschema('product/create', 9) };
+    const response = await handler(
+      kinesisEvent(kinesisRecord(1, 'p1', create('p1')), kinesisRecord(2, 'p2', newer), kinesisRecord(3, 'p3', create('p3'))),
+      lambdaContext(),
+    );
+    // p3 is another subject: it may have run, and is reported so that Lambda resumes the shard at p2.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([seq(2), seq(3)]);
+    expect(handled).not.toContain('p2');
+    expect(summary(deadLetters.letters).map((l) => `${l.code} ${l.offset}`)).toEqual([`UNREADABLE_VERSION ${seq(2)}`]);
+  });
+
+  it('dead-letters a record whose data is not UTF-8, naming the byte (issue 9 finding 6)', async () => {
+    const deadLetters = memoryDeadLetters();
+    const handler = kinesisHandler({ catalog, deadLetters, handlers: { 'product/create': () => {}, 'product/purchase': () => {} } });
+    const bytes = Buffer.concat([Buffer.from(JSON.stringify(create('p1')).slice(0, 40)), Buffer.from([0xc3, 0x28])]);
+    const record = kinesisRecord(1, 'p1', create('p1'));
+    record.kinesis.data = bytes.toString('base64');
+    const response = await handler(kinesisEvent(record), lambdaContext());
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(deadLetters.letters).toHaveLength(1);
+    expect(deadLetters.letters[0]?.code).toBe('DECODE_FAILED');
+    expect(deadLetters.letters[0]?.reason).toMatch(/UTF-8/);
+  });
+
+  it('refuses deadLetter (the old name) with INVALID_OPTION suggesting deadLetters', () => {
+    expect(() => kinesisHandler({ catalog, deadLetter: memoryDeadLetters(), handlers: {} } as never)).toThrow(
+      /unknown option "deadLetter"; did you mean "deadLetters"/,
+    );
   });
 
   it('reports the first failed record and every later one; later records of the failed subject are never run', async () => {
@@ -127,8 +173,8 @@ describe('kinesisHandler', () => {
     const errors: string[] = [];
     const handler = kinesisHandler({
       catalog,
-      deadLetter: memoryDeadLetters(),
-      retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 },
+      deadLetters: memoryDeadLetters(),
+      retry: { attempts: 3, initialMs: 1, maxMs: 2 },
       hooks: { onError: (error, { stage }) => errors.push(`${stage}: ${(error as Error).message}`) },
       handlers: {
         'product/create': (event, context) => {
@@ -158,9 +204,9 @@ describe('kinesisHandler', () => {
     const attempted: string[] = [];
     const handler = kinesisHandler({
       catalog,
-      deadLetter: memoryDeadLetters(),
+      deadLetters: memoryDeadLetters(),
       concurrency: 1,
-      retry: { maxAttempts: 1 },
+      retry: { attempts: 1 },
       handlers: {
         'product/create': (event) => {
           attempted.push(event.subject);
@@ -180,7 +226,7 @@ describe('kinesisHandler', () => {
     };
     const handler = kinesisHandler({
       catalog,
-      deadLetter: failingSink,
+      deadLetters: failingSink,
       handlers: { 'product/create': () => {}, 'product/purchase': () => {} },
     });
     const response = await handler(
@@ -200,7 +246,7 @@ describe('kinesisHandler', () => {
     });
     const handler = kinesisHandler({
       catalog,
-      deadLetter: memoryDeadLetters(),
+      deadLetters: memoryDeadLetters(),
       handlers: {
         'product/create': async (event) => {
           const subject = event.subject;
@@ -229,7 +275,7 @@ describe('kinesisHandler', () => {
   it('gives up before the invocation times out and reports what is left', async () => {
     const handler = kinesisHandler({
       catalog,
-      deadLetter: memoryDeadLetters(),
+      deadLetters: memoryDeadLetters(),
       deadlineMarginMs: 1000,
       handlers: {
         // Waits for its signal: aborted 1000 ms before the deadline, 100 ms from now.
@@ -308,11 +354,12 @@ function mskEvent(...records: MSKRecord[]): MSKEvent {
 
 describe('kafkaHandler', () => {
   it('reads structured and binary CloudEvents, dead-letters poison records and moves on', async () => {
-    const deadLetter = memoryDeadLetters();
+    const deadLetters = memoryDeadLetters();
     const handled: Envelope[] = [];
     const handler = kafkaHandler({
       catalog,
-      deadLetter,
+      deadLetters,
+      onUnreadable: 'dead-letter',
       group: 'photo-assignment',
       handlers: {
         'product/create': (event) => {
@@ -341,13 +388,13 @@ describe('kafkaHandler', () => {
     expect(response).toEqual({ batchItemFailures: [] });
     expect(handled.filter((e) => e.subject === 'p1')).toEqual([viaStructured, { ...viaBinary, datacontenttype: 'application/json' }]);
     expect(handled.filter((e) => e.subject === 'p2')).toEqual([other]);
-    expect(summary(deadLetter.letters).map(({ reason: _, ...rest }) => rest)).toEqual([
+    expect(summary(deadLetters.letters).map(({ reason: _, ...rest }) => rest)).toEqual([
       { group: 'photo-assignment', code: 'DECODE_FAILED', partition: 'retail-0', offset: '12' },
       { group: 'photo-assignment', code: 'UNKNOWN_EVENT_TYPE', partition: 'retail-0', offset: '13' },
       { group: 'photo-assignment', code: 'DECODE_FAILED', partition: 'retail-0', offset: '14' },
       { group: 'photo-assignment', code: 'DECODE_FAILED', partition: 'retail-0', offset: '15' },
     ]);
-    const reasons = summary(deadLetter.letters).map((l) => l.reason);
+    const reasons = summary(deadLetters.letters).map((l) => l.reason);
     expect(reasons[0]).toContain('record value is not JSON');
     expect(reasons[2]).toContain('data.name: expected string, got 5');
     expect(reasons[3]).toContain('record has no value');
@@ -356,8 +403,8 @@ describe('kafkaHandler', () => {
   it('reports the failed record and the rest of its topic-partition only', async () => {
     const handler = kafkaHandler({
       catalog,
-      deadLetter: memoryDeadLetters(),
-      retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1 },
+      deadLetters: memoryDeadLetters(),
+      retry: { attempts: 2, initialMs: 1, maxMs: 1 },
       handlers: {
         'product/create': (event) => {
           if (event.subject === 'a') throw new Error('boom');
