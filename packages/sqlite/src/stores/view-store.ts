@@ -165,7 +165,7 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
       let args: unknown[] = [];
       for (const [key, row] of keys) {
         if ((row.expected === 0) !== isNew) continue;
-        if (chunk.length === 0) args = new Array(chunkFor(left) * rowWidth);
+        if (chunk.length === 0) args = new Array(chunkFor(left, rowWidth) * rowWidth);
         const at = chunk.length * rowWidth;
         args[at] = key;
         if (isNew) fill(args, at + 1, row.version, row.last);

@@ -35,9 +35,12 @@ CREATE TABLE IF NOT EXISTS riverlog_view_aliases (
 /** Rows per multi-row upsert, largest first: a commit of n rows takes at most n/256 + 12 statements. */
 const CHUNKS = [256, 64, 16, 4, 1] as const;
 
-/** Rows per multi-row statement for `remaining` rows. */
-export function chunkFor(remaining: number): number {
-  for (const size of CHUNKS) if (remaining >= size) return size;
+/** SQLite's default cap on the parameters of one statement is 32,766. */
+const MAX_PARAMETERS = 32_000;
+
+/** Rows per multi-row statement for `remaining` rows of `width` parameters each. */
+export function chunkFor(remaining: number, width: number): number {
+  for (const size of CHUNKS) if (remaining >= size && size * width <= MAX_PARAMETERS) return size;
   return 1;
 }
 
