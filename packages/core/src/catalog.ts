@@ -220,8 +220,12 @@ const VERSION = /^[1-9][0-9]{0,8}$/;
  * dataschemaVersion('https://registry.example/schemas/42', 'product/create'); // undefined
  */
 export function dataschemaVersion(dataschema: unknown, type: string): number | undefined {
+  return versionAfter(dataschema, `${typePath(type)}/v`);
+}
+
+/** `dataschemaVersion` with the type's marker (`<type path>/v`) made once per type. */
+function versionAfter(dataschema: unknown, marker: string): number | undefined {
   if (typeof dataschema !== 'string') return undefined;
-  const marker = `${typePath(type)}/v`;
   const at = dataschema.lastIndexOf(marker);
   if (at < 0) return undefined;
   const before = dataschema.charCodeAt(at - 1);
@@ -264,6 +268,8 @@ interface Entry<D> {
   readonly fast: boolean;
   /** This name is the definition's current one (not a former name). */
   readonly current: boolean;
+  /** `<name as a URI path>/v`: what a dataschema naming this name's versions ends with, before the number. */
+  readonly marker: string;
 }
 
 /** The envelope check of `EnvelopeCodec.is` for the common case, by hand: it runs once per record read. */
@@ -321,6 +327,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
         dataschema: schemaOf(definition.type, definition.version),
         fast: isIdentityCodec(definition.codec),
         current: name === definition.type,
+        marker: `${typePath(name)}/v`,
       });
     }
     current.set(definition.type, definition);
@@ -329,9 +336,36 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
   let lastValidTime = '';
   // Producers stamp many events with one millisecond's text: parse each distinct one once.
   function isValidTime(time: string): boolean {
+    if (time === lastValidTime) return true;
     if (Number.isNaN(Date.parse(time))) return false;
     lastValidTime = time;
     return true;
+  }
+
+  /**
+   * `EnvelopeCodec.is` by hand, never more lenient: it runs for every event
+   * off the fast path (e.g. each one with a field this catalog does not know).
+   */
+  function looksLikeStoredEvent(u: unknown): boolean {
+    if (typeof u !== 'object' || u === null) return false;
+    const e = u as Record<string, unknown>;
+    return (
+      e.specversion === '1.0' &&
+      typeof e.id === 'string' &&
+      e.id.length > 0 &&
+      typeof e.type === 'string' &&
+      e.type.length > 0 &&
+      typeof e.source === 'string' &&
+      e.source.length > 0 &&
+      typeof e.subject === 'string' &&
+      e.subject.length > 0 &&
+      (e.time === undefined || (typeof e.time === 'string' && isValidTime(e.time))) &&
+      (e.dataschema === undefined || (typeof e.dataschema === 'string' && e.dataschema.length > 0)) &&
+      (e.datacontenttype === undefined || (typeof e.datacontenttype === 'string' && e.datacontenttype.length > 0)) &&
+      (e.correlationid === undefined || typeof e.correlationid === 'string') &&
+      (e.causationid === undefined || typeof e.causationid === 'string') &&
+      (e.traceparent === undefined || typeof e.traceparent === 'string')
+    );
   }
 
   function find(type: string): D {
@@ -413,12 +447,19 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
 
   function decodeSlowly(stored: unknown, position: Position | undefined, storedAt: number | undefined): E.Either<DecodeError, Envelope> {
     const where = position ? { position } : {};
-    if (!EnvelopeCodec.is(stored)) {
+    if (!looksLikeStoredEvent(stored)) {
       const checked = EnvelopeCodec.decode(stored);
-      const issues = E.isLeft(checked) ? toIssues(checked.left) : [];
-      const type = typeof (stored as { type?: unknown } | null)?.type === 'string' ? (stored as { type: string }).type : undefined;
-      const reason = issues.length > 0 ? `not a valid envelope: ${describeIssues(issues)}` : 'not a valid envelope';
-      return E.left(new DecodeError('not-envelope', reason, { ...where, ...(type ? { type } : {}), issues }));
+      if (E.isLeft(checked)) {
+        const issues = toIssues(checked.left);
+        const type = typeof (stored as { type?: unknown } | null)?.type === 'string' ? (stored as { type: string }).type : undefined;
+        return E.left(
+          new DecodeError('not-envelope', `not a valid envelope: ${describeIssues(issues)}`, {
+            ...where,
+            ...(type ? { type } : {}),
+            issues,
+          }),
+        );
+      }
     }
     const envelope = stored as unknown as StoredEvent;
     const type = envelope.type;
@@ -434,7 +475,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     const entry = byName.get(type);
     if (!entry) return E.left(new DecodeError('unknown-type', `unknown event type ${JSON.stringify(type)}`, { ...where, type }));
     const { definition } = entry;
-    const named = dataschemaVersion(envelope.dataschema, type);
+    const named = envelope.dataschema === entry.dataschema ? definition.version : versionAfter(envelope.dataschema, entry.marker);
     const version = named ?? definition.version;
     let data: unknown = envelope.data;
     if (version !== definition.version) {
