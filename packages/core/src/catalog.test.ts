@@ -117,6 +117,23 @@ describe('catalog.decode', () => {
     expect(notJson.message).toContain('text/plain');
   });
 
+  it('refuses every malformed envelope attribute as not-envelope, naming it', () => {
+    const broken: [Record<string, unknown>, string][] = [
+      [{ time: 'yesterday' }, 'time'],
+      [{ time: 42 }, 'time'],
+      [{ dataschema: '' }, 'dataschema'],
+      [{ datacontenttype: '' }, 'datacontenttype'],
+      [{ correlationid: 7 }, 'correlationid'],
+      [{ subject: '' }, 'subject'],
+      [{ source: undefined }, 'source'],
+      [{ specversion: '0.3' }, 'specversion'],
+    ];
+    for (const [change, path] of broken) {
+      const decoded = catalog.decode({ ...current, data: { ...current.data, extra: 1 }, ...change });
+      expect((decoded as E.Left<DecodeError>).left).toMatchObject({ kind: 'not-envelope', issues: [expect.objectContaining({ path })] });
+    }
+  });
+
   it('reports a record that is not an envelope at all (decodeRecord) as not-envelope', () => {
     const decoded = decodeRecord(catalog, {
       position: { partition: '0', offset: '3' },
