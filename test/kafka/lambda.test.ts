@@ -109,7 +109,7 @@ describeKafka('kafkaHandler with records kafkaLog produced', () => {
     const handler = kafkaHandler({
       catalog,
       deadLetters,
-      retry: { maxAttempts: 1 },
+      retry: { attempts: 1 },
       handlers: {
         'order/place': async (event, { position }) => {
           seen.push({ order: event.data.order, seq: event.data.seq, position });
