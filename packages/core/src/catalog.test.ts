@@ -115,6 +115,10 @@ describe('catalog.decode', () => {
     const notJson = left(catalog.decode({ ...current, datacontenttype: 'text/plain', data: 'Boot' }));
     expect(notJson).toMatchObject({ kind: 'not-envelope' });
     expect(notJson.message).toContain('text/plain');
+    const { data: _, ...attributes } = current;
+    const binary = left(catalog.decode({ ...attributes, data_base64: 'eyJpZCI6InAxIn0=' }));
+    expect(binary).toMatchObject({ kind: 'not-envelope' });
+    expect(binary.message).toContain('data_base64');
   });
 
   it('refuses every malformed envelope attribute as not-envelope, naming it', () => {

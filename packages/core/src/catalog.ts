@@ -472,6 +472,11 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
         ),
       );
     }
+    if ((envelope as { data_base64?: unknown }).data_base64 !== undefined) {
+      return E.left(
+        new DecodeError('not-envelope', 'the data is binary (data_base64); riverlog events carry JSON data', { ...where, type }),
+      );
+    }
     const entry = byName.get(type);
     if (!entry) return E.left(new DecodeError('unknown-type', `unknown event type ${JSON.stringify(type)}`, { ...where, type }));
     const { definition } = entry;
