@@ -307,8 +307,14 @@ class SqliteEventLog implements SqliteLog {
     const started = performance.now();
     for (;;) {
       const from = cursor.next;
-      const rows = await this.retryRead(
-        () => (types === undefined ? table.page.all(from, batchSize) : table.typedPage.all(types, from, batchSize)) as PageRow[],
+      const { rows, records, head } = await this.retryRead(
+        () => {
+          const page = (types === undefined ? table.page.all(from, batchSize) : table.typedPage.all(types, from, batchSize)) as PageRow[];
+          if (page.length === 0) return { rows: page, records: [], head: undefined };
+          // A short page reached the end; after a full one, the end tells the lag.
+          const end = page.length < batchSize ? undefined : this.headOf(partition);
+          return { rows: page, records: this.pages.records(page, partition, id, table), head: end };
+        },
         partition,
         from,
         signal,
@@ -319,8 +325,7 @@ class SqliteEventLog implements SqliteLog {
         return { partition: id, records: [], caughtUp: true, ended: false, lag: { records: 0 } };
       }
       cursor.next = (rows[rows.length - 1] as PageRow)[0] + 1;
-      const records = this.pages.records(rows, partition, id, table);
-      const behind = rows.length < batchSize ? 0 : Math.max(0, this.headOf(partition) + 1 - cursor.next);
+      const behind = head === undefined ? 0 : Math.max(0, head + 1 - cursor.next);
       cursor.reported = behind === 0;
       if (records.length > 0 || cursor.reported || performance.now() - started >= FILTERED_SCAN_MS) {
         return { partition: id, records, caughtUp: cursor.reported, ended: false, lag: { records: behind } };
