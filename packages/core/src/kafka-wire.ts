@@ -91,14 +91,17 @@ function parseJson(source: string, what: string): { ok: true; value: unknown } |
  * const record: LogRecord = { position: { partition: '0', offset: message.offset }, ...stored };
  */
 export function envelopeFromKafkaRecord(record: KafkaWireRecord): StoredEnvelope {
-  const storedAt = storedAtOf(record.timestamp);
-  const at = storedAt === undefined ? {} : { storedAt };
+  let stored: StoredEnvelope;
   try {
-    return { ...readKafkaRecord(record), ...at };
+    stored = readKafkaRecord(record);
   } catch (error) {
     // Invalid UTF-8 in the value, the key or a header.
-    return { event: undefined, raw: lenientText(record.value), error: (error as Error).message, ...at };
+    stored = { event: undefined, raw: lenientText(record.value), error: (error as Error).message };
   }
+  const storedAt = storedAtOf(record.timestamp);
+  // The object was made just now: set the time on it rather than copy it (this runs once per record).
+  if (storedAt !== undefined) (stored as { storedAt?: number }).storedAt = storedAt;
+  return stored;
 }
 
 function readKafkaRecord(record: KafkaWireRecord): StoredEnvelope {
