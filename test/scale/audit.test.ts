@@ -30,7 +30,7 @@ describe('the fencing audit of the scale tests', () => {
     const store = sqliteViewStore({ path });
     const leases = sqliteLeaseStore({ path });
     await store.createTable(table, { indexes: [], idWindow: 0 });
-    const audit = openAudit(path, table, group);
+    const audit = openAudit(path, path, table, group);
     const journal: Fact[] = [];
     const accepted = (owner: string, fence: Record<string, number>, positions: Record<string, string>) =>
       journal.push({ word: 'accepted', owner, data: { t: Date.now(), fence, positions, rows: 0, ids: 0 } });

@@ -2,11 +2,12 @@
 // after its lease was taken?
 //
 // Two independent accounts are compared:
-//  - the store file's own, in commit order: triggers (created by the test's
-//    connection, stored in the file, so they fire inside every process's write
-//    transactions and number the changes in the order SQLite serialized them)
-//    copy every change of the view's lease rows, fences and checkpoints into
-//    `scale_audit`;
+//  - the files' own, in commit order: triggers (created by the test's
+//    connection, stored in the files, so they fire inside every process's
+//    write transactions and number the changes in the order SQLite serialized
+//    them) copy every change of the view's fences and checkpoints (view store
+//    file) and of its lease rows (lease store file, which may be the same
+//    file) into `scale_audit`;
 //  - the builders' own: each reports every commit the store accepted (and
 //    refused) with the fence it was made under (`accepted`/`refused` facts).
 // A builder's accepted commit is placed in commit order by the checkpoint row
@@ -37,7 +38,11 @@ export interface AuditReport {
     refused: Record<string, number>;
     /** Per partition, how many epochs committed to it. */
     epochs: Record<string, number>;
-    /** Accepted commits made under an epoch the lease store had already moved past but not yet claimed in the view store. */
+    /**
+     * Accepted commits made under an epoch the lease store had already moved
+     * past but that was not yet claimed in the view store (only known when
+     * leases and views share a file, so one sequence orders both; else -1).
+     */
     beforeClaim: number;
     /** Accepted commits with positions whose checkpoint row was not found (should be 0). */
     unplaced: number;
@@ -64,42 +69,68 @@ const REGISTRY = 'riverlog_view_registry';
 /** The SQL text of a string. */
 const text = (value: string) => `'${value.replaceAll("'", "''")}'`;
 
-/**
- * Opens the audit on the store file at `path` (the view store and the lease
- * store share it), for view table `table`: creates `scale_audit` and its
- * triggers. Call it after the stores created their tables and before any
- * builder starts.
- */
-export function openAudit(path: string, table: string, group = `view:${table}`): Audit {
-  const db = new Database(path, { timeout: 10_000 });
+/** Creates `scale_audit` in a file and the triggers that fill it. */
+function installAudit(
+  db: Database.Database,
+  path: string,
+  triggers: { table: string; when: string; kind: string; values: string }[],
+  also: readonly string[] = [],
+): void {
   const tables = new Set(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]);
-  for (const name of [LEASES, FENCES, CHECKPOINTS, REGISTRY]) {
-    if (!tables.has(name)) throw new Error(`the audit expects table ${name} in ${path}; it has ${[...tables].join(', ')}`);
+  for (const table of [...triggers.map((trigger) => trigger.table), ...also]) {
+    if (!tables.has(table)) throw new Error(`the audit expects table ${table} in ${path}; it has ${[...tables].join(', ')}`);
   }
+  db.exec(`CREATE TABLE IF NOT EXISTS scale_audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,        -- 'lease', 'fence' or 'checkpoint'
+    partition_id TEXT NOT NULL,
+    owner TEXT,
+    epoch INTEGER,
+    counter INTEGER,
+    last_offset TEXT
+  )`);
+  for (const { table, when, kind, values } of triggers) {
+    for (const event of ['INSERT', 'UPDATE']) {
+      db.exec(`CREATE TRIGGER scale_audit_${kind}_${event} AFTER ${event} ON ${table} WHEN ${when}
+        BEGIN INSERT INTO scale_audit (kind, partition_id, owner, epoch, counter, last_offset) VALUES ('${kind}', ${values}); END`);
+    }
+  }
+}
+
+/**
+ * Opens the audit on the view store file at `storePath` and the lease store
+ * file at `leasesPath` (the same file or not), for view table `table`:
+ * creates `scale_audit` and its triggers. Call it after the stores created
+ * their tables and before any builder starts.
+ */
+export function openAudit(storePath: string, leasesPath: string, table: string, group = `view:${table}`): Audit {
+  const store = new Database(storePath, { timeout: 10_000 });
+  const shared = leasesPath === storePath;
+  const leaseDb = shared ? store : new Database(leasesPath, { timeout: 10_000 });
   const ofTable = `(SELECT id FROM ${REGISTRY} WHERE table_name = ${text(table)})`;
-  db.exec(`
-    CREATE TABLE scale_audit (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      kind TEXT NOT NULL,        -- 'lease', 'fence' or 'checkpoint'
-      partition_id TEXT NOT NULL,
-      owner TEXT,
-      epoch INTEGER,
-      counter INTEGER,
-      last_offset TEXT
-    );
-    ${['INSERT', 'UPDATE']
-      .map(
-        (event) => `
-    CREATE TRIGGER scale_audit_lease_${event} AFTER ${event} ON ${LEASES} WHEN NEW.group_name = ${text(group)}
-    BEGIN INSERT INTO scale_audit (kind, partition_id, owner, epoch, counter) VALUES ('lease', NEW.partition_id, NEW.owner, NEW.epoch, NEW.counter); END;
-    CREATE TRIGGER scale_audit_fence_${event} AFTER ${event} ON ${FENCES} WHEN NEW.table_id = ${ofTable}
-    BEGIN INSERT INTO scale_audit (kind, partition_id, epoch) VALUES ('fence', NEW.partition_id, NEW.epoch); END;
-    CREATE TRIGGER scale_audit_checkpoint_${event} AFTER ${event} ON ${CHECKPOINTS} WHEN NEW.table_id = ${ofTable}
-    BEGIN INSERT INTO scale_audit (kind, partition_id, last_offset) VALUES ('checkpoint', NEW.partition_id, NEW.last_offset); END;`,
-      )
-      .join('\n')}
-  `);
-  const selectLeases = db.prepare(`SELECT partition_id, owner, epoch, counter FROM ${LEASES} WHERE group_name = ?`).raw();
+  installAudit(
+    store,
+    storePath,
+    [
+      { table: FENCES, when: `NEW.table_id = ${ofTable}`, kind: 'fence', values: 'NEW.partition_id, NULL, NEW.epoch, NULL, NULL' },
+      {
+        table: CHECKPOINTS,
+        when: `NEW.table_id = ${ofTable}`,
+        kind: 'checkpoint',
+        values: 'NEW.partition_id, NULL, NULL, NULL, NEW.last_offset',
+      },
+    ],
+    [REGISTRY],
+  );
+  installAudit(leaseDb, leasesPath, [
+    {
+      table: LEASES,
+      when: `NEW.group_name = ${text(group)}`,
+      kind: 'lease',
+      values: 'NEW.partition_id, NEW.owner, NEW.epoch, NEW.counter, NULL',
+    },
+  ]);
+  const selectLeases = leaseDb.prepare(`SELECT partition_id, owner, epoch, counter FROM ${LEASES} WHERE group_name = ?`).raw();
   const readLeases = (): LeaseRow[] =>
     (selectLeases.all(group) as [string, string | null, number, number][]).map(([partition, owner, epoch, counter]) => ({
       partition,
@@ -107,6 +138,7 @@ export function openAudit(path: string, table: string, group = `view:${table}`):
       epoch,
       counter,
     }));
+  const select = 'SELECT seq, kind, partition_id, owner, epoch, counter, last_offset FROM scale_audit ORDER BY seq';
 
   return {
     async leases() {
@@ -116,19 +148,25 @@ export function openAudit(path: string, table: string, group = `view:${table}`):
       return readLeases().filter((lease): lease is LeaseRow & { owner: string } => lease.owner !== undefined);
     },
     check(journal, view) {
-      const rows = db
-        .prepare('SELECT seq, kind, partition_id, owner, epoch, counter, last_offset FROM scale_audit ORDER BY seq')
-        .raw()
-        .all() as [number, string, string, string | null, number | null, number | null, string | null][];
-      return judge(rows, journal, view);
+      const rows = store.prepare(select).raw().all() as AuditRow[];
+      const leaseRows = shared ? [] : (leaseDb.prepare(select).raw().all() as AuditRow[]);
+      return judge(rows, leaseRows, journal, view);
     },
-    close: () => db.close(),
+    close() {
+      store.close();
+      if (!shared) leaseDb.close();
+    },
   };
 }
 
 type AuditRow = [number, string, string, string | null, number | null, number | null, string | null];
 
-function judge(rows: readonly AuditRow[], journal: readonly Fact[], view: string | undefined): AuditReport {
+/**
+ * Judges the facts against the files' account: `rows` in commit order of the
+ * store file (with the lease rows too when they share it), `leaseRows` of a
+ * separate lease file (ordered among themselves only).
+ */
+function judge(rows: readonly AuditRow[], leaseRows: readonly AuditRow[], journal: readonly Fact[], view: string | undefined): AuditReport {
   const violations: string[] = [];
   /** Per partition: the file's account in commit order. */
   const fenceAt = new Map<string, { seq: number; epoch: number }[]>();
@@ -138,6 +176,10 @@ function judge(rows: readonly AuditRow[], journal: readonly Fact[], view: string
   const granted = new Set<string>();
   const lastCheckpoint = new Map<string, string>();
   const topFence = new Map<string, number>();
+  const ordered = leaseRows.length === 0;
+  for (const [, kind, partition, owner, epoch] of leaseRows) {
+    if (kind === 'lease' && owner !== null) granted.add(`${partition}\u0000${owner}\u0000${epoch}`);
+  }
   for (const [seq, kind, partition, owner, epoch, counter, offset] of rows) {
     if (kind === 'lease') {
       const list = leaseAt.get(partition) ?? [];
@@ -242,9 +284,9 @@ function judge(rows: readonly AuditRow[], journal: readonly Fact[], view: string
       claims,
       refused,
       epochs: Object.fromEntries([...epochs].map(([partition, set]) => [partition, set.size])),
-      beforeClaim,
+      beforeClaim: ordered ? beforeClaim : -1,
       unplaced,
-      recorded: rows.length,
+      recorded: rows.length + leaseRows.length,
     },
   };
 }

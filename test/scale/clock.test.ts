@@ -48,7 +48,7 @@ describe('clock skew between processes', () => {
     const log = sqliteLog({ path: paths.log, partitions: 4 });
     const store = sqliteViewStore({ path: paths.store });
     const leases = sqliteLeaseStore({ path: paths.store });
-    const audit = openAudit(paths.store, view.table);
+    const audit = openAudit(paths.store, paths.store, view.table);
 
     const journal: Fact[] = [];
     let generation = 0;

@@ -26,6 +26,7 @@ import {
   pause,
   readWholeLog,
   readWholeTable,
+  writeLocked,
 } from './support.js';
 
 const EVENTS = 200_000;
@@ -54,7 +55,9 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
     '30 SIGKILLs and 10 SIGSTOPs past the lease: the view equals a pure fold row by row, and no stale write was accepted',
     async () => {
       const started = Date.now();
-      const paths = { log: join(dir, 'log.db'), store: join(dir, 'views.db') };
+      // Leases in a file of their own: a process paused inside a view commit holds the view store's
+      // write lock, and with the leases in that file nobody could take its partitions until it resumed.
+      const paths = { log: join(dir, 'log.db'), store: join(dir, 'views.db'), leases: join(dir, 'leases.db') };
       const view = ledgerView();
       const events = makeEvents(EVENTS, { seed: 8 });
 
@@ -62,15 +65,15 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
       for (let i = 0; i < FIRST; i += 10_000) await log.append(events.slice(i, i + 10_000));
       // The stores' tables exist before the audit's triggers go on them.
       const store = sqliteViewStore({ path: paths.store });
-      const leases = sqliteLeaseStore({ path: paths.store });
-      const audit: Audit = openAudit(paths.store, view.table);
+      const leases = sqliteLeaseStore({ path: paths.leases });
+      const audit: Audit = openAudit(paths.store, paths.leases, view.table);
 
       const journal: Fact[] = [];
       let generation = 0;
       const config = (slot: number): BuilderConfig => ({
         log: paths.log,
         store: paths.store,
-        leases: paths.store,
+        leases: paths.leases,
         owner: `b${slot}-${generation++}`,
         views: ['ledger'],
         ttlMs: TTL_MS,
@@ -82,10 +85,22 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
       const failed = () => firstUnexpectedExit(everyBuilder());
       await Promise.all(slots.map((builder) => builder.ready()));
 
+      /** What the leases and the builders say now, for a failure message. */
+      const situation = async () =>
+        `leases ${JSON.stringify(await audit.leases())}; builders ${JSON.stringify(
+          slots.map((builder) => ({
+            owner: builder.owner,
+            paused: builder.paused,
+            alive: builder.alive,
+            last: builder.facts.filter((fact) => fact.word === 'own').slice(-2),
+            stderr: builder.stderr().slice(-500),
+          })),
+        )}`;
       let appended = FIRST;
       const busy = new Set<number>();
       let kills = 0;
       let stops = 0;
+      let stoppedHoldingLock = 0;
       const stopTimes: number[] = [];
 
       // One random process SIGKILLed every 0.5–2 s and restarted; the next chunk of events appended each time.
@@ -143,7 +158,11 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
               `partitions ${held.map((h) => h.partition).join(', ')} of paused ${victim.owner} to be taken over`,
               60_000,
               failed,
-            );
+            ).catch(async (error) => {
+              throw new Error(`${(error as Error).message}; kills so far ${kills}; ${await situation()}`);
+            });
+            // Paused inside a view commit, it holds the store's write lock: the new owner's claim waits for it.
+            if (writeLocked(paths.store)) stoppedHoldingLock++;
             victim.resume();
             stops++;
             stopTimes.push(Date.now() - pausedAt);
@@ -191,7 +210,8 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
 
       const report = audit.check(journal);
       console.info(
-        `lost updates at scale: ${EVENTS} events, ${kills} kills, ${stops} stops (paused ${Math.min(...stopTimes)}–${Math.max(...stopTimes)} ms), ` +
+        `lost updates at scale: ${EVENTS} events, ${kills} kills, ${stops} stops (paused ${Math.min(...stopTimes)}–${Math.max(...stopTimes)} ms, ` +
+          `${stoppedHoldingLock} of them holding the view store's write lock), ` +
           `chaos ${((chaosEnded - started) / 1000).toFixed(1)} s, catch-up after it ${((caughtUp - chaosEnded) / 1000).toFixed(1)} s; ` +
           JSON.stringify(report.summary),
       );

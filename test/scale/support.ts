@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { EventLog, LogRecord, ViewStore } from '@riverlog/core';
 import { until } from '@riverlog/testing';
+import Database from 'better-sqlite3';
 
 const BUILDER = fileURLToPath(new URL('../fixtures/scale-builder.mjs', import.meta.url));
 
@@ -210,3 +211,18 @@ export function between(low: number, high: number): number {
 
 /** The schedule's wait (chaos timing, not synchronisation). */
 export const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** True when some connection holds the write lock of the SQLite file at `path` right now (a try without waiting). */
+export function writeLocked(path: string): boolean {
+  const db = new Database(path, { timeout: 0 });
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('ROLLBACK');
+    return false;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'SQLITE_BUSY') return true;
+    throw error;
+  } finally {
+    db.close();
+  }
+}
