@@ -82,6 +82,8 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
   const writable = new Set<string>();
   /** Partitions read to their end (checkpoint `PARTITION_END`), by us or, as the store says, by others. */
   const ended = new Set<string>();
+  /** Partitions this consumer read to their end. */
+  const endedHere = new Set<string>();
   let listedAtStart: Set<string> | undefined;
   let state: ConsumerStatus['state'] = 'new';
   let starting: Promise<void> | undefined;
@@ -196,6 +198,10 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
    * others finished only while a listed child waits for a parent.
    */
   async function readyList(): Promise<string[]> {
+    return (await lineage()).ready;
+  }
+
+  async function lineage(): Promise<{ ready: string[]; parents: Map<string, readonly string[]> }> {
     const partitions = await log.partitions();
     const listed = new Set(partitions.map((partition) => partition.id));
     const first = listedAtStart === undefined;
@@ -208,7 +214,29 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     }
     const finished: Record<string, string> = {};
     for (const partition of ended) finished[partition] = PARTITION_END;
-    return readyPartitions(partitions, finished);
+    return {
+      ready: readyPartitions(partitions, finished),
+      parents: new Map(partitions.map((partition) => [partition.id, partition.parents])),
+    };
+  }
+
+  /**
+   * Partitions that caughtUp() waits to see started: without leases, every
+   * ready one this consumer has not started yet; with leases, the children of
+   * partitions this consumer read to their end that no other process holds.
+   */
+  async function notStartedYet(): Promise<string[]> {
+    if (mode === 'group') return [];
+    const { ready, parents } = await lineage();
+    const candidates = ready.filter((partition) => !workers.has(partition) && !ended.has(partition));
+    if (mode === 'local' || candidates.length === 0 || !resolved.leases) return candidates;
+    const children = candidates.filter((partition) => (parents.get(partition) ?? []).some((parent) => endedHere.has(parent)));
+    if (children.length === 0) return [];
+    const { owner } = resolved.leases;
+    const held = await resolved.leases.store.list(group);
+    return children.filter(
+      (partition) => !held.some((lease) => lease.partition === partition && lease.owner !== undefined && lease.owner !== owner),
+    );
   }
 
   /** Runs a store or log call until it succeeds (a stale fence is thrown at once), reporting each failure. */
@@ -294,6 +322,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     }
     if (workers.get(partition) !== worker) return; // lost meanwhile
     ended.add(partition);
+    endedHere.add(partition);
     workers.delete(partition);
     writable.delete(partition);
     worker.gone = true;
@@ -414,8 +443,8 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     for (;;) {
       const fresh = progresses().filter((entry) => !covered.has(entry.partition) && !entry.gone);
       if (fresh.length === 0) {
-        // Without leases, a child made ready by a parent that ended is taken at the assignment's next round.
-        const waiting = mode === 'local' ? (await readyList()).filter((partition) => !workers.has(partition) && !ended.has(partition)) : [];
+        // A child made ready by a parent that ended is taken at the assignment's next round.
+        const waiting = await notStartedYet();
         if (waiting.length > 0) {
           await waitUntil(
             [],
