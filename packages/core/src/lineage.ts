@@ -1,6 +1,8 @@
 import { RiverlogError } from './errors.js';
+import { checkOptions } from './options.js';
 import { type EventLog, PARTITION_END, type PartitionInfo, type ReadBatch, type ReadFrom, type ReadOptions } from './ports.js';
 import type { PositionMap } from './position.js';
+import { READ_OPTIONS } from './read-helpers.js';
 
 // Lineage: a child partition's records follow its parents' records, so a
 // reader of a whole log finishes every parent before it starts a child. This
@@ -59,6 +61,7 @@ const DEFAULT_DISCOVER_EVERY_MS = 1000;
  * }
  */
 export async function* readLineage(log: EventLog, options: LineageReadOptions = {}): AsyncGenerator<ReadBatch> {
+  checkOptions('readLineage', options, [...READ_OPTIONS.filter((name) => name !== 'partitions'), 'discoverEveryMs']);
   const { discoverEveryMs = DEFAULT_DISCOVER_EVERY_MS, signal: outer, ...readOptions } = options;
   if (!(Number.isFinite(discoverEveryMs) && discoverEveryMs > 0)) {
     throw new RiverlogError('INVALID_OPTION', `readLineage: discoverEveryMs must be a number > 0, got ${String(discoverEveryMs)}.`);

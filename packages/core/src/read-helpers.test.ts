@@ -46,6 +46,13 @@ describe('checkReadOptions', () => {
     );
   });
 
+  it('refuses an option ReadOptions does not have, e.g. the old maxBatch, listing the known ones', () => {
+    const error = refusal(() => checkReadOptions({ maxBatch: 10 } as never, log));
+    expect(error.code).toBe('INVALID_OPTION');
+    expect(error.message).toBe('read: unknown option "maxBatch". Known options: from, partitions, types, follow, batchSize, signal.');
+    expect(refusal(() => checkReadOptions({ batchsize: 10 } as never, log)).message).toContain('did you mean "batchSize"?');
+  });
+
   it('takes canonical offsets, however long, and entries without an offset', () => {
     const from = { after: { '0': '0', '1': '123456789012345678901234567890', '2': undefined as unknown as string } };
     expect(() => checkReadOptions({ from }, log)).not.toThrow();

@@ -1,5 +1,6 @@
 import { RiverlogError } from './errors.js';
 import { preview } from './issues.js';
+import { checkOptions } from './options.js';
 import { PARTITION_END, type ReadFrom, type ReadOptions } from './ports.js';
 
 /** Where one partition's read starts, resolved from `ReadOptions.from`. */
@@ -31,6 +32,8 @@ export interface CheckedRead {
 }
 
 const DEFAULT_BATCH_SIZE = 1000;
+/** The names `ReadOptions` has. */
+export const READ_OPTIONS = ['from', 'partitions', 'types', 'follow', 'batchSize', 'signal'] as const;
 /** An offset as positions give them: decimal digits, no sign, no leading zero. */
 const OFFSET = /^(?:0|[1-9]\d*)$/;
 const MAX_LISTED = 8;
@@ -46,6 +49,7 @@ function shown(value: unknown): string {
  * Checks a read's options once, before anything is read, for backend authors:
  * every log refuses the same bad input with the same error.
  *
+ * - every option must be one `ReadOptions` names (`INVALID_OPTION`, with the closest name);
  * - `batchSize` must be a whole number ≥ 1 (`INVALID_OPTION`);
  * - `from` must be one of the `ReadFrom` forms, every offset in an
  *   `after`/`at` map a decimal string of a whole number ≥ 0 without leading
@@ -59,6 +63,7 @@ function shown(value: unknown): string {
  * const { partitions, batchSize } = checkReadOptions(options, { name: 'memory log', partitions: ['0', '1'] });
  */
 export function checkReadOptions(options: ReadOptions, log: ReadTarget): CheckedRead {
+  checkOptions('read', options, READ_OPTIONS);
   const batchSize = options.batchSize ?? log.defaultBatchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RiverlogError('INVALID_OPTION', `read: batchSize must be a whole number ≥ 1, got ${shown(batchSize)}.`);

@@ -1,5 +1,6 @@
 import { assertEnvelopeFits, type Envelope, envelopeText, invalidEnvelope } from '../envelope.js';
 import { ClosedError, RiverlogError } from '../errors.js';
+import { checkOptions } from '../options.js';
 import type { EventLog, LogRecord, PartitionInfo, ReadBatch, ReadOptions } from '../ports.js';
 import { type Position, partitionForSubject } from '../position.js';
 import { checkReadOptions, type PartitionStart, resolveStart, waitForChange } from '../read-helpers.js';
@@ -73,6 +74,7 @@ export interface MemoryLog extends EventLog {
  * await log.append([catalog.create('user-info/login', 'u1', { id: 'u1', name: 'Ann' }, { source: 'web' })]);
  */
 export function memoryLog(options: MemoryLogOptions = {}): MemoryLog {
+  checkOptions('memoryLog', options, ['partitions', 'maxEventBytes']);
   const partitionCount = options.partitions ?? 4;
   if (!Number.isInteger(partitionCount) || partitionCount < 1) {
     throw new RiverlogError('INVALID_OPTION', `memoryLog: partitions must be a whole number ≥ 1, got ${partitionCount}.`);

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import {
   assertEnvelopeFits,
   ClosedError,
+  checkOptions,
   checkReadOptions,
   type Envelope,
   type EventLog,
@@ -100,7 +101,8 @@ const openLogs = new Map<string, Set<() => void>>();
  * await log.close();
  */
 export function sqliteLog(options: SqliteLogOptions): SqliteLog {
-  if (!options || typeof options.path !== 'string' || options.path === '') {
+  checkOptions('sqliteLog', options, ['path', 'partitions', 'maxEventBytes', 'synchronous', 'busyTimeoutMs']);
+  if (typeof options.path !== 'string' || options.path === '') {
     throw new RiverlogError('INVALID_OPTION', `sqliteLog: path must be a non-empty string, got ${preview(options?.path)}.`);
   }
   const requested = options.partitions;
