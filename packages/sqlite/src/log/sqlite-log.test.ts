@@ -435,7 +435,8 @@ describe('sqliteLog', () => {
       await until(() => ticks >= 20, 'the timer to tick while the append waits');
       other.prepare('COMMIT').run();
       expect(await appending).toEqual([{ partition: '0', offset: '1' }]);
-      expect(longestGap).toBeLessThan(250);
+      // Blocking waits would have stalled the timer for the whole 10 s busy timeout; a loaded machine may delay it, not that much.
+      expect(longestGap).toBeLessThan(1000);
 
       const impatient = open({ partitions: 1, busyTimeoutMs: 50 }, 'log.db');
       other.prepare('BEGIN IMMEDIATE').run();
