@@ -460,7 +460,7 @@ describe('sqliteLog', () => {
     log.database.prepare('INSERT INTO riverlog_events_0 VALUES (1, 0, CAST(? AS TEXT))').run(bytes);
     // A valid U+FFFD written by a producer is a character like any other.
     const replacement = renamed('a', 2);
-    const withReplacement = { ...replacement, data: { ...replacement.data, name: 'broken \uFFFD sign' } };
+    const withReplacement = { ...replacement, data: { ...(replacement.data as object), name: 'broken \uFFFD sign' } };
     await log.append([withReplacement]);
     const records = (await readAll(log)).flat();
     expect(records[0]?.event).toEqual(JSON.parse(JSON.stringify(good)));
