@@ -1,5 +1,8 @@
-import { memoryCheckpointStore, memoryLog } from '@riverlog/core';
+import { memoryCheckpointStore, memoryLeaseStore, memoryLog } from '@riverlog/core';
 import { describeConsumerContract } from '@riverlog/testing';
 
-describeConsumerContract('memory log, 4 partitions', () => ({ log: memoryLog(), checkpoints: memoryCheckpointStore() }));
-describeConsumerContract('memory log, 2 partitions', () => ({ log: memoryLog({ partitions: 2 }), checkpoints: memoryCheckpointStore() }));
+const leases = () => memoryLeaseStore();
+describeConsumerContract('memory log, 4 partitions', () => ({ log: memoryLog(), checkpoints: memoryCheckpointStore() }), { leases });
+describeConsumerContract('memory log, 2 partitions', () => ({ log: memoryLog({ partitions: 2 }), checkpoints: memoryCheckpointStore() }), {
+  leases,
+});
