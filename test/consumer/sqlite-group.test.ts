@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { compareOffsets, defineCatalog, defineEvent, type Position, t } from '@riverlog/core';
+import { compareOffsets, defineCatalog, defineEvent, type Position, readEnds, t } from '@riverlog/core';
 import { sqliteCheckpointStore, sqliteLeaseStore, sqliteLog } from '@riverlog/sqlite';
 import { until } from '@riverlog/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -136,10 +136,10 @@ describe('a consumer group of two processes on one SQLite file', () => {
 
       // Every record up to each final checkpoint was finished by someone; the checkpoints reached the heads.
       const final = await checkpoints.load('group-test');
-      expect(final).toEqual(await log.heads());
+      expect(final).toEqual(await readEnds(log, ['0', '1', '2', '3'], {}));
       const finished = new Set([...handledBy(a), ...handledBy(b)].map((h) => key(h.position)));
       for (const position of appended.values()) expect(finished.has(key(position)), `${key(position)} finished`).toBe(true);
-      expect(await leases.list('group-test')).toEqual([]);
+      expect((await leases.list('group-test')).filter((lease) => lease.owner !== undefined)).toEqual([]);
       const duplicates = handledBy(a).length + handledBy(b).length - all.size;
       expect(duplicates, 'redelivered at most what a finished after its last checkpoint').toBeLessThanOrEqual(600);
     } finally {
