@@ -76,6 +76,11 @@ export class BatchReader {
       );
   }
 
+  /** The offset of the last record of `partition` handed out (or where the read started), if any. */
+  position(partition: string): string | undefined {
+    return this.after[partition];
+  }
+
   close(): void {
     const iterator = this.iterator;
     this.iterator = undefined;

@@ -53,6 +53,13 @@ export interface BuilderParts {
   readonly onStopped: (stopped: StoppedPartition) => void;
 }
 
+/**
+ * Where this process's read of a partition stood when it reached the end of
+ * the partition (the offset of the last record read, if any), or `'gone'`
+ * when the partition left this process before that.
+ */
+export type ReadEnd = { readonly after: string | undefined } | 'gone';
+
 /** Why the read under way ends: commit what is folded and read again, or drop it (a partition was lost). */
 type Restart = 'keep' | 'drop';
 
@@ -90,6 +97,10 @@ export class Builder {
   /** Partitions being handed back: resolved once their work is committed. */
   private readonly leaving = new Map<string, () => void>();
   private reading: AbortController | undefined;
+  private reader: BatchReader | undefined;
+  /** Partitions whose last batch in the read under way was a caught-up one. */
+  private readonly atEnd = new Set<string>();
+  private readonly endListeners = new Map<string, ((end: ReadEnd) => void)[]>();
   private restart: Restart | undefined;
   private wake: (() => void) | undefined;
   private conflictsInARow = 0;
@@ -115,6 +126,7 @@ export class Builder {
 
   /** The partition is no longer ours: drop its work at once and read on without it. */
   lost(partition: string): void {
+    this.notifyEnd(partition, 'gone');
     if (!this.building.delete(partition)) return;
     this.leaving.get(partition)?.();
     this.leaving.delete(partition);
@@ -128,6 +140,30 @@ export class Builder {
       this.leaving.set(partition, resolve);
       this.requestRestart('keep');
     });
+  }
+
+  /**
+   * Resolves once this process's read of `partition` is at the end of what
+   * the partition holds: at once when its last batch was a caught-up one,
+   * else with the next caught-up batch; `'gone'` when the partition is not
+   * (or no longer) built here. What `caughtUp()` measures the end from,
+   * instead of reading the whole backlog a second time.
+   */
+  whenAtEnd(partition: string): Promise<ReadEnd> {
+    if (!this.building.has(partition) || this.stopped.has(partition) || this.parts.stopping.aborted) return Promise.resolve('gone');
+    if (this.atEnd.has(partition)) return Promise.resolve({ after: this.reader?.position(partition) });
+    return new Promise((resolve) => {
+      const listeners = this.endListeners.get(partition) ?? [];
+      listeners.push(resolve);
+      this.endListeners.set(partition, listeners);
+    });
+  }
+
+  private notifyEnd(partition: string, end: ReadEnd): void {
+    const listeners = this.endListeners.get(partition);
+    if (!listeners) return;
+    this.endListeners.delete(partition);
+    for (const listener of listeners) listener(end);
   }
 
   // ─── The loop ──────────────────────────────────────────────────────────
@@ -147,6 +183,7 @@ export class Builder {
       }
     } finally {
       this.settleLeaving();
+      for (const partition of [...this.endListeners.keys()]) this.notifyEnd(partition, 'gone');
     }
   }
 
@@ -166,6 +203,7 @@ export class Builder {
   private settleLeaving(): void {
     for (const [partition, resolve] of this.leaving) {
       this.building.delete(partition);
+      this.notifyEnd(partition, 'gone');
       resolve();
     }
     this.leaving.clear();
@@ -193,6 +231,7 @@ export class Builder {
     this.parts.stopping.addEventListener('abort', onStop, { once: true });
     this.reading = controller;
     this.restart = undefined;
+    this.atEnd.clear();
     let reader: BatchReader | undefined;
     let unit: FoldUnit | undefined;
     try {
@@ -201,6 +240,7 @@ export class Builder {
       const after: Record<string, string> = {};
       for (const partition of partitions) if (stored[partition] !== undefined) after[partition] = stored[partition] as string;
       reader = new BatchReader(log, { partitions, after, batchSize: this.parts.batchSize }, retries, controller.signal);
+      this.reader = reader;
       for (;;) {
         if (controller.signal.aborted) break;
         const next = reader.next();
@@ -228,6 +268,10 @@ export class Builder {
           await this.commit(unit);
           unit = undefined;
         }
+        if (batch.caughtUp) {
+          this.atEnd.add(batch.partition);
+          this.notifyEnd(batch.partition, { after: reader.position(batch.partition) });
+        } else this.atEnd.delete(batch.partition);
       }
       // Stopping, or the partitions changed: keep what is folded unless a partition was lost.
       if (unit && this.restart !== 'drop') await this.commit(unit);
@@ -239,6 +283,8 @@ export class Builder {
     } finally {
       this.parts.stopping.removeEventListener('abort', onStop);
       if (this.reading === controller) this.reading = undefined;
+      if (this.reader === reader) this.reader = undefined;
+      this.atEnd.clear();
       controller.abort();
       reader?.close();
     }
@@ -322,6 +368,7 @@ export class Builder {
       error,
     };
     this.stopped.set(partition, stopped);
+    this.notifyEnd(partition, 'gone');
     const letters = this.parts.deadLetters;
     if (letters) {
       const letter = {

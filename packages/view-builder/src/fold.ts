@@ -155,8 +155,7 @@ export class FoldUnit {
       return true;
     }
     const { partition, offset } = record.position;
-    const notLoaded = this.missing(item.keys);
-    if (notLoaded.length > 0) throw new MissingRows(notLoaded);
+    for (const key of item.keys) if (!this.rows.has(key)) throw new MissingRows(this.missing(item.keys));
     let scratch: Map<string, Value>;
     try {
       scratch = this.apply(item);
@@ -171,11 +170,11 @@ export class FoldUnit {
       });
       return true;
     }
-    const unloaded = this.missing(scratch.keys());
-    if (unloaded.length > 0) throw new MissingRows(unloaded);
     let fresh = 0;
     for (const key of scratch.keys()) {
-      if (!this.dirty.has(key) && !hasApplied(this.rows.get(key) as RowState, partition, offset)) fresh++;
+      const row = this.rows.get(key);
+      if (!row) throw new MissingRows(this.missing(scratch.keys()));
+      if (!this.dirty.has(key) && !hasApplied(row, partition, offset)) fresh++;
     }
     if (fresh > 0 && this.dirty.size > 0 && this.dirty.size + fresh > this.maxRows) return false;
     for (const [key, value] of scratch) {

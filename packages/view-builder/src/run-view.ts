@@ -208,13 +208,34 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
     await done.catch(() => undefined);
   }
 
-  /** What the log holds now, per partition, from the stored checkpoint on: what `caughtUp()` waits for. */
+  /**
+   * What the log holds now, per partition: what `caughtUp()` waits for. The
+   * partitions other processes build (or none yet) are read from the stored
+   * checkpoint to their end; those this process builds are measured from
+   * where its own read stands once that read reaches their end, so a
+   * catch-up does not read its backlog twice.
+   */
   async function ends(): Promise<PositionMap> {
     const stored = await committer.positions();
     progress.learn(stored);
-    const partitions = await retries.run('partitions', () => log.partitions());
-    const ids = partitions.map((partition) => partition.id);
-    return retries.run('read', () => readEnds(log, ids, stored, { types: v.types, signal: stopping.signal }));
+    const ids = (await retries.run('partitions', () => log.partitions())).map((partition) => partition.id);
+    const readEndsOf = (partitions: readonly string[], after: PositionMap) =>
+      partitions.length === 0
+        ? Promise.resolve({})
+        : retries.run('read', () => readEnds(log, partitions, after, { types: v.types, signal: stopping.signal }));
+    const own = ids.filter((id) => builder.building.has(id));
+    const measured = await Promise.all([
+      readEndsOf(
+        ids.filter((id) => !own.includes(id)),
+        stored,
+      ),
+      ...own.map(async (id) => {
+        const end = await builder.whenAtEnd(id);
+        const after = end === 'gone' || end.after === undefined ? stored : { ...stored, [id]: end.after };
+        return readEndsOf([id], after);
+      }),
+    ]);
+    return Object.assign({}, ...measured);
   }
 
   async function waitCaughtUp(): Promise<PositionMap> {
