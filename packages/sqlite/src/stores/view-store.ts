@@ -158,12 +158,14 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
         args[at + 3 + c] = sort === undefined ? null : sortable(sort);
       }
     };
+    // In key order, each statement's rows land next to each other in the B-tree (random order touched twice the pages).
+    const ordered = keys.size > 1 ? [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : [...keys];
     const run = (isNew: boolean, total: number) => {
       const rowWidth = isNew ? width : width + 1;
       let left = total;
       let chunk: string[] = [];
       let args: unknown[] = [];
-      for (const [key, row] of keys) {
+      for (const [key, row] of ordered) {
         if ((row.expected === 0) !== isNew) continue;
         if (chunk.length === 0) args = new Array(chunkFor(left, rowWidth) * rowWidth);
         const at = chunk.length * rowWidth;
