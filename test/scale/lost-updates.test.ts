@@ -70,7 +70,10 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
 
       const journal: Fact[] = [];
       let generation = 0;
+      // Every other process gets a lease clock that stands still while it is stopped: resumed, it still
+      // believes in its leases, and only the store's fence keeps its late commits out.
       const config = (slot: number): BuilderConfig => ({
+        stallingClock: generation % 2 === 0,
         log: paths.log,
         store: paths.store,
         leases: paths.leases,
@@ -101,6 +104,7 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
       let kills = 0;
       let stops = 0;
       let stoppedHoldingLock = 0;
+      let stopsTakenOver = 0;
       const stopTimes: number[] = [];
 
       // One random process SIGKILLed every 0.5–2 s and restarted; the next chunk of events appended each time.
@@ -126,7 +130,10 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
         }
       })();
 
-      // Another process SIGSTOPped until every partition it held is taken under a newer epoch, then SIGCONTed.
+      // Another process SIGSTOPped past its lease, then SIGCONTed. Every other stop lands at a moment when
+      // no process holds the view store's write lock; the others land anywhere, inside a commit too. A process
+      // paused inside a commit holds that lock: nobody can write the store (the new owners' claims included)
+      // and no process can start (runView's createTable takes the lock) until it resumes.
       const stopping = (async () => {
         while (stops < STOPS) {
           await pause(between(300, 1500));
@@ -145,15 +152,28 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
           const victim = slots[slot] as Builder;
           const held = holders.get(victim.owner) ?? [];
           try {
+            if (stops % 2 === 0) await until(() => !writeLocked(paths.store), 'a moment with the view store unlocked', 30_000, failed);
             victim.pause();
             const pausedAt = Date.now();
+            let lockedSince: number | undefined;
+            let lastProbe = 0;
+            let outcome: 'taken' | 'locked' | undefined;
             await until(
               async () => {
                 const now = await audit.leases();
-                return held.every(({ partition, epoch }) => {
+                const taken = held.every(({ partition, epoch }) => {
                   const lease = now.find((l) => l.partition === partition);
                   return lease !== undefined && lease.epoch > epoch && lease.owner !== undefined && lease.owner !== victim.owner;
                 });
+                if (taken) outcome = 'taken';
+                // Paused holding the store's write lock (locked for a whole second, long after its lease ran out):
+                // its partitions cannot move while no other process runs the balancer.
+                else if (Date.now() - pausedAt >= 2 * TTL_MS && Date.now() - lastProbe >= 250) {
+                  lastProbe = Date.now();
+                  if (!writeLocked(paths.store)) lockedSince = undefined;
+                  else if (Date.now() - (lockedSince ??= lastProbe) >= 1000) outcome = 'locked';
+                }
+                return outcome !== undefined;
               },
               `partitions ${held.map((h) => h.partition).join(', ')} of paused ${victim.owner} to be taken over`,
               60_000,
@@ -161,14 +181,15 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
             ).catch(async (error) => {
               throw new Error(`${(error as Error).message}; kills so far ${kills}; ${await situation()}`);
             });
-            // Paused inside a view commit, it holds the store's write lock: the new owner's claim waits for it.
-            if (writeLocked(paths.store)) stoppedHoldingLock++;
+            if (outcome === 'taken') stopsTakenOver++;
+            else stoppedHoldingLock++;
+            const resumedAt = Date.now();
             victim.resume();
             stops++;
-            stopTimes.push(Date.now() - pausedAt);
+            stopTimes.push(resumedAt - pausedAt);
             // It runs again (and may try to write under its old epochs) before the next pause.
             await until(
-              () => victim.facts.some((fact) => fact.word === 'own' && fact.data.t > pausedAt + 1) || !victim.alive,
+              () => victim.facts.some((fact) => fact.word === 'resumed' && fact.data.t >= resumedAt) || !victim.alive,
               `paused ${victim.owner} to run again`,
               30_000,
               failed,
@@ -211,13 +232,15 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
       const report = audit.check(journal);
       console.info(
         `lost updates at scale: ${EVENTS} events, ${kills} kills, ${stops} stops (paused ${Math.min(...stopTimes)}–${Math.max(...stopTimes)} ms, ` +
-          `${stoppedHoldingLock} of them holding the view store's write lock), ` +
+          `${stopsTakenOver} taken over, ${stoppedHoldingLock} holding the view store's write lock), ` +
           `chaos ${((chaosEnded - started) / 1000).toFixed(1)} s, catch-up after it ${((caughtUp - chaosEnded) / 1000).toFixed(1)} s; ` +
           JSON.stringify(report.summary),
       );
       expect(report.violations.slice(0, 20)).toEqual([]);
       expect(kills).toBe(KILLS);
       expect(stops).toBe(STOPS);
+      // Half the stops land outside any commit: those partitions must have moved to another process.
+      expect(stopsTakenOver).toBeGreaterThanOrEqual(STOPS / 2);
       // The audit saw work: every partition written under several epochs (it changed hands).
       for (const partition of ['0', '1', '2', '3']) expect(report.summary.epochs[partition] ?? 0).toBeGreaterThanOrEqual(3);
 

@@ -19,6 +19,8 @@ export interface BuilderConfig {
   readonly ttlMs: number;
   readonly skewMs?: number;
   readonly skewAfterMs?: number;
+  /** The lease clock stands still while the process is stopped (see scale-builder.mjs). */
+  readonly stallingClock?: boolean;
   readonly batchSize?: number;
   readonly commitSize?: number;
   readonly sampleMs?: number;
