@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LeaseBalancer, type LeaseStore } from '@riverlog/core';
+import type { LeaseStore } from '@riverlog/core';
+import { LeaseBalancer } from '@riverlog/core/backend';
 import { sqliteLeaseStore } from '@riverlog/sqlite';
 import { until } from '@riverlog/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

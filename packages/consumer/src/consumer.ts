@@ -1,21 +1,23 @@
 import {
-  type AssignmentHooks,
   type Catalog,
   type CheckpointStore,
   type EventOf,
   type Lag,
-  LeaseBalancer,
-  LocalAssignment,
   type LogRecord,
   PARTITION_END,
-  type PartitionAssignment,
   type PositionMap,
   RiverlogError,
+  retryForever,
+} from '@riverlog/core';
+import {
+  type AssignmentHooks,
+  LeaseBalancer,
+  LocalAssignment,
+  type PartitionAssignment,
   readEnds,
   readyPartitions,
-  retryForever,
   waitForChange,
-} from '@riverlog/core';
+} from '@riverlog/core/backend';
 import { CheckpointWriter } from './checkpoint-writer.js';
 import { GroupMember } from './group-member.js';
 import { hookEmitter } from './hooks.js';

@@ -1,16 +1,15 @@
-import {
-  type BackoffPolicy,
-  type CheckpointStore,
-  type EventLog,
-  type GroupBatchControl,
-  type GroupBatchStop,
-  type GroupSubscribable,
-  type Lag,
-  type LogRecord,
-  type ReadBatch,
-  sleep,
-  timeSlice,
+import type {
+  BackoffPolicy,
+  CheckpointStore,
+  EventLog,
+  GroupBatchControl,
+  GroupBatchStop,
+  GroupSubscribable,
+  Lag,
+  LogRecord,
+  ReadBatch,
 } from '@riverlog/core';
+import { sleep, timeSlice } from '@riverlog/core/backend';
 import type { CheckpointWriter } from './checkpoint-writer.js';
 import { lagWithin, type PartitionProgress } from './partition-worker.js';
 import type { RunOutcome } from './record-runner.js';

@@ -1,13 +1,5 @@
-import {
-  type BackoffPolicy,
-  backoffPolicy,
-  type Catalog,
-  type CheckpointStore,
-  checkOptions,
-  defaultLeaseOwner,
-  isGroupSubscribable,
-  RiverlogError,
-} from '@riverlog/core';
+import { type BackoffPolicy, backoffPolicy, type Catalog, type CheckpointStore, isGroupSubscribable, RiverlogError } from '@riverlog/core';
+import { checkOptions, defaultLeaseOwner } from '@riverlog/core/backend';
 import { validateHandlers } from './handlers.js';
 import type { ConsumerHooks, ConsumerOptions, HandlerRetryOptions, LeaseOptions } from './types.js';
 

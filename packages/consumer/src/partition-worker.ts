@@ -1,14 +1,5 @@
-import {
-  type BackoffPolicy,
-  compareOffsets,
-  type EventLog,
-  type Lag,
-  type LogRecord,
-  PARTITION_END,
-  type ReadBatch,
-  sleep,
-  timeSlice,
-} from '@riverlog/core';
+import { type BackoffPolicy, compareOffsets, type EventLog, type Lag, type LogRecord, PARTITION_END, type ReadBatch } from '@riverlog/core';
+import { sleep, timeSlice } from '@riverlog/core/backend';
 import type { RunOutcome } from './record-runner.js';
 import type { PartitionStopReason, TransientRetry } from './types.js';
 

@@ -8,8 +8,8 @@ import {
   type ignore,
   type LogRecord,
   retryForever,
-  sleep,
 } from '@riverlog/core';
+import { sleep } from '@riverlog/core/backend';
 import { classifyRecord, DeadLetterCodes, describeError } from './classify.js';
 import type { ConsumerHooks, ErrorStage, HandlerContext, RetryInfo } from './types.js';
 

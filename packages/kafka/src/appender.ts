@@ -1,4 +1,5 @@
-import { type Envelope, EventTooLargeError, envelopeText, invalidEnvelope, type Position, RiverlogError } from '@riverlog/core';
+import { type Envelope, EventTooLargeError, type Position, RiverlogError } from '@riverlog/core';
+import { envelopeText, invalidEnvelope } from '@riverlog/core/backend';
 import type { ClientShape, KafkaClientLike, KafkaProducerLike, KafkaRecordMetadata, ProducerSettings } from './client.js';
 import type { DedupeWindow } from './dedupe-window.js';
 import { partitionCache } from './partitioner.js';

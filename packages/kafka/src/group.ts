@@ -1,13 +1,12 @@
 import {
   backoffPolicy,
-  checkOptions,
   type GroupBatchControl,
   type GroupBatchStop,
   type GroupSubscribeOptions,
   type ReadBatch,
   RiverlogError,
-  sleep,
 } from '@riverlog/core';
+import { checkOptions, sleep } from '@riverlog/core/backend';
 import type { GroupEvents, KafkaEachBatchPayload } from './client.js';
 import type { KafkaConnection, KafkaLogContext } from './context.js';
 import { recordsFrom } from './records.js';

@@ -1,4 +1,5 @@
-import { checkOptions, type EventLog, type GroupSubscribable, RiverlogError } from '@riverlog/core';
+import { type EventLog, type GroupSubscribable, RiverlogError } from '@riverlog/core';
+import { checkOptions } from '@riverlog/core/backend';
 import { clientShape, type KafkaClientFlavor, type KafkaClientLike, type KafkaLogLevel } from './client.js';
 import { KafkaLogContext, type KafkaTopicSpec } from './context.js';
 import { subscribeGroup } from './group.js';

@@ -1,4 +1,5 @@
-import { checkReadOptions, type ReadBatch, type ReadOptions, RiverlogError, resolveStart, ulid } from '@riverlog/core';
+import { type ReadBatch, type ReadOptions, RiverlogError, ulid } from '@riverlog/core';
+import { checkReadOptions, resolveStart } from '@riverlog/core/backend';
 import { Channel } from './channel.js';
 import type { KafkaEachBatchPayload } from './client.js';
 import type { KafkaConnection, KafkaLogContext } from './context.js';

@@ -1,4 +1,5 @@
-import { envelopeFromKafkaRecord, type LogRecord } from '@riverlog/core';
+import type { LogRecord } from '@riverlog/core';
+import { envelopeFromKafkaRecord } from '@riverlog/core/backend';
 import type { KafkaIncomingMessage } from './client.js';
 
 /**

@@ -1,6 +1,7 @@
 // How an envelope travels as a Kafka record, and what that costs in bytes.
 
-import { type Envelope, STRUCTURED_CONTENT_TYPE } from '@riverlog/core';
+import type { Envelope } from '@riverlog/core';
+import { STRUCTURED_CONTENT_TYPE } from '@riverlog/core/backend';
 
 /**
  * CloudEvents' Kafka protocol binding, structured content mode: the value is

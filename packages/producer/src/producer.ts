@@ -1,17 +1,15 @@
 import {
   type AnyEventDefinition,
-  assertEnvelopeFits,
   type Catalog,
   ClosedError,
-  checkOptions,
   type DataOf,
   type Envelope,
   type EventDefinition,
   type EventLog,
   type EventMeta,
   RiverlogError,
-  serializeEnvelope,
 } from '@riverlog/core';
+import { assertEnvelopeFits, checkOptions, serializeEnvelope } from '@riverlog/core/backend';
 import { AppendQueue, type Emitted } from './append-queue.js';
 
 export { AppendNotAttemptedError, type Emitted } from './append-queue.js';

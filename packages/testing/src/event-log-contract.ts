@@ -13,15 +13,13 @@ import {
   type PartitionInfo,
   type Position,
   type PositionMap,
-  preview,
   type ReadBatch,
   type ReadOptions,
   RiverlogError,
-  readEnds,
-  readLineage,
   t,
   ValidationError,
 } from '@riverlog/core';
+import { preview, readEnds, readLineage } from '@riverlog/core/backend';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { until } from './until.js';
 

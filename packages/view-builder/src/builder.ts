@@ -1,5 +1,7 @@
-import type { DeadLetterSink, EventLog, Lag, PartitionAssignment, PositionMap } from '@riverlog/core';
-import { backoffPolicy, PARTITION_END, sleep } from '@riverlog/core';
+import type { DeadLetterSink, EventLog, Lag, PositionMap } from '@riverlog/core';
+import { backoffPolicy, PARTITION_END } from '@riverlog/core';
+import type { PartitionAssignment } from '@riverlog/core/backend';
+import { sleep } from '@riverlog/core/backend';
 import { BatchReader } from './batches.js';
 import type { Committer } from './committer.js';
 import type { FoldUnit } from './fold.js';

@@ -1,4 +1,5 @@
-import type { DecodeError, ReadBatch, TimeSlice } from '@riverlog/core';
+import type { DecodeError, ReadBatch } from '@riverlog/core';
+import type { TimeSlice } from '@riverlog/core/backend';
 import type { Committer } from './committer.js';
 import { type Classified, classify, type OnUnreadable } from './decode.js';
 import type { View } from './define-view.js';

@@ -1,5 +1,6 @@
 import type { IndexKey, ViewStore } from '@riverlog/core';
-import { checkOptions, RiverlogError } from '@riverlog/core';
+import { RiverlogError } from '@riverlog/core';
+import { checkOptions } from '@riverlog/core/backend';
 import type { AnyView, IndexOf, RowOf } from './define-view.js';
 
 /** A page query of a view: by row key (no `index`) or by one of its indexes, in key order. */

@@ -1,5 +1,6 @@
 import type { BackoffOptions, BackoffPolicy, EventLog, LeaseStore, PositionMap, ViewStore } from '@riverlog/core';
-import { backoffPolicy, checkOptions, defaultLeaseOwner, RiverlogError } from '@riverlog/core';
+import { backoffPolicy, RiverlogError } from '@riverlog/core';
+import { checkOptions, defaultLeaseOwner } from '@riverlog/core/backend';
 import type { OnUnreadable } from './decode.js';
 import type { View } from './define-view.js';
 import type { ViewRetry } from './retries.js';

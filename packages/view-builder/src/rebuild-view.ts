@@ -1,5 +1,6 @@
 import type { PositionMap } from '@riverlog/core';
-import { backoffPolicy, ConflictError, checkOptions, RiverlogError, retryForever } from '@riverlog/core';
+import { backoffPolicy, ConflictError, RiverlogError, retryForever } from '@riverlog/core';
+import { checkOptions } from '@riverlog/core/backend';
 import type { AnyView, View } from './define-view.js';
 import { RUN_OPTIONS, type RunViewOptions } from './options.js';
 import { isFatal } from './retries.js';

@@ -1,12 +1,5 @@
-import {
-  backoffPolicy,
-  type Catalog,
-  checkOptions,
-  type DeadLetterSink,
-  type EventOf,
-  type LogRecord,
-  RiverlogError,
-} from '@riverlog/core';
+import { backoffPolicy, type Catalog, type DeadLetterSink, type EventOf, type LogRecord, RiverlogError } from '@riverlog/core';
+import { checkOptions } from '@riverlog/core/backend';
 import type { Context } from 'aws-lambda';
 import { validateHandlers } from '../handlers.js';
 import { hookEmitter } from '../hooks.js';

@@ -1,4 +1,5 @@
-import { type Catalog, envelopeFromKafkaRecord } from '@riverlog/core';
+import type { Catalog } from '@riverlog/core';
+import { envelopeFromKafkaRecord } from '@riverlog/core/backend';
 import type { Context, MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda';
 import { type BatchItem, batchRunner, type LambdaHandlerOptions } from './batch.js';
 

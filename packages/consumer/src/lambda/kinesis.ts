@@ -1,4 +1,5 @@
-import { type Catalog, decodeUtf8, type LogRecord } from '@riverlog/core';
+import type { Catalog, LogRecord } from '@riverlog/core';
+import { decodeUtf8 } from '@riverlog/core/backend';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { type BatchItem, batchRunner, type LambdaHandlerOptions } from './batch.js';
 

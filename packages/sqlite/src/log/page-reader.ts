@@ -1,4 +1,5 @@
-import { decodeUtf8, type LogRecord } from '@riverlog/core';
+import type { LogRecord } from '@riverlog/core';
+import { decodeUtf8 } from '@riverlog/core/backend';
 import type Database from 'better-sqlite3';
 import { PARTITION_SPAN } from './log-file.js';
 import type { PartitionStatements } from './partition-tables.js';

@@ -1,25 +1,27 @@
 import { resolve } from 'node:path';
 import {
-  assertEnvelopeFits,
   ClosedError,
-  checkOptions,
-  checkReadOptions,
   type Envelope,
   type EventLog,
-  envelopeText,
-  invalidEnvelope,
   LogFormatError,
   type PartitionInfo,
-  type PartitionStart,
   type Position,
   partitionForSubject,
-  preview,
   type ReadBatch,
   type ReadOptions,
   RiverlogError,
+} from '@riverlog/core';
+import {
+  assertEnvelopeFits,
+  checkOptions,
+  checkReadOptions,
+  envelopeText,
+  invalidEnvelope,
+  type PartitionStart,
+  preview,
   resolveStart,
   waitForChange,
-} from '@riverlog/core';
+} from '@riverlog/core/backend';
 import type Database from 'better-sqlite3';
 import { describeSqliteError, isBusy, LOCK_PATIENCE_MS, whileBusy } from '../connection.js';
 import { ChangeWatcher } from './change-watcher.js';

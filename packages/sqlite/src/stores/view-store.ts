@@ -1,4 +1,13 @@
 import {
+  type PositionMap,
+  RiverlogError,
+  type StoredRow,
+  type ViewCommit,
+  type ViewPage,
+  type ViewStore,
+  type ViewStoreLimits,
+} from '@riverlog/core';
+import {
   checkCommit,
   checkFence,
   checkQuery,
@@ -7,18 +16,11 @@ import {
   encodeCursor,
   idConflict,
   idPruneEvery,
-  type PositionMap,
-  RiverlogError,
   rowConflict,
-  type StoredRow,
   sameIndexes,
   tableMismatch,
   unknownTable,
-  type ViewCommit,
-  type ViewPage,
-  type ViewStore,
-  type ViewStoreLimits,
-} from '@riverlog/core';
+} from '@riverlog/core/backend';
 import { openStoreConnection, type SqliteSource, sqliteCode, whileBusy } from '../connection.js';
 import { fromSortable, sortable, upperBound } from './view-keys.js';
 import { chunkFor, VIEW_SCHEMA, type ViewTable, ViewTables } from './view-tables.js';
