@@ -171,7 +171,10 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
                 else if (Date.now() - pausedAt >= 2 * TTL_MS && Date.now() - lastProbe >= 250) {
                   lastProbe = Date.now();
                   if (!writeLocked(paths.store)) lockedSince = undefined;
-                  else if (Date.now() - (lockedSince ??= lastProbe) >= 1000) outcome = 'locked';
+                  else {
+                    lockedSince ??= lastProbe;
+                    if (Date.now() - lockedSince >= 1000) outcome = 'locked';
+                  }
                 }
                 return outcome !== undefined;
               },
