@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineCatalog, defineEvent, t } from '@riverlog/core';
+import { readEnds } from '@riverlog/core/backend';
 import { sqliteLog } from '@riverlog/sqlite';
 import Database from 'better-sqlite3';
 
@@ -19,7 +20,7 @@ const RUNS = 3;
 const PARTITIONS = 4;
 const HERE = fileURLToPath(import.meta.url);
 
-export const about = `${EVENTS.toLocaleString('en-US')} envelopes of ~200 bytes (built beforehand, not timed), ${PARTITIONS} partitions, appended in batches of ${BATCH.toLocaleString('en-US')} (one \`log.append\` call = one transaction), synchronous FULL (the log's default: one fsync per commit). Raw baseline: the same envelopes \`JSON.stringify\`-ed and inserted into a plain table \`events (id INTEGER PRIMARY KEY, body TEXT)\` with better-sqlite3, one transaction per ${BATCH.toLocaleString('en-US')} rows, WAL, synchronous FULL — no id index, no partitions, no dedupe. Read: \`log.read()\` (default maxBatch) of the whole log vs \`SELECT body FROM events ORDER BY id\` iterated + \`JSON.parse\` on the raw table. Fresh files for every run; riverlog and raw interleaved; median of ${RUNS}. Peak RSS: a child process reads a ${BIG.toLocaleString('en-US')}-event log to the end (riverlog: \`log.read()\`; raw: iterating \`SELECT envelope\` + \`JSON.parse\` over the same file's partition tables).`;
+export const about = `${EVENTS.toLocaleString('en-US')} envelopes of ~200 bytes (built beforehand, not timed), ${PARTITIONS} partitions, appended in batches of ${BATCH.toLocaleString('en-US')} (one \`log.append\` call = one transaction), synchronous FULL (the log's default: one fsync per commit). Raw baseline: the same envelopes \`JSON.stringify\`-ed and inserted into a plain table \`events (id INTEGER PRIMARY KEY, body TEXT)\` with better-sqlite3, one transaction per ${BATCH.toLocaleString('en-US')} rows, WAL, synchronous FULL — no id index, no partitions, no dedupe. Read: \`log.read()\` (default batchSize) of the whole log vs \`SELECT body FROM events ORDER BY id\` iterated + \`JSON.parse\` on the raw table. Fresh files for every run; riverlog and raw interleaved; median of ${RUNS}. Peak RSS: a child process reads a ${BIG.toLocaleString('en-US')}-event log to the end (riverlog: \`log.read()\`; raw: iterating \`SELECT envelope\` + \`JSON.parse\` over the same file's partition tables).`;
 
 const catalog = defineCatalog([defineEvent('cart/add', { data: { sku: t.string, quantity: t.number } })]);
 const envelope = (i) =>
@@ -31,7 +32,7 @@ async function logAppend(path, events) {
   const started = performance.now();
   for (let i = 0; i < events.length; i += BATCH) await log.append(events.slice(i, i + BATCH));
   const seconds = (performance.now() - started) / 1000;
-  const heads = await log.heads();
+  const heads = await readEnds(log, Array.from({ length: PARTITIONS }, (_, p) => String(p)), {});
   await log.close();
   const stored = Object.values(heads).reduce((sum, head) => sum + Number(head) + 1, 0);
   if (stored !== events.length) throw new Error(`log holds ${stored} of ${events.length}`);
@@ -59,7 +60,7 @@ async function logRead(path) {
   const started = performance.now();
   let count = 0;
   for await (const batch of log.read()) {
-    for (const record of batch) if (record.event.type) count++;
+    for (const record of batch.records) if (record.event.type) count++;
   }
   const seconds = (performance.now() - started) / 1000;
   await log.close();
@@ -91,7 +92,7 @@ async function readChild(mode, path) {
   if (mode === 'log') {
     const log = sqliteLog({ path });
     for await (const batch of log.read()) {
-      for (const record of batch) if (record.event.type) count++;
+      for (const record of batch.records) if (record.event.type) count++;
     }
     await log.close();
   } else {
