@@ -113,7 +113,7 @@ describe('createProducer: emit', () => {
       type: 'product/create',
       subject: 'p1',
       source,
-      dataschema: 'product/create@1',
+      dataschema: catalog.dataschema('product/create'),
       data: { id: 'p1', name: 'Boot' },
       correlationid: 'c1',
     });
@@ -510,6 +510,16 @@ describe('createProducer: backpressure, flush and close', () => {
     expect(attempt({ maxBatch: 10 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
     expect(attempt({ lingr: 5 })).toThrow(/unknown option "lingr"; did you mean "linger"/);
     expect(attempt({ batchsize: 5 })).toThrow(/did you mean "batchSize"/);
+  });
+
+  it('reports NaN as NaN, not as null (issue 9 finding 5)', async () => {
+    const producer = createProducer({ log: memoryLog(), catalog, source });
+    const error = await rejection(producer.emit('product/create', 'p1', { id: Number.NaN, name: 'Boot' } as never));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toContain('data.id: expected string, got NaN');
+    expect(() => createProducer({ log: memoryLog(), catalog, source, batchSize: Number.NaN })).toThrow(
+      'batchSize must be a whole number ≥ 1, got NaN',
+    );
   });
 
   it('refuses emitMany of something that is not an array with a coded error (issue 9 finding 5)', async () => {
