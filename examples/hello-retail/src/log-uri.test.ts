@@ -10,10 +10,10 @@ describe('openLog', () => {
 
   it('opens a SQLite log at a path, with the partitions asked for', async () => {
     const path = join(dir, 'a.db');
-    const log = await openLog(`sqlite:${path}?partitions=3`);
+    const log = openLog(`sqlite:${path}?partitions=3`);
     try {
       expect(log.uri).toContain(path);
-      expect(await log.partitions()).toEqual(['0', '1', '2']);
+      expect((await log.partitions()).map((p) => p.id)).toEqual(['0', '1', '2']);
     } finally {
       await log.close();
     }
@@ -21,7 +21,7 @@ describe('openLog', () => {
 
   it('accepts sqlite:///absolute/path', async () => {
     const path = join(dir, 'b.db');
-    const log = await openLog(`sqlite://${path}`);
+    const log = openLog(`sqlite://${path}`);
     try {
       expect(log.uri).toContain(path);
     } finally {
@@ -30,8 +30,8 @@ describe('openLog', () => {
   });
 
   it('opens a memory log', async () => {
-    const log = await openLog('memory:?partitions=2');
-    expect(await log.partitions()).toEqual(['0', '1']);
+    const log = openLog('memory:?partitions=2');
+    expect((await log.partitions()).map((p) => p.id)).toEqual(['0', '1']);
     await log.close();
   });
 
@@ -40,8 +40,8 @@ describe('openLog', () => {
     ['retail.db', 'unknown scheme ""'],
     ['sqlite:', 'sqlite: needs a file path'],
     ['memory:?partitions=0', 'partitions must be a whole number ≥ 1, got "0"'],
-  ])('refuses %s with a message saying why and what works', async (uri, reason) => {
-    await expect(openLog(uri)).rejects.toMatchObject({ code: 'INVALID_LOG_URI', message: expect.stringContaining(reason) });
-    await expect(openLog(uri)).rejects.toThrow(/Use one of sqlite:<path>, memory:/);
+  ])('refuses %s at once with a message saying why and what works', (uri, reason) => {
+    expect(() => openLog(uri)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining(reason) }));
+    expect(() => openLog(uri)).toThrow(/Use one of sqlite:<path>, memory:/);
   });
 });

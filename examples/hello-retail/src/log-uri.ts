@@ -14,12 +14,14 @@ export const LOG_SCHEMES = ['sqlite:<path>', 'memory:', 'kafka://<host:port>/<to
  *   if absent, with the broker's default partitions unless `?partitions=<n>`).
  *
  * Both take `?partitions=<n>` for a new log (default 4). The same program
- * runs unchanged on each: only this URI changes.
+ * runs unchanged on each: only this URI changes. Like riverlog's own
+ * factories it is synchronous: a Kafka log connects on its first call. A URI
+ * it cannot read throws `INVALID_OPTION` saying why and what works.
  *
  * @example
- * const log = await openLog(process.env.RIVERLOG_LOG ?? 'sqlite:retail.db');
+ * const log = openLog(process.env.RIVERLOG_LOG ?? 'sqlite:retail.db');
  */
-export async function openLog(uri: string): Promise<EventLog> {
+export function openLog(uri: string): EventLog {
   const colon = uri.indexOf(':');
   const scheme = colon < 0 ? '' : uri.slice(0, colon);
   const [rest = '', query = ''] = uri.slice(colon + 1).split('?', 2);
@@ -50,5 +52,5 @@ function partitionsParam(uri: string, params: URLSearchParams): number | undefin
 }
 
 function invalid(uri: string, reason: string): RiverlogError {
-  return new RiverlogError('INVALID_LOG_URI', `Cannot open log ${JSON.stringify(uri)}: ${reason}. Use one of ${LOG_SCHEMES.join(', ')}.`);
+  return new RiverlogError('INVALID_OPTION', `Cannot open log ${JSON.stringify(uri)}: ${reason}. Use one of ${LOG_SCHEMES.join(', ')}.`);
 }

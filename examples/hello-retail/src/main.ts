@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { sqliteCheckpointStore, sqliteDeadLetters, sqliteViewStore } from '@riverlog/sqlite';
-import { openView, rebuildView } from '@riverlog/view-builder';
+import { openView, rebuildView, type ViewEntry } from '@riverlog/view-builder';
 import { openLog } from './log-uri.js';
 import { type Photographer, photographerRegistryView } from './photographer-registry.js';
 import { categoriesView, productsView } from './product-catalog.js';
@@ -21,7 +21,7 @@ const dir = mkdtempSync(join(tmpdir(), 'hello-retail-'));
 const uri = process.env.RIVERLOG_LOG ?? `sqlite:${join(dir, 'retail.db')}`;
 const nameOf = (id: string | null) => (id === null ? null : (people[id as keyof typeof people]?.name ?? id));
 
-const log = await openLog(uri);
+const log = openLog(uri);
 const stores = { path: join(dir, 'views.db') };
 const store = sqliteViewStore(stores);
 const checkpoints = sqliteCheckpointStore(stores);
@@ -30,7 +30,7 @@ const deadLetters = sqliteDeadLetters(stores);
 console.log('Hello Retail on riverlog');
 console.log(`  log:   ${log.uri}`);
 console.log(`  views: sqlite:${stores.path}`);
-const earlier = Object.keys(await log.heads()).length > 0;
+const earlier = await holdsEvents();
 if (earlier) console.log('  note:  the log already holds events; the day is played on top of them, and the views fold them all');
 console.log('');
 
@@ -54,7 +54,7 @@ try {
     onRefused: (error) => console.log(`         ✗ refused, nothing written: ${error.message}`),
   });
   let records = 0;
-  for await (const batch of log.read()) records += batch.length;
+  for await (const batch of log.read()) records += batch.records.length;
   console.log(`\nThe script emitted ${report.emitted} events; with the service's assignments the log holds ${records}.`);
   await retail.stop();
 
@@ -70,7 +70,7 @@ try {
   const after = await allRows(store, winnerView);
   const same = isDeepStrictEqual(before, after);
   console.log(
-    `\nRebuilt ${rebuilt.table} from the start of the log in ${Math.round(performance.now() - rebuiltAt)} ms; reads switched from ${rebuilt.previous} to ${await openView(winnerView, store).table()}.`,
+    `\nRebuilt ${rebuilt.table} from the start of the log in ${Math.round(performance.now() - rebuiltAt)} ms; reads switched from ${rebuilt.previous} to ${await openView(winnerView, store).current()}.`,
   );
   console.log(`  ${after.length} rows, ${same ? 'identical to' : 'DIFFERENT FROM'} ${rebuilt.previous} ${same ? '✓' : '✗'}`);
   if (!same) process.exitCode = 1;
@@ -83,7 +83,7 @@ try {
 console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(2)} s.`);
 
 async function printViews(): Promise<void> {
-  const categories = (await openView(categoriesView, store).list('byName')).map((r) => r.value);
+  const categories = await values(openView(categoriesView, store).all({ index: 'byName' }));
   print('Categories (who created each first)', categories, [
     { title: 'category', cell: (c) => c.category },
     { title: 'created by', cell: (c) => nameOf(c.createdBy) },
@@ -91,7 +91,7 @@ async function printViews(): Promise<void> {
     { title: 'first product', cell: (c) => c.firstProduct },
   ]);
 
-  const products = (await openView(productsView, store).list('byCategory')).map((r) => r.value);
+  const products = await values(openView(productsView, store).all({ index: 'byCategory' }));
   print('Products by category, then name', products, [
     { title: 'category', cell: (p) => p.category },
     { title: 'name', cell: (p) => p.name },
@@ -101,7 +101,7 @@ async function printViews(): Promise<void> {
     { title: 'image', cell: (p) => p.image },
   ]);
 
-  const photographers = (await openView(photographerRegistryView, store).list('photographers')).map((r) => r.value as Photographer);
+  const photographers = (await values(openView(photographerRegistryView, store).all({ index: 'photographers' }))) as Photographer[];
   print('Photographer registry', photographers, [
     { title: 'photographer', cell: (p) => nameOf(p.id) },
     { title: 'phone', cell: (p) => p.phone },
@@ -111,7 +111,7 @@ async function printViews(): Promise<void> {
   ]);
 
   const contributions = openView(winnerView, store);
-  const byProduct = (await contributions.list('products')).map((r) => r.value as Contribution);
+  const byProduct = (await values(contributions.all({ index: 'products' }))) as Contribution[];
   print('Contributions per product', byProduct, [
     { title: 'product', cell: (c) => c.id },
     { title: 'purchases', cell: (c) => c.purchases, right: true },
@@ -120,7 +120,7 @@ async function printViews(): Promise<void> {
     { title: 'photographer', cell: (c) => nameOf(c.photographer) },
     { title: 'points', cell: (c) => c.photographerPoints, right: true },
   ]);
-  const scores = (await contributions.list('people')).map((r) => r.value as Score);
+  const scores = (await values(contributions.all({ index: 'people' }))) as Score[];
   print('Scores per person', scores, [
     { title: 'person', cell: (s) => s.name ?? s.id },
     { title: 'as creator', cell: (s) => s.creatorPoints, right: true },
@@ -132,6 +132,19 @@ async function printViews(): Promise<void> {
   console.log(
     `  top photographer: ${top.photographer ? `${top.photographer.name ?? top.photographer.id} (${top.photographer.photographerPoints} points)` : '—'}`,
   );
+}
+
+/** Whether the log holds any event yet: reads up to its first record. */
+async function holdsEvents(): Promise<boolean> {
+  for await (const batch of log.read({ batchSize: 1 })) if (batch.records.length > 0) return true;
+  return false;
+}
+
+/** The values of every row a reader lists, page after page. */
+async function values<R>(rows: AsyncIterable<ViewEntry<R>>): Promise<R[]> {
+  const out: R[] = [];
+  for await (const { value } of rows) out.push(value);
+  return out;
 }
 
 function print<R>(title: string, rows: readonly R[], columns: readonly Column<R>[]): void {

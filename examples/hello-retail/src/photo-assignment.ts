@@ -1,17 +1,10 @@
 import { type Consumer, createConsumer, ignore } from '@riverlog/consumer';
-import {
-  type CheckpointStore,
-  compareOffsets,
-  type DeadLetterSink,
-  type EventLog,
-  type Position,
-  RiverlogError,
-  type ViewStore,
-} from '@riverlog/core';
+import { type CheckpointStore, compareOffsets, type DeadLetterSink, type EventLog, type Position, type ViewStore } from '@riverlog/core';
 import { createProducer } from '@riverlog/producer';
 import { openView, type ViewReader } from '@riverlog/view-builder';
 import { type RetailEvent, retailCatalog } from './catalog.js';
 import { derivedEventId } from './domain.js';
+import { RetailError } from './errors.js';
 import { type Photographer, type ProductAssignment, photographerRegistryView, type RegistryRow } from './photographer-registry.js';
 
 /** The envelope `source` of every assignment this service makes. */
@@ -82,7 +75,7 @@ export function photoAssigner(options: PhotoAssignerOptions): PhotoAssigner {
       const { product, photographer } = pair;
       tried.add(product.id);
       const eventId = derivedEventId(trigger.id, `photo/assigned:${product.id}`);
-      const at = await producer.emit(
+      const { position: at } = await producer.emit(
         'photo/assigned',
         product.id,
         { id: product.id, photographer: photographer.id },
@@ -108,9 +101,10 @@ async function nextPair(
   registry: ViewReader<RegistryRow, string>,
   tried: ReadonlySet<string>,
 ): Promise<{ product: ProductAssignment; photographer: Photographer } | undefined> {
-  const free = (await registry.list('free')).map((row) => row.value as Photographer);
+  const free: Photographer[] = [];
+  for await (const { value } of registry.all({ index: 'free' })) free.push(value as Photographer);
   if (free.length === 0) return undefined;
-  for (const { value } of await registry.list('waiting')) {
+  for await (const { value } of registry.all({ index: 'waiting' })) {
     const product = value as ProductAssignment;
     if (tried.has(product.id)) continue;
     const photographer = free.find((candidate) => !product.released.includes(candidate.id));
@@ -119,7 +113,7 @@ async function nextPair(
   return undefined;
 }
 
-/** Waits until the registry (the table its alias names) has folded `position`. */
+/** Waits until the registry (the table of the version it reads) has folded `position`. */
 async function registryReached(
   store: ViewStore,
   registry: ViewReader<RegistryRow, string>,
@@ -128,11 +122,11 @@ async function registryReached(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const table = await registry.table();
+    const { table } = registry;
     const reached = (await store.positions(table))[position.partition];
     if (reached !== undefined && compareOffsets(reached, position.offset) >= 0) return;
     if (Date.now() > deadline) {
-      throw new RiverlogError(
+      throw new RetailError(
         'REGISTRY_BEHIND',
         `photo assignment: the photographer registry (${table}) has not folded partition ${position.partition}, offset ${position.offset} within ${timeoutMs} ms; is its view running?`,
       );
@@ -143,7 +137,7 @@ async function registryReached(
 
 export interface PhotoAssignmentOptions extends PhotoAssignerOptions {
   readonly checkpoints: CheckpointStore;
-  readonly deadLetter: DeadLetterSink;
+  readonly deadLetters: DeadLetterSink;
   /** The consumer group. Default `photo-assignment`. */
   readonly group?: string;
   /** Called for each assignment made. */
@@ -159,9 +153,9 @@ export interface PhotoAssignmentOptions extends PhotoAssignerOptions {
  * next waiting product.
  *
  * @example
- * const service = photoAssignment({ log, store, checkpoints, deadLetter });
+ * const service = photoAssignment({ log, store, checkpoints, deadLetters });
  * await service.consumer.start();
- * await service.consumer.drain();
+ * await service.consumer.caughtUp();
  * await service.stop();
  */
 export function photoAssignment(options: PhotoAssignmentOptions): { readonly consumer: Consumer; stop(): Promise<void> } {
@@ -175,7 +169,7 @@ export function photoAssignment(options: PhotoAssignmentOptions): { readonly con
     catalog: retailCatalog,
     group: options.group ?? 'photo-assignment',
     checkpoints: options.checkpoints,
-    deadLetter: options.deadLetter,
+    deadLetters: options.deadLetters,
     handlers: {
       'product/create': react,
       'product/image': react,

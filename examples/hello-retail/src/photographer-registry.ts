@@ -76,7 +76,7 @@ const withoutAssignment = (list: readonly string[], productId: string) => list.f
  *
  * @example
  * const registry = openView(photographerRegistryView, store);
- * const [best] = await registry.list('free', { limit: 1 }); // fewest completed first
+ * const [best] = (await registry.list({ index: 'free', limit: 1 })).rows; // fewest completed first
  */
 export const photographerRegistryView = definePhotographerRegistryView(1);
 

@@ -34,7 +34,7 @@ function isEarlier(time: string, productId: string, than: Category): boolean {
  *
  * @example
  * const runner = runView(categoriesView, { log, store });
- * await openView(categoriesView, store).list('byName');
+ * const { rows } = await openView(categoriesView, store).list({ index: 'byName' });
  */
 export const categoriesView = defineCategoriesView(1);
 
@@ -62,7 +62,7 @@ export function defineCategoriesView(version: number) {
  * possible if the create was dead-lettered) is kept and the rest filled in later.
  *
  * @example
- * const shoes = await openView(productsView, store).list('byCategory', { prefix: ['Shoes'] });
+ * const shoes = await openView(productsView, store).list({ index: 'byCategory', prefix: ['Shoes'] });
  */
 export const productsView = defineProductsView(1);
 

@@ -22,7 +22,7 @@ describe('rebuilding the views from history (SQLite log and stores)', () => {
   const closers: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
-    log = await openLog(`sqlite:${join(dir, 'retail.db')}`);
+    log = openLog(`sqlite:${join(dir, 'retail.db')}`);
     const stores = { path: join(dir, 'views.db') };
     store = sqliteViewStore(stores);
     const checkpoints = sqliteCheckpointStore(stores);

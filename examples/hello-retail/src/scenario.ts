@@ -198,7 +198,8 @@ export async function playDay(options: PlayOptions): Promise<DayReport> {
           const again = { ...act.event, meta } as RetailEmit;
           const [first] = await producer.emitMany([again]);
           const [second] = await producer.emitMany([again]);
-          const twice = { id: meta.id, first: first as Position, second: second as Position };
+          if (!first || !second) throw new Error(`emitMany resolved no result for the resent ${act.event.type}`);
+          const twice = { id: meta.id, first: first.position, second: second.position };
           resent.push(twice);
           options.onResent?.(twice);
           emitted += 1;

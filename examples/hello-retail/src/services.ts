@@ -1,6 +1,7 @@
 import type { CheckpointStore, DeadLetterSink, EventLog, PositionMap, ViewStore } from '@riverlog/core';
-import { RiverlogError } from '@riverlog/core';
+import { readEnds } from '@riverlog/core/backend';
 import { runView, type ViewRunner } from '@riverlog/view-builder';
+import { RetailError } from './errors.js';
 import { type Assignment, photoAssignment } from './photo-assignment.js';
 import { photographerRegistryView } from './photographer-registry.js';
 import { categoriesView, productsView } from './product-catalog.js';
@@ -46,22 +47,25 @@ export async function startRetail(options: RetailOptions): Promise<Retail> {
     log,
     store,
     checkpoints: options.checkpoints,
-    deadLetter: deadLetters,
+    deadLetters,
     ...(options.onAssigned ? { onAssigned: options.onAssigned } : {}),
   });
   await assignment.consumer.start();
 
+  // The service appends while it reacts: settled once a round of catching up
+  // left the log where it found it. Each round reads only what is new.
   async function settle({ timeoutMs = 15_000 } = {}): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let before = await log.heads();
+    const partitions = (await log.partitions()).map((partition) => partition.id);
+    let before = await readEnds(log, partitions, {});
     while (Date.now() < deadline) {
-      await assignment.consumer.drain({ timeoutMs: Math.max(1, deadline - Date.now()) });
+      await assignment.consumer.caughtUp({ timeoutMs: Math.max(1, deadline - Date.now()) });
       await Promise.all(runners.map((runner) => runner.caughtUp()));
-      const after = await log.heads();
-      if (sameHeads(before, after)) return;
+      const after = await readEnds(log, partitions, before);
+      if (sameEnds(before, after)) return;
       before = after;
     }
-    throw new RiverlogError('SETTLE_TIMEOUT', `Hello Retail did not settle within ${timeoutMs} ms.`);
+    throw new RetailError('SETTLE_TIMEOUT', `Hello Retail did not settle within ${timeoutMs} ms.`);
   }
 
   return {
@@ -74,7 +78,7 @@ export async function startRetail(options: RetailOptions): Promise<Retail> {
   };
 }
 
-function sameHeads(a: PositionMap, b: PositionMap): boolean {
+function sameEnds(a: PositionMap, b: PositionMap): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }

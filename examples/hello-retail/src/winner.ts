@@ -72,13 +72,14 @@ function score(view: ApplyContext<WinnerRow>, userId: string): Score {
  * Contributions per product and scores per person. The creator earns a point
  * per purchase; the photographer a point per purchase made after their photo.
  *
- * A purchase sits in the product's partition and credits two rows: the
- * product's, and the person's found on it (a multi-entity view, through
- * `changes({...})`). The view-builder commits those changes with the
- * partition's checkpoint in one transaction, so a redelivered purchase never
- * counts twice — no `lastEventId` guard, no bare `ADD 1`. Person rows only
- * ever receive increments (and their own partition's name), so they come out
- * the same however partitions interleave.
+ * A purchase sits in the product's partition and credits up to three rows:
+ * the product's, and the people's found on it (a multi-entity view, through
+ * `changes({...})`). The view-builder writes each row guarded by its version
+ * and marked with what it has applied, and folds each event id once, so a
+ * redelivered or resent purchase never counts twice — no `lastEventId`
+ * guard, no bare `ADD 1` — even though person rows are fed by many
+ * partitions. Person rows only ever receive increments (and their own
+ * partition's name), so they come out the same however partitions interleave.
  *
  * @example
  * const { creator, photographer } = await winners(store);
@@ -162,7 +163,7 @@ export interface Winners {
  */
 export async function winners(store: ViewStore): Promise<Winners> {
   const view = openView(winnerView, store);
-  const [creator] = await view.list('topCreators', { limit: 1 });
-  const [photographer] = await view.list('topPhotographers', { limit: 1 });
+  const [creator] = (await view.list({ index: 'topCreators', limit: 1 })).rows;
+  const [photographer] = (await view.list({ index: 'topPhotographers', limit: 1 })).rows;
   return { creator: creator?.value as Score | undefined, photographer: photographer?.value as Score | undefined };
 }

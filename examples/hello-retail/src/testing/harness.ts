@@ -7,8 +7,10 @@ import {
   memoryDeadLetters,
   memoryLog,
   memoryViewStore,
+  type PositionMap,
   type ViewStore,
 } from '@riverlog/core';
+import { readEnds } from '@riverlog/core/backend';
 import { type AnyView, runView } from '@riverlog/view-builder';
 import { type RetailEvent, retailCatalog } from '../catalog.js';
 import type { Assignment } from '../photo-assignment.js';
@@ -56,13 +58,22 @@ export async function playOnMemory(partitions = 4): Promise<PlayedDay> {
 export async function recordsByPartition(log: EventLog): Promise<Map<string, LogRecord[]>> {
   const byPartition = new Map<string, LogRecord[]>();
   for await (const batch of log.read()) {
-    for (const record of batch) {
+    for (const record of batch.records) {
       const list = byPartition.get(record.position.partition) ?? [];
       list.push(record);
       byPartition.set(record.position.partition, list);
     }
   }
   return byPartition;
+}
+
+/** Where each partition of `log` ends now: the offset of its last record (partitions with none are missing). */
+export async function logEnds(log: EventLog): Promise<PositionMap> {
+  return readEnds(
+    log,
+    (await log.partitions()).map((partition) => partition.id),
+    {},
+  );
 }
 
 /** Decodes records with the retail catalog; throws on any that does not decode. */
