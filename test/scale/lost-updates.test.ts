@@ -220,7 +220,7 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
           return Object.entries(heads).every(([partition, head]) => positions[partition] === head);
         },
         'the view to reach the end of every partition',
-        300_000,
+        240_000,
         failed,
       );
       const caughtUp = Date.now();
@@ -250,6 +250,6 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
       audit.close();
       await Promise.all([log.close(), store.close(), leases.close()]);
     },
-    15 * 60_000,
+    8 * 60_000,
   );
 });
