@@ -44,7 +44,11 @@ class MemberPartition implements PartitionProgress {
   batch: ReadBatch | undefined;
   handledInBatch = 0;
   readonly controller = new AbortController();
-  constructor(readonly partition: string) {}
+  constructor(
+    readonly partition: string,
+    /** The log keeps the group's offsets: where this partition resumed is not known here. */
+    readonly startUnknown: boolean,
+  ) {}
   get state(): PartitionProgress['state'] {
     return this.stopped ? 'stopped' : this.started ? 'running' : 'starting';
   }
@@ -123,7 +127,7 @@ export class GroupMember {
   private entry(partition: string): MemberPartition {
     let entry = this.partitions.get(partition);
     if (!entry) {
-      entry = new MemberPartition(partition);
+      entry = new MemberPartition(partition, this.options.checkpoints === undefined);
       this.partitions.set(partition, entry);
     }
     return entry;

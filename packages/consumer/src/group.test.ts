@@ -85,6 +85,23 @@ describe('createConsumer on a log that runs consumer groups (Kafka), one checkpo
     expect(consumer.status().assignment).toBe('group');
   });
 
+  it('caughtUp() resolves for partitions assigned at their end, whose offsets only the log knows', async () => {
+    const { log } = groupLog();
+    await log.append([ping('a', 1), ping('b', 2), ping('c', 3)]);
+    const first = createConsumer({ log, catalog, group: 'g', deadLetters: memoryDeadLetters(), handlers: handlers([]) });
+    await first.start();
+    await first.caughtUp({ timeoutMs: 5000 });
+    await first.stop();
+    const handled: number[] = [];
+    const second = createConsumer({ log, catalog, group: 'g', deadLetters: memoryDeadLetters(), handlers: handlers(handled) });
+    await second.start();
+    await second.caughtUp({ timeoutMs: 5000 });
+    await log.append([ping('a', 4)]);
+    await second.caughtUp({ timeoutMs: 5000 });
+    await second.stop();
+    expect(handled).toEqual([4]);
+  });
+
   it('with checkpoints: that store only, loaded where a partition starts and written before a batch returns; the group offsets are never used', async () => {
     const { log, subscriptions, groupOffsets } = groupLog();
     const inner = memoryCheckpointStore();

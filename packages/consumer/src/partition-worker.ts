@@ -15,6 +15,12 @@ export interface PartitionProgress {
   /** No longer this consumer's (lost, handed back, revoked, ended or stopped). */
   readonly gone: boolean;
   readonly state: 'starting' | 'running' | 'stopped';
+  /**
+   * Where it resumed is not known here (a log-run group keeping its own
+   * offsets, before the first record): a caught-up batch then stands for
+   * everything before it being finished.
+   */
+  readonly startUnknown?: boolean;
   lag(): Lag | undefined;
 }
 
@@ -22,7 +28,7 @@ export interface PartitionProgress {
 export function reached(progress: PartitionProgress, target: string | undefined): boolean {
   if (target === undefined) return true;
   const finished = progress.finished;
-  if (finished === undefined) return false;
+  if (finished === undefined) return progress.startUnknown === true && progress.caughtUp;
   if (finished === PARTITION_END) return true;
   if (target === PARTITION_END) return false;
   return compareOffsets(finished, target) >= 0;
