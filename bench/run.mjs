@@ -3,12 +3,15 @@
 // A suite is an ES module exporting `title` and `run()`, which resolves with rows:
 //   { name, unit, riverlog, baseline?, baselineName?, minRatio?, minAbsolute?, maxAbsolute?, note? }
 // `riverlog` and `baseline` are measured in the same run, same machine.
+// RIVERLOG_BENCH_QUICK=1 runs every suite once on small sizes, to check that
+// it works (no numbers worth keeping): bench/RESULTS.md is not written.
 import { readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const only = process.argv.slice(2);
+const quick = process.env.RIVERLOG_BENCH_QUICK === '1';
 const files = (await readdir(`${here}suites`)).filter((f) => f.endsWith('.mjs')).sort();
 const sections = [];
 let failures = 0;
@@ -40,7 +43,9 @@ for (const file of files) {
 const header = '| benchmark | riverlog | baseline | baseline value | ratio | target | note |\n|---|---|---|---|---|---|---|';
 const body = sections.map((s) => `## ${s.title}\n\n${s.about ? `${s.about}\n\n` : ''}${header}\n${s.lines.join('\n')}\n`).join('\n');
 const machine = `Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${new Date().toISOString().slice(0, 10)}`;
-if (only.length === 0) {
+if (quick) {
+  console.log('\nquick run (RIVERLOG_BENCH_QUICK=1): small sizes, bench/RESULTS.md not written');
+} else if (only.length === 0) {
   await writeFile(
     `${here}RESULTS.md`,
     `# Benchmark results\n\nWritten by \`npm run bench\`; riverlog and its baseline are measured in the same run. ${machine}. Shared machines are noisy: read the ratios.\n\n${body}`,

@@ -8,10 +8,12 @@ import { createProducer } from '@riverlog/producer';
 
 export const title = 'Producer';
 
-const EVENTS = 50_000;
+/** RIVERLOG_BENCH_QUICK=1: small sizes, one run (a check that the suite works). */
+const QUICK = process.env.RIVERLOG_BENCH_QUICK === '1';
+const EVENTS = QUICK ? 2_000 : 50_000;
 const BATCH = 500;
-const CONCURRENT = 1_000;
-const RUNS = 5;
+const CONCURRENT = QUICK ? 100 : 1_000;
+const RUNS = QUICK ? 1 : 5;
 const source = 'bench';
 const catalog = defineCatalog([defineEvent('cart/add', { data: { sku: t.string, quantity: t.number } })]);
 const subject = (i) => `cart-${i % 1000}`;

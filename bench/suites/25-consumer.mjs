@@ -10,11 +10,13 @@ import { sqliteCheckpointStore, sqliteLog } from '@riverlog/sqlite';
 import Database from 'better-sqlite3';
 
 export const title = 'Consumer (SQLite log)';
-export const about =
-  'A consumer with a handler that counts, checkpointing to a SQLite checkpoint store with its defaults, against a raw better-sqlite3 select + JSON.parse of the same rows and a bare `log.read` loop. ~200-byte events, 4 partitions; riverlog and baselines interleaved, median of 5.';
 
-const EVENTS = 200_000;
-const RUNS = 5;
+/** RIVERLOG_BENCH_QUICK=1: small sizes, one run (a check that the suite works). */
+const QUICK = process.env.RIVERLOG_BENCH_QUICK === '1';
+const EVENTS = QUICK ? 4_000 : 200_000;
+const RUNS = QUICK ? 1 : 5;
+
+export const about = `A consumer with a handler that counts, checkpointing to a SQLite checkpoint store with its defaults, against a raw better-sqlite3 select + JSON.parse of the same rows and a bare \`log.read\` loop. ${EVENTS.toLocaleString('en-US')} events of ~200 bytes, 4 partitions; riverlog and baselines interleaved, median of ${RUNS}.`;
 const catalog = defineCatalog([
   defineEvent('cart/add', { data: { sku: t.string, quantity: t.number, note: t.string } }),
   defineEvent('cart/remove', { data: { sku: t.string } }),
@@ -59,7 +61,7 @@ async function logRead(path) {
   const log = sqliteLog({ path });
   const started = performance.now();
   let count = 0;
-  for await (const batch of log.read()) count += batch.length;
+  for await (const batch of log.read()) count += batch.records.length;
   const seconds = (performance.now() - started) / 1000;
   await log.close();
   if (count !== EVENTS) throw new Error(`log.read saw ${count} of ${EVENTS}`);
@@ -75,7 +77,7 @@ async function consume(path, dir, run) {
     catalog,
     group: 'bench',
     checkpoints,
-    deadLetter: memoryDeadLetters(),
+    deadLetters: memoryDeadLetters(),
     handlers: {
       'cart/add': () => {
         count++;
@@ -85,7 +87,7 @@ async function consume(path, dir, run) {
   });
   const started = performance.now();
   await consumer.start();
-  await consumer.drain({ timeoutMs: 600_000 });
+  await consumer.caughtUp({ timeoutMs: 600_000 });
   const seconds = (performance.now() - started) / 1000;
   await consumer.stop();
   await checkpoints.close();

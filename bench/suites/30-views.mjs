@@ -1,8 +1,10 @@
 // Building a catalog view (products by id, listed by category) from
-// product/create + product/image events on SQLite: runView against a
-// hand-written better-sqlite3 upsert loop over the same events from the same
-// log, in the same run; and the peak RSS of a 1,000,000-event replay into the
-// view, measured in a child process (this file, started with `replay-child`).
+// product/create + product/image events on SQLite: runView (row guards and
+// the id window on, its defaults) against a hand-written better-sqlite3
+// upsert loop over the same events from the same log, in the same run; the
+// cost of the id window (runView with idWindow: 0); and the throughput and
+// peak RSS of a 1,000,000-event replay into the view, measured in a child
+// process (this file, started with `replay-child`).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,17 +12,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineCatalog, defineEvent, t } from '@riverlog/core';
 import { sqliteLog, sqliteViewStore } from '@riverlog/sqlite';
-import { defineView, replay, runView } from '@riverlog/view-builder';
+import { DEFAULT_ID_WINDOW, defineView, openView, replay, runView } from '@riverlog/view-builder';
 import Database from 'better-sqlite3';
 
-export const title = 'Views';
-export const about =
-  'A products view (by id, plus a byCategory index sorted by name) folded from product/create + product/image events read from the SQLite log into the SQLite view store, each batch committed with its checkpoint. Baseline: the same events read from the same log and upserted by hand with better-sqlite3 (WAL, synchronous FULL, one transaction per batch with a checkpoint row, no validation).';
-
-const EVENTS = 100_000;
-const REPLAY_EVENTS = 1_000_000;
-const RUNS = 3;
+/** RIVERLOG_BENCH_QUICK=1: small sizes, one run (a check that the suite works). */
+const QUICK = process.env.RIVERLOG_BENCH_QUICK === '1';
+const EVENTS = QUICK ? 4_000 : 100_000;
+const REPLAY_EVENTS = QUICK ? 20_000 : 1_000_000;
+const RUNS = QUICK ? 1 : 3;
 const HERE = fileURLToPath(import.meta.url);
+
+export const title = 'Views';
+export const about = `A products view (by id, plus a byCategory index sorted by name) folded from ${EVENTS.toLocaleString('en-US')} product/create + product/image events read from the SQLite log into the SQLite view store with \`runView\`'s defaults: every row written guarded by the version it read and marked with the offsets it applied, each event id checked against and added to the view's id window (the newest ${DEFAULT_ID_WINDOW.toLocaleString('en-US')} ids), rows, ids and checkpoint in one commit. Baseline: the same events read from the same log and upserted by hand with better-sqlite3 (WAL, synchronous FULL, one transaction per batch with a checkpoint row; no validation, no guards, no dedupe). The id window's cost: the same runView with \`idWindow: 0\`. The row guards cannot be turned off: their cost is inside every runView number. riverlog and baselines interleaved, median of ${RUNS}.`;
 
 const catalog = defineCatalog([
   defineEvent('product/create', { data: { id: t.string, brand: t.string, name: t.string, description: t.string, category: t.string } }),
@@ -41,6 +44,8 @@ const products = defineView({
 });
 
 const TIME = '2026-11-22T00:00:00.000Z';
+const CREATE_SCHEMA = catalog.dataschema('product/create');
+const IMAGE_SCHEMA = catalog.dataschema('product/image');
 const CATEGORIES = ['shoes', 'coats', 'hats', 'bags', 'shirts', 'socks', 'belts', 'scarves'];
 
 /** `total` events: each product is created, then imaged 500 creations later (so mostly in another batch). */
@@ -59,11 +64,11 @@ function* shopEvents(total) {
         description: 'A fine thing for the bench',
         category: CATEGORIES[k % 8],
       };
-      yield { ...envelope(id), type: 'product/create', dataschema: 'product/create@1', data };
+      yield { ...envelope(id), type: 'product/create', dataschema: CREATE_SCHEMA, data };
     }
     if (k >= lag) {
       const id = `product-${k - lag}`;
-      yield { ...envelope(id), type: 'product/image', dataschema: 'product/image@1', data: { id, image: `https://img.example/${id}.jpg` } };
+      yield { ...envelope(id), type: 'product/image', dataschema: IMAGE_SCHEMA, data: { id, image: `https://img.example/${id}.jpg` } };
     }
   }
 }
@@ -79,23 +84,32 @@ async function fillLog(path, total) {
     }
   }
   if (chunk.length > 0) await log.append(chunk);
-  const heads = await log.heads();
   await log.close();
-  return heads;
 }
 
-async function riverlogView(logPath, storePath) {
+/** Rows listed in an index under a prefix, page after page. */
+async function countRows(reader, index, prefix) {
+  let rows = 0;
+  for await (const _row of reader.all({ index, prefix })) rows++;
+  return rows;
+}
+
+/** runView to caught up, timed; `options` on top of the defaults (e.g. `{ idWindow: 0 }`). */
+async function riverlogView(logPath, storePath, options = {}) {
   const log = sqliteLog({ path: logPath });
   const store = sqliteViewStore({ path: storePath });
   const started = performance.now();
-  const runner = runView(products, { log, store });
+  const runner = runView(products, { log, store, ...options });
   await runner.caughtUp();
   const seconds = (performance.now() - started) / 1000;
+  const { duplicates, conflicts } = runner.status();
   await runner.stop();
-  const rows = (await store.query(products.table, { index: 'byCategory', prefix: ['shoes'] })).length;
+  const rows = await countRows(openView(products, store), 'byCategory', ['shoes']);
   await store.close();
   await log.close();
   if (rows !== EVENTS / 2 / 8) throw new Error(`riverlog view: ${rows} shoes, expected ${EVENTS / 2 / 8}`);
+  if (duplicates !== 0 || conflicts !== 0)
+    throw new Error(`riverlog view: ${duplicates} duplicates, ${conflicts} conflicts, expected none`);
   return EVENTS / seconds;
 }
 
@@ -114,16 +128,16 @@ async function handWritten(logPath, storePath) {
   );
   const image = db.prepare('UPDATE products SET image = ? WHERE id = ?');
   const checkpoint = db.prepare('INSERT INTO checkpoint VALUES (?, ?) ON CONFLICT DO UPDATE SET last_offset = excluded.last_offset');
-  const commit = db.transaction((batch) => {
-    for (const { event } of batch) {
+  const commit = db.transaction((records) => {
+    for (const { event } of records) {
       if (event.type === 'product/create') upsert.run(event.data);
       else if (event.type === 'product/image') image.run(event.data.image, event.data.id);
     }
-    const last = batch[batch.length - 1].position;
+    const last = records[records.length - 1].position;
     checkpoint.run(last.partition, last.offset);
   });
   const started = performance.now();
-  for await (const batch of log.read({ from: 'earliest' })) commit(batch);
+  for await (const batch of log.read({ from: 'earliest' })) if (batch.records.length > 0) commit(batch.records);
   const seconds = (performance.now() - started) / 1000;
   const rows = db.prepare("SELECT count(*) FROM products WHERE category = 'shoes'").pluck().get();
   db.close();
@@ -152,7 +166,7 @@ async function replayChild(mode, logPath, storePath) {
     events = (await replay({ log, into: products, store, onProgress: (p) => sample(p.records) })).events;
   } else {
     for await (const batch of log.read({ from: 'earliest' })) {
-      events += batch.length;
+      events += batch.records.length;
       sample(events);
     }
   }
@@ -183,13 +197,17 @@ export async function run() {
     let n = 0;
     const fresh = () => join(dir, `store-${n++}.db`);
     await riverlogView(logPath, fresh()); // warm-up: JIT and file cache
+    await riverlogView(logPath, fresh(), { idWindow: 0 });
     await handWritten(logPath, fresh());
     const river = [];
+    const noWindow = [];
     const hand = [];
     for (let i = 0; i < RUNS; i++) {
       river.push(await riverlogView(logPath, fresh()));
+      noWindow.push(await riverlogView(logPath, fresh(), { idWindow: 0 }));
       hand.push(await handWritten(logPath, fresh()));
     }
+    const runs = (values) => values.map(Math.round).join(', ');
 
     const bigLog = join(dir, 'big.db');
     await fillLog(bigLog, REPLAY_EVENTS);
@@ -198,13 +216,22 @@ export async function run() {
     if (replayed.events !== REPLAY_EVENTS) throw new Error(`replay folded ${replayed.events} events, expected ${REPLAY_EVENTS}`);
     return [
       {
-        name: `runView products + byCategory, ${EVENTS.toLocaleString('en-US')} events, SQLite log → SQLite view store`,
+        name: `runView products + byCategory, ${EVENTS.toLocaleString('en-US')} events, SQLite log → SQLite view store (row guards, id window on)`,
         unit: 'events/s',
         riverlog: median(river),
         baseline: median(hand),
         baselineName: 'better-sqlite3 upsert loop',
         minRatio: 0.5,
         minAbsolute: 100_000,
+        note: `runView's defaults; the row guards are always on (no option turns them off), so their cost is part of this number and of every runView row; runs: ${runs(river)} vs ${runs(hand)}`,
+      },
+      {
+        name: `the id window's cost: runView as above vs with \`idWindow: 0\``,
+        unit: 'events/s',
+        riverlog: median(river),
+        baseline: median(noWindow),
+        baselineName: 'runView, idWindow: 0 (no duplicate detection; row guards still on)',
+        note: `the ratio is what the window of ${DEFAULT_ID_WINDOW.toLocaleString('en-US')} ids leaves: one \`store.seen\` lookup per batch and one id row per event, pruned in bulk; runs with idWindow 0: ${runs(noWindow)}`,
       },
       {
         name: `replay of ${REPLAY_EVENTS.toLocaleString('en-US')} events into the view (child process)`,
@@ -212,6 +239,7 @@ export async function run() {
         riverlog: REPLAY_EVENTS / replayed.seconds,
         baseline: REPLAY_EVENTS / readOnly.seconds,
         baselineName: 'log.read alone',
+        note: 'the view fold of `replay({ into: products, store })`: row guards and the id window on, as in runView',
       },
       {
         name: `peak RSS through that ${REPLAY_EVENTS.toLocaleString('en-US')}-event replay`,
