@@ -151,6 +151,14 @@ export function openStoreConnection(
       return whileBusy(() => {
         ensureOpen();
         return work();
+      }).catch((error: unknown) => {
+        throw isBusy(error)
+          ? new RiverlogError(
+              'STORE_BUSY',
+              `${what} on ${location}: another connection held the file's write lock for over ${LOCK_PATIENCE_MS} ms. Nothing was written; retry (workers do). Keep leases in a file of their own so a stalled writer cannot hold them up.`,
+              { cause: error },
+            )
+          : error;
       });
     },
     close() {

@@ -178,6 +178,20 @@ describe('sqliteViewStore', () => {
     }
   });
 
+  it("creates a table that exists already without waiting for another connection's write lock (a runner restarting while another is paused in a commit)", async () => {
+    await open().createTable('v', { indexes: ['byName'], idWindow: 10 });
+    const restarted = open();
+    const other = new Database(join(dir, 'views.db'));
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      await restarted.createTable('v', { indexes: ['byName'], idWindow: 10 });
+      await expect(restarted.createTable('v', { indexes: ['other'], idWindow: 10 })).rejects.toMatchObject({ code: 'INVALID_VIEW' });
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+  });
+
   it('keeps views in the log file on the log connection, and a store closed there leaves the connection open', async () => {
     const db = new Database(join(dir, 'shared.db'));
     try {

@@ -235,6 +235,12 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     limits,
     async createTable(table, spec) {
       checkTableSpec(table, spec);
+      // Most calls find the table there already: a read says so without waiting for another writer's lock.
+      const existing = await read(table, (found) => found?.indexes);
+      if (existing) {
+        if (!sameIndexes(existing, spec.indexes)) throw tableMismatch(table, existing, spec.indexes);
+        return;
+      }
       await write(() => {
         const found = tables.find(table);
         if (!found) tables.create(table, [...spec.indexes], spec.idWindow);
