@@ -36,7 +36,11 @@ export const DeadLetterCodes = {
 export function classifyRecord<C extends Catalog>(catalog: C, record: LogRecord): Classified<EventOf<C>> {
   const decoded = decodeRecord(catalog, record);
   if (decoded._tag === 'Right') return { kind: 'event', event: decoded.right as EventOf<C> };
-  const error = decoded.left;
+  return classifyFailure(decoded.left);
+}
+
+/** Which of the three failures a `DecodeError` is. */
+export function classifyFailure(error: DecodeError): Exclude<Classified<never>, { kind: 'event' }> {
   switch (error.kind) {
     case 'unknown-type':
       return { kind: 'unknown-type', type: error.type ?? '', error };

@@ -291,7 +291,8 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
         writer?.finished(record.position);
         changed();
       },
-      mayContinue: assignment ? () => assignment.holds(partition) : () => true,
+      // Without leases a partition is only ever given up through stop(): no check per record.
+      mayContinue: assignment && mode === 'leases' ? () => assignment.holds(partition) : () => true,
       onStarted: (after) => emit('onPartitionStart', { partition, after, epoch }),
       onEnded: () => endPartition(partition, worker),
       onStopped: (reason, error) => {

@@ -4,13 +4,14 @@ import {
   type DeadLetter,
   type DeadLetterSink,
   type DecodeError,
+  decodeRecord,
   type EventOf,
   type ignore,
   type LogRecord,
   retryForever,
 } from '@riverlog/core';
 import { sleep } from '@riverlog/core/backend';
-import { classifyRecord, DeadLetterCodes, describeError } from './classify.js';
+import { type Classified, classifyFailure, DeadLetterCodes, describeError } from './classify.js';
 import type { ConsumerHooks, ErrorStage, HandlerContext, RetryInfo } from './types.js';
 
 /**
@@ -71,9 +72,10 @@ export function runRecord<C extends Catalog, Context extends HandlerContext>(
   signal: AbortSignal,
   options: RecordRunnerOptions<C, Context>,
 ): RunOutcome | Promise<RunOutcome> {
-  const classified = classifyRecord(options.catalog, record);
-  if (classified.kind !== 'event') return notAnEvent(record, classified, signal, options);
-  const { event } = classified;
+  // decodeRecord, not classifyRecord: no wrapper object per record on the hot path.
+  const decoded = decodeRecord(options.catalog, record);
+  if (decoded._tag === 'Left') return notAnEvent(record, classifyFailure(decoded.left), signal, options);
+  const event = decoded.right as EventOf<C>;
   const handler = options.handlers[event.type] as Handler<C, Context> | typeof ignore;
   if (typeof handler !== 'function') {
     options.emit('onIgnored', { record, type: event.type });
@@ -106,7 +108,7 @@ type Handler<C extends Catalog, Context> = (event: EventOf<C>, context: Context)
 /** A record that is not a known, readable event: dead letter, ignore, or stop. */
 function notAnEvent<C extends Catalog, Context extends HandlerContext>(
   record: LogRecord,
-  classified: Exclude<ReturnType<typeof classifyRecord>, { kind: 'event' }>,
+  classified: Exclude<Classified<never>, { kind: 'event' }>,
   signal: AbortSignal,
   options: RecordRunnerOptions<C, Context>,
 ): RunOutcome | Promise<RunOutcome> {
