@@ -112,6 +112,31 @@ describe('runView', () => {
     await expect(runner.caughtUp()).rejects.toThrow(/stopped/);
   });
 
+  test('caughtUp() called at once (and the alias switch waiting for it) reads the backlog once, not once more to find its end', async () => {
+    const inner = memoryLog({ partitions: 4 });
+    const events = shopEvents(60);
+    await inner.append(events);
+    let read = 0;
+    const log = withRecords(inner, (record) => {
+      read++;
+      return record;
+    });
+    // A store slow to create the table: caughtUp() is asked before the runner holds any partition.
+    const memory = memoryViewStore();
+    const store: ViewStore = {
+      ...memory,
+      limits: memory.limits,
+      createTable: async (table, spec) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return memory.createTable(table, spec);
+      },
+    };
+    const runner = runView(tallyView, { log, store, batchSize: 10 });
+    await runner.caughtUp();
+    await runner.stop();
+    expect(read).toBe(events.length);
+  });
+
   test('restarting resumes from the checkpoint without applying anything twice', async () => {
     const log = memoryLog({ partitions: 4 });
     const store = memoryViewStore();

@@ -173,17 +173,24 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
 
   // A running view keeps the process alive, as a listening server does, until stopped.
   const keepAlive = setInterval(() => {}, 2 ** 30);
+  // Settled once the assignment made its first round (or the run ended): until then no partition is known to be this process's.
+  let markStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => {
+    markStarted = resolve;
+  });
   let done: Promise<void> = Promise.resolve();
   done = (async () => {
     try {
       await committer.createTable({ indexes: v.indexNames, idWindow: resolved.idWindow });
       if (stopping.signal.aborted) return;
       await assignment.start();
+      markStarted();
       await builder.run();
     } catch (error) {
       // A transient failure whose retry `stop()` ended is not the view's failure.
       if (!stopping.signal.aborted || isFatal(error)) failure = error;
     } finally {
+      markStarted();
       stopping.abort();
       builder.stop();
       clearInterval(keepAlive);
@@ -215,9 +222,12 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
    * partitions other processes build (or none yet) are read from the stored
    * checkpoint to their end; those this process builds are measured from
    * where its own read stands once that read reaches their end, so a
-   * catch-up does not read its backlog twice.
+   * catch-up does not read its backlog twice. Which partitions are this
+   * process's is known once the assignment made its first round: asked
+   * before (`caughtUp()` right after `runView`), it waits for that round.
    */
   async function ends(): Promise<PositionMap> {
+    await started;
     const stored = await committer.positions();
     progress.learn(stored);
     const ids = (await retries.run('partitions', () => log.partitions())).map((partition) => partition.id);
