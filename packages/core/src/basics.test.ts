@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { encodeIndexKey } from './index-key.js';
-import { memoryLeaseStore } from './memory/leases.js';
 import { advance, compareOffsets, partitionForSubject } from './position.js';
 import { ulid, ulidTime } from './ulid.js';
 
@@ -53,15 +52,3 @@ describe('encodeIndexKey', () => {
   });
 });
 
-describe('memoryLeaseStore', () => {
-  it('gives a partition to one owner until the lease expires', async () => {
-    let now = 0;
-    const leases = memoryLeaseStore(() => now);
-    expect(await leases.acquire('g', '0', 'a', 100)).toBe(true);
-    expect(await leases.acquire('g', '0', 'b', 100)).toBe(false);
-    now = 150;
-    expect(await leases.renew('g', '0', 'a', 100)).toBe(false);
-    expect(await leases.acquire('g', '0', 'b', 100)).toBe(true);
-    expect((await leases.list('g')).map((l) => l.owner)).toEqual(['b']);
-  });
-});

@@ -133,7 +133,7 @@ describe('catalog.decode', () => {
       [{ specversion: '0.3' }, 'specversion'],
     ];
     for (const [change, path] of broken) {
-      const decoded = catalog.decode({ ...current, data: { ...current.data, extra: 1 }, ...change });
+      const decoded = catalog.decode({ ...current, data: { ...(current.data as object), extra: 1 }, ...change });
       expect((decoded as E.Left<DecodeError>).left).toMatchObject({ kind: 'not-envelope', issues: [expect.objectContaining({ path })] });
     }
   });
