@@ -161,7 +161,7 @@ export function describeEvolution(backend: Backend): void {
         await s.checkRows();
         s.checkHandled(s.oldConsumer, s.produced);
         s.checkHandled(s.newConsumer, s.produced);
-        for (const service of [s.oldConsumer, s.newConsumer, s.oldView, s.newView]) expect(service.errors).toEqual([]);
+        for (const service of [s.oldConsumer, s.newConsumer, s.oldView, s.newView]) expect(service.failures()).toEqual([]);
         expect(await s.world.deadLetters.list()).toEqual([]);
       });
 
@@ -214,8 +214,10 @@ export function describeEvolution(backend: Backend): void {
           ).catch(() => undefined); // the expect below shows the difference
           expect(await rowsOf(rule.shared.v1, s.world.store)).toEqual(rule.foldShared(readable));
           // Visible: hooks, dead letters (the consumer group's and the view's), and the view's checkpoint stays before it.
-          expect(s.oldConsumer.errors).toEqual([{ partition: '0', code: 'UNREADABLE_VERSION', deployed: 'v1' }]);
-          expect(s.oldView.errors).toEqual([{ partition: '0', code: 'UNREADABLE_VERSION', deployed: 'v1' }]);
+          expect(s.oldConsumer.failures()).toEqual([
+            expect.objectContaining({ partition: '0', code: 'UNREADABLE_VERSION', deployed: 'v1', stage: 'unreadable' }),
+          ]);
+          expect(s.oldView.failures()).toEqual([expect.objectContaining({ partition: '0', code: 'UNREADABLE_VERSION', deployed: 'v1' })]);
           expect(await lettersOf(s.world, 'billing')).toEqual([`UNREADABLE_VERSION ${at}`]);
           expect(await lettersOf(s.world, rule.shared.v1.table)).toEqual([`UNREADABLE_VERSION ${at}`]);
           const positions = await s.world.store.positions(rule.shared.v1.table);
@@ -247,7 +249,7 @@ export function describeEvolution(backend: Backend): void {
         s.checkHandled(s.newConsumer, s.produced);
         // Only the readers on v1 ever reported anything.
         for (const service of [s.oldConsumer, s.newConsumer, s.oldView, s.newView]) {
-          expect(service.errors.filter((e) => e.deployed === 'v2')).toEqual([]);
+          expect(service.failures().filter((e) => e.deployed === 'v2')).toEqual([]);
         }
       });
     });
@@ -349,7 +351,7 @@ export function describeRename(backend: Backend): void {
       // The view that ran through the deploy, and one built on the renamed catalog from the start.
       expect.soft(await rowsOf(levels, w.store), 'the view redeployed on the renamed catalog').toEqual(expectedLevels());
       expect.soft(await rowsOf(freshView, w.store), 'a view built on the renamed catalog').toEqual(expectedLevels());
-      for (const service of [consumer, view, fresh]) expect(service.errors).toEqual([]);
+      for (const service of [consumer, view, fresh]) expect(service.failures()).toEqual([]);
       expect(await w.deadLetters.list()).toEqual([]);
 
       // A replay filtered by the new name sees the events stored under the old one too.
