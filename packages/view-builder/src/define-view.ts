@@ -114,6 +114,8 @@ export interface View<C extends AnyCatalog = AnyCatalog, S = unknown, T extends 
   readonly catalog: C;
   /** The event types the view folds. */
   readonly types: readonly T[];
+  /** The names those types are stored under in a log: each type and its former names (`renamedFrom`), for read filters. */
+  readonly readTypes: readonly string[];
   /** The names of its secondary indexes. */
   readonly indexNames: readonly I[];
   /** How many of the newest event ids it remembers to fold each id once. */
@@ -225,8 +227,11 @@ function build(spec: ViewSpec<AnyCatalog, unknown, string, string>): View<AnyCat
         )(deepFreeze(initialValue));
   const keyOf = spec.key as ((event: Envelope) => RowKeys) | undefined;
 
+  // Events stored under a type's former name (renamedFrom) decode as the new type: the view folds them too.
+  const readTypes = (spec.catalog as AnyCatalog).storedTypes([...handlers.keys()]);
+  const handled = new Set(readTypes);
   const fold: ViewFold<unknown> = {
-    handles: (type) => handlers.has(type),
+    handles: (type) => handled.has(type),
     keysOf(event) {
       const keys = keyOf ? keyOf(event) : event.subject;
       if (keys === undefined) return [];
@@ -259,6 +264,7 @@ function build(spec: ViewSpec<AnyCatalog, unknown, string, string>): View<AnyCat
     table: `${name}@${spec.version}`,
     catalog: spec.catalog,
     types: [...handlers.keys()],
+    readTypes,
     indexNames: indexEntries.map(([index]) => index),
     idWindow,
     fold,

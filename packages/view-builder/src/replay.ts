@@ -149,14 +149,16 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
   const sink = view && store ? await viewSink(view, store, options as ReplayToViewOptions<AnyView>, reporter, counters) : undefined;
   const from = sink ? await sink.from(options.from, limits) : resolveFrom(options.from);
   const types = view ? view.types : options.types;
+  // What the log stores them under: each type and its former names (renamedFrom); decoded events carry the new name.
+  const readTypes = view ? view.readTypes : types && (catalog as AnyCatalog).storedTypes(types as readonly string[]);
   const subjects = !view && options.subjects ? new Set(options.subjects) : undefined;
   const handler = view ? undefined : (into as ReplayHandler<Envelope>);
   const slice = timeSlice();
   const finished = new Set<string>();
 
   const read: AsyncIterable<ReadBatch> = limits
-    ? log.read({ from, partitions: Object.keys(limits), batchSize, ...(types ? { types } : {}), ...signalOf(options) })
-    : readLineage(log, { from, batchSize, ...(types ? { types } : {}), ...signalOf(options) });
+    ? log.read({ from, partitions: Object.keys(limits), batchSize, ...(readTypes ? { types: readTypes } : {}), ...signalOf(options) })
+    : readLineage(log, { from, batchSize, ...(readTypes ? { types: readTypes } : {}), ...signalOf(options) });
   for await (const batch of read) {
     const partition = batch.partition;
     if (finished.has(partition)) continue;
@@ -333,7 +335,7 @@ async function refuseSkippingFrom(
       if (done !== undefined && reached(done, offset)) continue;
     }
     // Skipping is harmless only where nothing is left to fold (up to `to`).
-    ends ??= await readEnds(log, partitions, checkpoint, { types: view.types });
+    ends ??= await readEnds(log, partitions, checkpoint, { types: view.readTypes });
     const end = limits?.[partition] ?? ends[partition];
     if (end === undefined || (done !== undefined && reached(done, end))) continue;
     throw new RiverlogError(

@@ -33,6 +33,14 @@ export interface ViewStatus extends Readonly<ViewCounters> {
   readonly error?: unknown;
 }
 
+/** How long `caughtUp()` may wait: the same options on the view runner and the consumer. */
+export interface CaughtUpOptions {
+  /** Gives up with `CAUGHT_UP_TIMEOUT` after this many milliseconds. */
+  readonly timeoutMs?: number;
+  /** Gives up with `CAUGHT_UP_TIMEOUT` when it aborts (the view goes on). */
+  readonly signal?: AbortSignal;
+}
+
 /** A running view. */
 export interface ViewRunner {
   /** The table it builds, `${name}@${version}`. */
@@ -40,12 +48,17 @@ export interface ViewRunner {
   /** Its name in the leases. */
   readonly owner: string;
   /**
-   * Resolves with the checkpoint once the view has folded everything the log
-   * held when called (all partitions, whichever process builds them).
-   * Rejects if the view stops first, or if a partition it waits for stopped
-   * on an unreadable event.
+   * Resolves with the checkpoint (the positions reached) once the view has
+   * folded everything the log held when called (all partitions, whichever
+   * process builds them). Rejects with `CAUGHT_UP_TIMEOUT` after `timeoutMs`
+   * or when `signal` aborts (naming the partitions still behind; the view
+   * goes on), `STOPPED` if the view stops first, and with the partition's
+   * error if a partition it waits for stopped on an unreadable event.
+   *
+   * @example
+   * const positions = await runner.caughtUp({ timeoutMs: 10_000 }); // { '0': '41', '1': 'end' }
    */
-  caughtUp(): Promise<PositionMap>;
+  caughtUp(options?: CaughtUpOptions): Promise<PositionMap>;
   /** A snapshot: partitions, checkpoint, lag, retries under way, stopped partitions, counters. */
   status(): ViewStatus;
   /** Stops reading, commits what is folded (one attempt), gives back leases. Does not close the log or store. */
@@ -56,6 +69,33 @@ export interface ViewRunner {
 
 /** How often the stored checkpoint is read while someone waits in `caughtUp()`, for partitions other processes build. */
 const POLL_MS = 100;
+
+/** `timeoutMs` and `signal` as one signal, or none. */
+function caughtUpSignal(options: CaughtUpOptions): AbortSignal | undefined {
+  const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
+  const present = [options.signal, timeout].filter((signal): signal is AbortSignal => signal !== undefined);
+  return present.length <= 1 ? present[0] : AbortSignal.any(present);
+}
+
+/** Settles as `promise` does, or rejects with `signal`'s reason when it aborts first. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', abort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', abort);
+        reject(error);
+      },
+    );
+  });
+}
 
 function stoppedError(table: string, what: string): RiverlogError {
   return new RiverlogError('STOPPED', `View ${table} ${what}; start it again with runView.`);
@@ -234,7 +274,7 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
     const readEndsOf = (partitions: readonly string[], after: PositionMap) =>
       partitions.length === 0
         ? Promise.resolve({})
-        : retries.run('read', () => readEnds(log, partitions, after, { types: v.types, signal: stopping.signal }));
+        : retries.run('read', () => readEnds(log, partitions, after, { types: v.readTypes, signal: stopping.signal }));
     const own = ids.filter((id) => builder.building.has(id));
     const measured = await Promise.all([
       readEndsOf(
@@ -250,24 +290,40 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
     return Object.assign({}, ...measured);
   }
 
-  async function waitCaughtUp(): Promise<PositionMap> {
+  async function waitCaughtUp(signal?: AbortSignal, measured?: (target: PositionMap) => void): Promise<PositionMap> {
     if (stopping.signal.aborted) throw failure ?? stoppedError(table, 'is stopped');
-    const target = await ends();
+    const target = await abortable(ends(), signal);
+    measured?.(target);
     if (stopping.signal.aborted) throw failure ?? stoppedError(table, 'stopped before it caught up');
     for (const stopped of builder.stopped.values()) {
       const end = target[stopped.partition];
       if (end !== undefined && !reached(progress.positions()[stopped.partition], end)) throw stopped.error;
     }
-    const waiting = progress.wait(target);
+    const waiting = progress.wait(target, signal);
     poll();
     return waiting;
   }
 
-  function caughtUp(): Promise<PositionMap> {
+  function caughtUp(callOptions: CaughtUpOptions = {}): Promise<PositionMap> {
+    const signal = caughtUpSignal(callOptions);
+    let target: PositionMap | undefined;
     pendingCaughtUps++;
-    return waitCaughtUp().finally(() => {
-      pendingCaughtUps--;
-    });
+    return waitCaughtUp(signal, (measured) => {
+      target = measured;
+    })
+      .catch((error) => {
+        if (!signal?.aborted || error !== signal.reason) throw error;
+        const timedOut = signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError';
+        throw new RiverlogError(
+          'CAUGHT_UP_TIMEOUT',
+          `View ${table}: caughtUp() gave up because ${timedOut ? 'its time ran out' : 'its signal was aborted'}; still behind on ${
+            target ? progress.behind(target) : 'every partition (where the log ends was not known yet)'
+          }. Is the view stuck (status().retries, status().stopped)?`,
+        );
+      })
+      .finally(() => {
+        pendingCaughtUps--;
+      });
   }
 
   if (options.switchAlias ?? true) {
