@@ -60,7 +60,7 @@ export async function startRetail(options: RetailOptions): Promise<Retail> {
     let before = await readEnds(log, partitions, {});
     while (Date.now() < deadline) {
       await assignment.consumer.caughtUp({ timeoutMs: Math.max(1, deadline - Date.now()) });
-      await Promise.all(runners.map((runner) => runner.caughtUp()));
+      await Promise.all(runners.map((runner) => runner.caughtUp({ timeoutMs: Math.max(1, deadline - Date.now()) })));
       const after = await readEnds(log, partitions, before);
       if (sameEnds(before, after)) return;
       before = after;

@@ -483,11 +483,45 @@ describe('createConsumer', () => {
     await log.append([create('a')]);
     await consumer.start();
     await expect(consumer.caughtUp({ timeoutMs: 50 })).rejects.toMatchObject({
-      code: 'DRAIN_TIMEOUT',
-      message: expect.stringContaining('partition 0 (finished nothing)'),
+      code: 'CAUGHT_UP_TIMEOUT',
+      message: expect.stringMatching(/its time ran out; still behind on partition 0 \(finished nothing\)/),
     });
     gate.resolve();
     await consumer.stop();
+  });
+
+  it('caughtUp() resolves with the positions reached, per partition', async () => {
+    const { log, consumer } = setup({ log: memoryLog({ partitions: 2 }) });
+    await log.append([create(subjectIn(0, 2)), create(subjectIn(0, 2, 'q')), create(subjectIn(1, 2))]);
+    await consumer.start();
+    expect(await consumer.caughtUp({ timeoutMs: 5000 })).toEqual(await ends(log));
+    expect(await ends(log)).toEqual({ '0': '1', '1': '0' });
+    await consumer.stop();
+  });
+
+  it("caughtUp() gives up with CAUGHT_UP_TIMEOUT when the caller's signal aborts, and with STOPPED when the consumer stops", async () => {
+    const gate = deferred();
+    const { log, consumer } = setup({
+      log: memoryLog({ partitions: 1 }),
+      handlers: { 'product/create': () => gate.promise, 'product/image': ignore, 'product/purchase': ignore },
+    });
+    await log.append([create('a')]);
+    await consumer.start();
+    const controller = new AbortController();
+    const aborted = consumer.caughtUp({ signal: controller.signal });
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({
+      code: 'CAUGHT_UP_TIMEOUT',
+      message: expect.stringMatching(/its signal was aborted; still behind on partition 0/),
+    });
+    const waiting = consumer.caughtUp();
+    const stopping = consumer.stop(); // waits for the handler in flight, which waits for the gate
+    await expect(waiting).rejects.toMatchObject({
+      code: 'STOPPED',
+      message: expect.stringContaining('handed back before they caught up: 0'),
+    });
+    gate.resolve();
+    await stopping;
   });
 
   it('caughtUp() waits for what the log held when called, also records appended while it runs before', async () => {

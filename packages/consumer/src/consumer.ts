@@ -26,6 +26,7 @@ import { type PartitionProgress, PartitionWorker, reached } from './partition-wo
 import { type RecordRunnerOptions, runRecord } from './record-runner.js';
 import { RetryBoard } from './retry-board.js';
 import type {
+  CaughtUpOptions,
   Consumer,
   ConsumerOptions,
   ConsumerStatus,
@@ -38,6 +39,9 @@ import type {
 
 const byName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
 const isLeaseLost = (error: unknown) => error instanceof RiverlogError && error.code === 'LEASE_LOST';
+/** Why a `caughtUp()` signal aborted: its `timeoutMs` ran out (a timeout signal's reason), or the caller's signal. */
+const why = (signal: AbortSignal) =>
+  signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError' ? 'its time ran out' : 'its signal was aborted';
 
 /**
  * Subscribes a consumer group to a log: every record of every partition (or
@@ -426,25 +430,27 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
         );
       }
       if (done() || (once && rounds > 0)) return;
-      if (signal?.aborted || state !== 'running') {
-        const why = state !== 'running' ? `the consumer is ${state}` : 'its time ran out';
+      if (state !== 'running') {
+        throw new RiverlogError('STOPPED', `${where}: caughtUp() ended because the consumer is ${state}; still behind on ${behind()}.`);
+      }
+      if (signal?.aborted) {
         throw new RiverlogError(
-          'DRAIN_TIMEOUT',
-          `${where}: caughtUp() gave up because ${why}; still behind on ${behind()}. Is a handler stuck?`,
+          'CAUGHT_UP_TIMEOUT',
+          `${where}: caughtUp() gave up because ${why(signal)}; still behind on ${behind()}. Is a handler stuck?`,
         );
       }
       await waitForChange(progress, 'progress', signal);
     }
   }
 
-  async function caughtUp(callOptions: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<void> {
+  async function caughtUp(callOptions: CaughtUpOptions = {}): Promise<PositionMap> {
     if (state !== 'running') throw new RiverlogError('INVALID_STATE', `${where}: caughtUp() needs a running consumer; it is ${state}.`);
     const signals = [callOptions.signal, callOptions.timeoutMs === undefined ? undefined : AbortSignal.timeout(callOptions.timeoutMs)];
     const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
     const signal = present.length === 0 ? undefined : AbortSignal.any(present);
-    const covered = new Set<string>();
+    const seen = new Map<string, PartitionProgress>();
     for (;;) {
-      const fresh = progresses().filter((entry) => !covered.has(entry.partition) && !entry.gone);
+      const fresh = progresses().filter((entry) => !seen.has(entry.partition) && !entry.gone);
       if (fresh.length === 0) {
         // A child made ready by a parent that ended is taken at the assignment's next round.
         const waiting = await notStartedYet();
@@ -492,9 +498,25 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
             .join(', '),
         signal,
       );
-      for (const entry of fresh) covered.add(entry.partition);
+      for (const entry of fresh) seen.set(entry.partition, entry);
+    }
+    // A stop hands every partition back: what it was waiting for did not happen.
+    if (state !== 'running') {
+      const left = [...seen.values()].filter((entry) => entry.finished !== PARTITION_END).map((entry) => entry.partition);
+      throw new RiverlogError(
+        'STOPPED',
+        `${where}: caughtUp() ended because the consumer is ${state}; partitions handed back before they caught up: ${left.join(', ') || '(none)'}.`,
+      );
     }
     await writer?.flush();
+    // Where it got to: the partitions it still works on, and those it read to their end.
+    const positions: Record<string, string> = {};
+    const current = new Map(progresses().map((entry) => [entry.partition, entry]));
+    for (const [partition, first] of seen) {
+      const entry = current.get(partition) ?? first;
+      if (entry.finished !== undefined && (!entry.gone || entry.finished === PARTITION_END)) positions[partition] = entry.finished;
+    }
+    return positions;
   }
 
   options.signal?.addEventListener('abort', () => void consumer.stop().catch(() => {}), { once: true });

@@ -3,6 +3,7 @@ export { type Classified, classifyRecord, DeadLetterCodes } from './classify.js'
 export { createConsumer } from './consumer.js';
 export { deadLetterCatalog, deadLetterEvent, type LogDeadLettersOptions, logDeadLetters } from './dead-letters.js';
 export type {
+  CaughtUpOptions,
   CheckpointPolicy,
   Consumer,
   ConsumerHandlers,

@@ -236,6 +236,14 @@ export interface ConsumerStatus {
   readonly retries: readonly RetryStatus[];
 }
 
+/** How long `caughtUp()` may wait: the same options on the consumer and the view runner. */
+export interface CaughtUpOptions {
+  /** Gives up with `CAUGHT_UP_TIMEOUT` after this many milliseconds. */
+  readonly timeoutMs?: number;
+  /** Gives up with `CAUGHT_UP_TIMEOUT` when it aborts (the worker goes on). */
+  readonly signal?: AbortSignal;
+}
+
 /**
  * A running subscription of a consumer group to a log.
  *
@@ -259,11 +267,17 @@ export interface Consumer {
    * Resolves once every record the log held when it was called, in the
    * partitions this consumer works on (children of partitions that end
    * meanwhile included), is finished (handled, ignored or dead-lettered) and
-   * checkpointed. Rejects with `DRAIN_TIMEOUT` after `timeoutMs` or when the
-   * consumer stops, and with the partition's error when a partition it waits
-   * for stopped on an unreadable event.
+   * checkpointed, with the positions reached: per partition waited for, the
+   * last finished offset (`PARTITION_END` for one read to its end). Rejects
+   * with `CAUGHT_UP_TIMEOUT` after `timeoutMs` or when `signal` aborts
+   * (naming the partitions still behind), `STOPPED` when the consumer stops
+   * first, and with the partition's error when a partition it waits for
+   * stopped on an unreadable event.
+   *
+   * @example
+   * const positions = await consumer.caughtUp({ timeoutMs: 10_000 }); // { '0': '41', '1': 'end' }
    */
-  caughtUp(options?: { readonly timeoutMs?: number; readonly signal?: AbortSignal }): Promise<void>;
+  caughtUp(options?: CaughtUpOptions): Promise<PositionMap>;
   /** Per partition worked on: how far behind its end this consumer is, in the log's unit (records, or ms on Kinesis). */
   lag(): Record<string, Lag>;
   /** A snapshot: partitions, positions, lag, retries under way, stopped partitions and why. */

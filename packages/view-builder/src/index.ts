@@ -34,5 +34,5 @@ export {
   replay,
 } from './replay.js';
 export type { ViewOperation, ViewRetry } from './retries.js';
-export { runView, type ViewRunner, type ViewStatus } from './run-view.js';
+export { type CaughtUpOptions, runView, type ViewRunner, type ViewStatus } from './run-view.js';
 export type { SkippedRecord, SkipReporting } from './skips.js';

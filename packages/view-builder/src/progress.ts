@@ -53,12 +53,40 @@ export class Progress {
     }
   }
 
-  /** Resolves with the known checkpoint once every partition of `ends` reached its offset there. */
-  wait(ends: PositionMap): Promise<PositionMap> {
+  /**
+   * Resolves with the known checkpoint once every partition of `ends`
+   * reached its offset there; rejects with `signal`'s reason when it aborts
+   * first (and forgets the waiter).
+   */
+  wait(ends: PositionMap, signal?: AbortSignal): Promise<PositionMap> {
     return new Promise((resolve, reject) => {
       if (this.covers(ends)) return resolve(this.positions());
-      this.waiters.add({ ends, resolve, reject });
+      if (signal?.aborted) return reject(signal.reason);
+      const abort = () => {
+        this.waiters.delete(waiter);
+        reject(signal?.reason);
+      };
+      const settled = () => signal?.removeEventListener('abort', abort);
+      const waiter: Waiter = {
+        ends,
+        resolve: (positions) => {
+          settled();
+          resolve(positions);
+        },
+        reject: (error) => {
+          settled();
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', abort, { once: true });
+      this.waiters.add(waiter);
     });
+  }
+
+  /** The partitions of `ends` not reached yet, with where each is and its end: for a message. */
+  behind(ends: PositionMap): string {
+    const behind = Object.entries(ends).filter(([partition, end]) => !reached(this.known[partition], end));
+    return behind.map(([partition, end]) => `partition ${partition} (at ${this.known[partition] ?? 'nothing'}, end ${end})`).join(', ');
   }
 
   /** Rejects the waiters that wait for `partition` past where it is (it stopped), or every waiter. */

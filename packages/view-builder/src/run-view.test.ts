@@ -112,6 +112,32 @@ describe('runView', () => {
     await expect(runner.caughtUp()).rejects.toThrow(/stopped/);
   });
 
+  test('caughtUp() gives up with CAUGHT_UP_TIMEOUT after timeoutMs or when its signal aborts, naming what is behind; the view goes on', async () => {
+    const log = memoryLog({ partitions: 1 });
+    const memory = memoryViewStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // Commits wait for the gate: the view cannot catch up until it opens.
+    const store: ViewStore = { ...memory, limits: memory.limits, commit: (table, commit) => gate.then(() => memory.commit(table, commit)) };
+    await log.append([created('p1', 'Boot', 'shoes'), purchased('p1')]);
+    const runner = runView(tallyView, { log, store, switchAlias: false });
+    await until(() => runner.status().lag['0']?.records === 0, 'the read to reach the end');
+    await expect(runner.caughtUp({ timeoutMs: 100 })).rejects.toMatchObject({
+      code: 'CAUGHT_UP_TIMEOUT',
+      message: expect.stringContaining('its time ran out; still behind on partition 0 (at nothing, end 1)'),
+    });
+    const controller = new AbortController();
+    const aborted = runner.caughtUp({ signal: controller.signal });
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ code: 'CAUGHT_UP_TIMEOUT', message: expect.stringContaining('its signal was aborted') });
+    expect(runner.status().state).toBe('running');
+    release();
+    expect(await runner.caughtUp({ timeoutMs: 5000 })).toEqual({ '0': '1' });
+    await runner.stop();
+  });
+
   test('caughtUp() called at once (and the alias switch waiting for it) reads the backlog once, not once more to find its end', async () => {
     const inner = memoryLog({ partitions: 4 });
     const events = shopEvents(60);
