@@ -6,8 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineCatalog, defineEvent, t } from '@riverlog/core';
-import { readEnds } from '@riverlog/core/backend';
+import { defineCatalog, defineEvent, readEnds, t } from '@riverlog/core';
 import { sqliteLog } from '@riverlog/sqlite';
 import Database from 'better-sqlite3';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogRecord } from '@riverlog/core';
-import { readEnds } from '@riverlog/core/backend';
+import { readEnds } from '@riverlog/core';
 import { sqliteLog } from '@riverlog/sqlite';
 import { until } from '@riverlog/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

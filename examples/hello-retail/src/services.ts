@@ -1,5 +1,5 @@
 import type { CheckpointStore, DeadLetterSink, EventLog, PositionMap, ViewStore } from '@riverlog/core';
-import { readEnds } from '@riverlog/core/backend';
+import { readEnds } from '@riverlog/core';
 import { runView, type ViewRunner } from '@riverlog/view-builder';
 import { RetailError } from './errors.js';
 import { type Assignment, photoAssignment } from './photo-assignment.js';

@@ -11,10 +11,10 @@ import {
   type PositionMap,
   partitionForSubject,
   pastVersion,
+  readEnds,
   strict,
   t,
 } from '@riverlog/core';
-import { readEnds } from '@riverlog/core/backend';
 import { describe, expect, it, vi } from 'vitest';
 import { createConsumer } from './consumer.js';
 import type { ConsumerOptions, RetryInfo } from './types.js';

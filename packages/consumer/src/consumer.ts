@@ -7,6 +7,7 @@ import {
   PARTITION_END,
   type PositionMap,
   RiverlogError,
+  readEnds,
   retryForever,
 } from '@riverlog/core';
 import {
@@ -14,7 +15,6 @@ import {
   LeaseBalancer,
   LocalAssignment,
   type PartitionAssignment,
-  readEnds,
   readyPartitions,
   waitForChange,
 } from '@riverlog/core/backend';

@@ -24,7 +24,7 @@ export {
   type StoredEnvelope,
 } from './kafka-wire.js';
 export { defaultLeaseOwner, LeaseBalancer, type LeaseBalancerOptions } from './lease-balancer.js';
-export { type LineageReadOptions, readEnds, readLineage, readyPartitions } from './lineage.js';
+export { type LineageReadOptions, readLineage, readyPartitions } from './lineage.js';
 export { checkOptions, closestName } from './options.js';
 export {
   type CheckedRead,

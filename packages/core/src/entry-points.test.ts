@@ -12,7 +12,6 @@ const backendOnly = [
   'waitForChange',
   'readLineage',
   'readyPartitions',
-  'readEnds',
   'envelopeFromKafkaRecord',
   'envelopeToKafkaRecord',
   'LeaseBalancer',
@@ -46,6 +45,7 @@ describe('entry points', () => {
       'backoffPolicy',
       'ulid',
       'exportLog',
+      'readEnds',
     ]) {
       expect(user, name).toHaveProperty(name);
     }

@@ -1,7 +1,7 @@
 /**
  * `@riverlog/core`: the user's API. The catalog and envelopes, errors, the
  * ports (as types), positions, the memory implementations, the one backoff
- * policy, ids and history files. Helpers for authors of logs, stores and
+ * policy, ids and history files, `readEnds` (where a log ends now). Helpers for authors of logs, stores and
  * workers are in `@riverlog/core/backend`.
  *
  * @example
@@ -23,6 +23,7 @@ export { type Envelope, type EventMeta, envelopeBytes, type RecordedEvent, type 
 export * from './errors.js';
 export * from './history.js';
 export { type OptionalC, optional, type StrictC, type StrictOutput, type StrictType, strict } from './issues.js';
+export { readEnds } from './lineage.js';
 export { memoryCheckpointStore } from './memory/checkpoints.js';
 export { memoryDeadLetters } from './memory/dead-letters.js';
 export { memoryLeaseStore } from './memory/leases.js';

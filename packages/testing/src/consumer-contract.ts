@@ -14,9 +14,9 @@ import {
   type PartitionInfo,
   type Position,
   type PositionMap,
+  readEnds,
   t,
 } from '@riverlog/core';
-import { readEnds } from '@riverlog/core/backend';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { until } from './until.js';
 

@@ -16,10 +16,11 @@ import {
   type ReadBatch,
   type ReadOptions,
   RiverlogError,
+  readEnds,
   t,
   ValidationError,
 } from '@riverlog/core';
-import { preview, readEnds, readLineage } from '@riverlog/core/backend';
+import { preview, readLineage } from '@riverlog/core/backend';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { until } from './until.js';
 

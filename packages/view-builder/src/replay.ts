@@ -1,6 +1,6 @@
 import type { Envelope, EventLog, EventTypeOf, LogRecord, Position, PositionMap, ReadBatch, ReadFrom, ViewStore } from '@riverlog/core';
-import { compareOffsets, decodeRecord, defaultBackoff, RiverlogError } from '@riverlog/core';
-import { checkOptions, readEnds, readLineage, timeSlice } from '@riverlog/core/backend';
+import { compareOffsets, decodeRecord, defaultBackoff, RiverlogError, readEnds } from '@riverlog/core';
+import { checkOptions, readLineage, timeSlice } from '@riverlog/core/backend';
 import { Committer } from './committer.js';
 import type { OnUnreadable } from './decode.js';
 import type { AnyCatalog, AnyView, EventOfType, View } from './define-view.js';

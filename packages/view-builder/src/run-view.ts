@@ -1,7 +1,7 @@
 import type { Lag, PositionMap } from '@riverlog/core';
-import { RiverlogError } from '@riverlog/core';
+import { RiverlogError, readEnds } from '@riverlog/core';
 import type { AssignmentHooks, PartitionAssignment } from '@riverlog/core/backend';
-import { LeaseBalancer, LocalAssignment, readEnds, readyPartitions, timeSlice } from '@riverlog/core/backend';
+import { LeaseBalancer, LocalAssignment, readyPartitions, timeSlice } from '@riverlog/core/backend';
 import { Builder, type StoppedPartition, type ViewCounters } from './builder.js';
 import { Committer } from './committer.js';
 import type { AnyView, View } from './define-view.js';

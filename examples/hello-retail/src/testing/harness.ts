@@ -8,9 +8,9 @@ import {
   memoryLog,
   memoryViewStore,
   type PositionMap,
+  readEnds,
   type ViewStore,
 } from '@riverlog/core';
-import { readEnds } from '@riverlog/core/backend';
 import { type AnyView, runView } from '@riverlog/view-builder';
 import { type RetailEvent, retailCatalog } from '../catalog.js';
 import type { Assignment } from '../photo-assignment.js';

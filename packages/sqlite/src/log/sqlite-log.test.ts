@@ -19,9 +19,9 @@ import {
   type ReadBatch,
   type ReadOptions,
   RiverlogError,
+  readEnds,
   t,
 } from '@riverlog/core';
-import { readEnds } from '@riverlog/core/backend';
 import { until } from '@riverlog/testing';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
