@@ -60,6 +60,55 @@ describe('catalog.create', () => {
     expect(issue?.actual.length).toBeLessThanOrEqual(60);
   });
 
+  it('refuses NaN and Infinity (JSON would store them as null), naming each field path, at every level', () => {
+    const Measured = defineEvent('sensor/measure', {
+      data: {
+        id: t.string,
+        value: t.number,
+        limit: optional(t.number),
+        unit: strict({ factor: t.number, name: t.string }),
+        samples: t.array(t.number),
+        byName: t.record(t.string, t.number),
+        pair: t.tuple([t.string, t.number]),
+        extra: t.unknown,
+      },
+    });
+    const measures = defineCatalog([Measured]);
+    const valid = {
+      id: 's1',
+      value: 1.5,
+      limit: 3,
+      unit: { factor: 1e3, name: 'mV' },
+      samples: [1, 2],
+      byName: { a: 1 },
+      pair: ['x', 2] as [string, number],
+      extra: { deep: [0] },
+    };
+    expect(measures.create('sensor/measure', 's1', valid, { source }).data).toEqual(valid);
+    const cases: [Partial<typeof valid>, string, string][] = [
+      [{ value: Number.NaN }, 'data.value', 'NaN'],
+      [{ limit: Number.POSITIVE_INFINITY }, 'data.limit', 'Infinity'],
+      [{ unit: { factor: Number.NEGATIVE_INFINITY, name: 'mV' } }, 'data.unit.factor', '-Infinity'],
+      [{ samples: [1, Number.NaN] }, 'data.samples.1', 'NaN'],
+      [{ byName: { a: 1, b: Number.NaN } }, 'data.byName.b', 'NaN'],
+      [{ pair: ['x', Number.POSITIVE_INFINITY] }, 'data.pair.1', 'Infinity'],
+      [{ extra: { deep: [0, Number.NaN] } }, 'data.extra.deep.1', 'NaN'],
+    ];
+    for (const [change, path, actual] of cases) {
+      let error: unknown;
+      try {
+        measures.create('sensor/measure', 's1', { ...valid, ...change }, { source });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, path).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).code).toBe('VALIDATION_FAILED');
+      expect((error as ValidationError).issues).toEqual([{ path, expected: expect.stringContaining('finite number'), actual }]);
+      expect((error as Error).message).toContain(path);
+      expect(E.isLeft(measures.validate('sensor/measure', { ...valid, ...change }))).toBe(true);
+    }
+  });
+
   it('refuses an unknown type with its own error', () => {
     expect(() => catalog.create('product/vanish' as never, 'p1', {} as never, { source })).toThrow(UnknownEventTypeError);
   });

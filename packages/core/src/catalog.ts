@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { type Envelope, EnvelopeCodec, type EventMeta, type StoredEvent } from './envelope.js';
 import { DecodeError, RiverlogError, UnknownEventTypeError, ValidationError } from './errors.js';
+import { type FiniteCheck, finiteCheck, nonFiniteIssues } from './finite-numbers.js';
 import { describeIssues, isIdentityCodec, preview, readingContext, type StrictC, strict, toIssues } from './issues.js';
 import { checkOptions } from './options.js';
 import type { LogRecord } from './ports.js';
@@ -266,6 +267,8 @@ interface Entry<D> {
   readonly dataschema: string;
   /** The codec is plain (see isIdentityCodec): `is` may stand in for validate/encode. */
   readonly fast: boolean;
+  /** Whether a payload's numbers are finite (JSON has no NaN): undefined when its shape holds no number. */
+  readonly finite: FiniteCheck | undefined;
   /** This name is the definition's current one (not a former name). */
   readonly current: boolean;
   /** `<name as a URI path>/v`: what a dataschema naming this name's versions ends with, before the number. */
@@ -315,6 +318,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
   const current = new Map<string, D>();
   const schemaOf = (type: string, version: number) => `${base}${typePath(type)}/v${version}`;
   for (const definition of definitions) {
+    const finite = finiteCheck(definition.codec);
     for (const name of [definition.type, ...definition.renamedFrom]) {
       if (byName.has(name)) {
         throw new RiverlogError(
@@ -326,6 +330,7 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
         definition,
         dataschema: schemaOf(definition.type, definition.version),
         fast: isIdentityCodec(definition.codec),
+        finite,
         current: name === definition.type,
         marker: `${typePath(name)}/v`,
       });
@@ -379,10 +384,16 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     if (!entry?.current) return E.left(new UnknownEventTypeError(type, types));
     const { definition } = entry;
     // A plain codec's `is` decides alone, and its encoding is the value itself.
-    if (entry.fast && definition.codec.is(data)) return E.right(data);
+    if (entry.fast && definition.codec.is(data)) return finiteOrIssues(type, entry, data);
     const result = definition.codec.validate(data, [{ key: '', type: definition.codec, actual: data }]);
     if (E.isLeft(result)) return E.left(new ValidationError(type, toIssues(result.left, 'data')));
-    return E.right(definition.codec.encode(result.right));
+    return finiteOrIssues(type, entry, definition.codec.encode(result.right));
+  }
+
+  /** The encoded payload, or a ValidationError naming each NaN or Infinity (JSON would store null). */
+  function finiteOrIssues(type: string, entry: Entry<D>, encoded: unknown): E.Either<ValidationError, unknown> {
+    if (entry.finite === undefined || entry.finite(encoded)) return E.right(encoded);
+    return E.left(new ValidationError(type, nonFiniteIssues(encoded, 'data')));
   }
 
   function create(

@@ -144,10 +144,23 @@ export function strict<P extends t.Props>(props: P, name?: string): StrictC<P> {
     base.encode,
   );
   if (plain) identityCodecs.add(codec);
+  strictPropsOf.set(codec, props);
   return codec;
 }
 
 const identityCodecs = new WeakSet<t.Mixed>();
+const strictPropsOf = new WeakMap<t.Mixed, t.Props>();
+
+/**
+ * The fields a `strict` codec was made from (its own io-ts type hides them),
+ * or undefined for any other codec: for walks over a codec's shape.
+ *
+ * @example
+ * strictProps(strict({ id: t.string })); // { id: t.string }
+ */
+export function strictProps(codec: t.Mixed): t.Props | undefined {
+  return strictPropsOf.get(codec);
+}
 
 const PLAIN_TAGS = new Set([
   'StringType',
