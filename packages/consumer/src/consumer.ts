@@ -334,6 +334,8 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     writable.delete(partition);
     worker.gone = true;
     await assignment?.finished(partition);
+    // Its children are ready now: a round at once, not at the assignment's next timer.
+    void assignment?.refresh();
     emit('onPartitionStop', { partition, reason: 'ended' });
     changed();
   }

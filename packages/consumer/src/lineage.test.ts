@@ -9,7 +9,8 @@ import {
   PARTITION_END,
   t,
 } from '@riverlog/core';
-import { describe, expect, it } from 'vitest';
+import { LocalAssignment } from '@riverlog/core/backend';
+import { describe, expect, it, vi } from 'vitest';
 import { createConsumer } from './consumer.js';
 import type { LeaseOptions } from './types.js';
 
@@ -96,4 +97,50 @@ async function reshardDuringRun(leases?: LeaseOptions) {
 describe('lineage: partitions that split and merge while the consumer runs', () => {
   it('without leases: parents before children, no record missed, per-subject order kept', () => reshardDuringRun());
   it('with fenced leases: the same', () => reshardDuringRun({ store: memoryLeaseStore(), ttlMs: 300, owner: 'only' }));
+});
+
+/** Waits until `condition` holds (checking every 5 ms on setTimeout, which the test below leaves real), or fails naming `what`. */
+async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('lineage without leases: children start when their parent ends', () => {
+  it("starts a split partition's children at once (the assignment refreshes), not at its next poll", async () => {
+    // The assignment's poll timer never fires by itself: only a refresh can start the children.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const refresh = vi.spyOn(LocalAssignment.prototype, 'refresh');
+    try {
+      next = 0;
+      const log = memoryLog({ partitions: 1 });
+      const handled: string[] = [];
+      const started: string[] = [];
+      const consumer = createConsumer({
+        log,
+        catalog,
+        group: 'refresh',
+        checkpoints: memoryCheckpointStore(),
+        deadLetters: memoryDeadLetters(),
+        checkpointEvery: { records: 1 },
+        handlers: { tick: (_event, { position }) => void handled.push(position.partition) },
+        hooks: { onPartitionStart: ({ partition }) => void started.push(partition) },
+      });
+      await log.append(ticks(20));
+      await consumer.start();
+      await until(() => handled.length === 20, 'the events of partition 0');
+      expect(refresh).not.toHaveBeenCalled();
+      const children = await log.split('0');
+      await log.append(ticks(20));
+      await until(() => handled.length === 40, 'the events of the children');
+      expect(refresh).toHaveBeenCalled();
+      expect(started.sort()).toEqual(['0', ...children.map((c) => c.id)].sort());
+      await consumer.stop();
+    } finally {
+      refresh.mockRestore();
+      vi.useRealTimers();
+    }
+  });
 });

@@ -49,6 +49,44 @@ describe('LocalAssignment', () => {
     expect(events).toEqual(['acquired 0 0', 'acquired 1 0', 'acquired 2 0', 'handBack 1']);
   });
 
+  it('refresh() polls now, not at the next pollMs; during a poll it polls once more after it, shared by the callers', async () => {
+    let listed = ['0'];
+    let calls = 0;
+    let gate: Promise<void> | undefined;
+    const { assignment } = local({
+      pollMs: 600_000,
+      partitions: async () => {
+        calls++;
+        const seen = listed;
+        await gate;
+        return seen;
+      },
+    });
+    await assignment.start();
+    expect(calls).toBe(1);
+    listed = ['0', '1'];
+    await assignment.refresh();
+    expect(calls).toBe(2);
+    expect(assignment.owned()).toEqual(['0', '1']);
+    // A poll under way listed the partitions before '2' was ready: the refresh polls again after it.
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const underWay = assignment.refresh();
+    listed = ['0', '1', '2'];
+    const first = assignment.refresh();
+    const second = assignment.refresh();
+    gate = undefined;
+    open();
+    await Promise.all([underWay, first, second]);
+    expect(calls).toBe(4);
+    expect(assignment.owned()).toEqual(['0', '1', '2']);
+    await assignment.halt();
+    await assignment.refresh();
+    expect(calls).toBe(4);
+  });
+
   it('reports a failing partition list to onError and tries again', async () => {
     let calls = 0;
     const errors: unknown[] = [];

@@ -20,7 +20,8 @@ const NO_FENCE: Fence = Object.freeze({});
 /**
  * The {@link PartitionAssignment} of a process that works alone: it owns
  * every partition `partitions()` lists (`acquired` with epoch 0), picks up new
- * ones every `pollMs`, and hands back one that is no longer listed. There is
+ * ones every `pollMs` (or at once on {@link refresh}), and hands back one
+ * that is no longer listed. There is
  * no store and no fence: {@link fence} is empty. A partition `finished` is
  * never acquired again.
  *
@@ -42,6 +43,8 @@ export class LocalAssignment implements PartitionAssignment {
   private readonly pollMs: number;
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
+  /** The round asked for by {@link refresh} while one was under way: it follows that one. */
+  private next: Promise<void> | undefined;
   private halted = false;
 
   constructor(private readonly options: LocalAssignmentOptions) {
@@ -86,9 +89,21 @@ export class LocalAssignment implements PartitionAssignment {
     this.held.delete(partition);
   }
 
+  /** Polls the partition list now (after the poll under way), not at the next `pollMs`. */
+  refresh(): Promise<void> {
+    if (this.halted) return Promise.resolve();
+    const underWay = this.round;
+    if (!underWay) return this.poll();
+    this.next ??= underWay.then(() => {
+      this.next = undefined;
+      return this.poll();
+    });
+    return this.next;
+  }
+
   private poll(): Promise<void> {
     if (this.halted) return Promise.resolve();
-    this.round ??= this.refresh()
+    this.round ??= this.reconcile()
       .catch((error) => this.report(error))
       .finally(() => {
         this.round = undefined;
@@ -96,7 +111,8 @@ export class LocalAssignment implements PartitionAssignment {
     return this.round;
   }
 
-  private async refresh(): Promise<void> {
+  /** Acquires the partitions listed and not held; hands back those held and no longer listed. */
+  private async reconcile(): Promise<void> {
     const listed = new Set(await this.options.partitions());
     if (this.halted) return;
     for (const partition of [...listed].sort(byPartitionName)) {

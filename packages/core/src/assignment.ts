@@ -54,7 +54,7 @@ export interface AssignmentHooks {
  *   : new LocalAssignment({ partitions: ready, ...hooks });
  * await assignment.start();
  * // per batch: if (!assignment.holds(partition)) stop; commit with fence: assignment.fence([partition])
- * // a closed partition read to its end: await assignment.finished(partition)
+ * // a closed partition read to its end: await assignment.finished(partition); void assignment.refresh()
  * await assignment.stop();
  */
 export interface PartitionAssignment {
@@ -80,6 +80,19 @@ export interface PartitionAssignment {
    * the host's partition list should not list it any more either.
    */
   finished(partition: string): Promise<void>;
+  /**
+   * Starts a round now instead of at the next timer (with leases: a beat;
+   * without: a poll of the partition list), and resolves when it is done. A
+   * round under way may have listed the partitions before the change, so
+   * the new one follows it; calls made meanwhile share that one. The host
+   * calls it after {@link finished}, so the partition's children start at
+   * once. Does nothing once halted.
+   *
+   * @example
+   * await assignment.finished(partition);
+   * void assignment.refresh(); // its children are ready now
+   */
+  refresh(): Promise<void>;
 }
 
 /** Sorts partition names as numbers where they are numbers: '2' before '10'. */

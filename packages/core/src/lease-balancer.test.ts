@@ -270,6 +270,44 @@ describe('LeaseBalancer', () => {
     listed = ['0'];
   });
 
+  it('refresh() beats now, not at the next renewal; during a beat it beats once more after it, shared by the callers', async () => {
+    const store = memoryLeaseStore();
+    let listed = ['0'];
+    let calls = 0;
+    let gate: Promise<void> | undefined;
+    const a = member(store, 'a', {
+      ttlMs: 600_000,
+      renewEveryMs: 300_000,
+      partitions: async () => {
+        calls++;
+        const seen = listed;
+        await gate;
+        return seen;
+      },
+    });
+    await a.balancer.start();
+    expect(calls).toBe(1);
+    await a.balancer.finished('0');
+    listed = ['1'];
+    await a.balancer.refresh();
+    expect(calls).toBe(2);
+    expect(a.balancer.owned()).toEqual(['1']);
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const underWay = a.balancer.refresh();
+    await vi.waitFor(() => expect(calls).toBe(3), { timeout: 5_000, interval: 1 });
+    listed = ['1', '2'];
+    const first = a.balancer.refresh();
+    const second = a.balancer.refresh();
+    gate = undefined;
+    open();
+    await Promise.all([underWay, first, second]);
+    expect(calls).toBe(4);
+    expect(a.balancer.owned()).toEqual(['1', '2']);
+  });
+
   it('hands back a partition that is no longer listed', async () => {
     const store = memoryLeaseStore();
     let listed = ['0', '1'];

@@ -119,6 +119,8 @@ export class LeaseBalancer implements PartitionAssignment {
   private members = { key: '', since: 0 };
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
+  /** The round asked for by {@link refresh} while one was under way: it follows that one. */
+  private next: Promise<void> | undefined;
   private halted = false;
 
   constructor(private readonly options: LeaseBalancerOptions) {
@@ -209,6 +211,18 @@ export class LeaseBalancer implements PartitionAssignment {
       ...(membership ? [store.remove(membership)] : []),
     ]);
     for (const result of results) if (result.status === 'rejected') this.report(result.reason);
+  }
+
+  /** A beat now (after the one under way, which may have listed partitions before the change), not at the next `renewEveryMs`. */
+  refresh(): Promise<void> {
+    if (this.halted) return Promise.resolve();
+    const underWay = this.round;
+    if (!underWay) return this.beat();
+    this.next ??= underWay.then(() => {
+      this.next = undefined;
+      return this.beat();
+    });
+    return this.next;
   }
 
   /** One round now; a round under way is shared rather than doubled. */

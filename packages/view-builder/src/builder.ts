@@ -354,6 +354,8 @@ export class Builder {
       this.building.delete(partition);
       this.lag.delete(partition);
       await assignment.finished(partition);
+      // Its children are ready now: a round at once, not at the assignment's next timer.
+      void assignment.refresh();
     }
   }
 

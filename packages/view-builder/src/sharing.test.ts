@@ -2,8 +2,9 @@
 // once), lineage (parents before children, new partitions picked up),
 // caughtUp() across processes, and the options they take.
 import { type Envelope, memoryLeaseStore, memoryLog, memoryViewStore, PARTITION_END, type ViewStore } from '@riverlog/core';
+import { LocalAssignment } from '@riverlog/core/backend';
 import { until } from '@riverlog/testing';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { defineView } from './define-view.js';
 import { openView } from './open-view.js';
 import { catalog, created, purchased } from './retail.fixture.js';
@@ -75,6 +76,43 @@ async function countIn(log: ReturnType<typeof memoryLog>, partition: string, aft
 }
 
 describe('lineage', () => {
+  test("without leases, a split partition's children start at once (the assignment refreshes), not at its next poll", async () => {
+    // The assignment's poll timer never fires by itself: only a refresh can start the children.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const refresh = vi.spyOn(LocalAssignment.prototype, 'refresh');
+    try {
+      const log = memoryLog({ partitions: 1 });
+      const store = memoryViewStore();
+      await log.append(purchases(20));
+      const runner = runView(counts, { log, store });
+      await until(async () => (await n(store, 'all')) === 20, 'the events of partition 0');
+      expect(refresh).not.toHaveBeenCalled();
+      const children = await log.split('0');
+      await log.append(purchases(20));
+      const building = () =>
+        runner
+          .status()
+          .partitions.map((p) => p.partition)
+          .sort();
+      await until(
+        () =>
+          building().join() ===
+          children
+            .map((c) => c.id)
+            .sort()
+            .join(),
+        'the children started',
+      );
+      expect(refresh).toHaveBeenCalled();
+      await until(async () => (await n(store, 'all')) === 40, 'the events of the children');
+      expect((await store.positions('counts@1'))['0']).toBe(PARTITION_END);
+      await runner.stop();
+    } finally {
+      refresh.mockRestore();
+      vi.useRealTimers();
+    }
+  });
+
   test('a split partition is finished (checkpoint end), then its children are picked up; every event folded once', async () => {
     const log = memoryLog({ partitions: 2 });
     const store = memoryViewStore();
