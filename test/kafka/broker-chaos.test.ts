@@ -63,6 +63,8 @@ describeKafka('the broker killed with SIGKILL and restarted under load', () => {
     });
     const log = kafkaLog({ kafka, topic, createTopic: { partitions: 3 } });
     cleanups.push(() => log.close());
+    // The log connects on its first call: this one creates the topic, before the consumer processes look for it.
+    await log.partitions();
 
     const members: ViewProcess[] = [];
     cleanups.push(async () => {

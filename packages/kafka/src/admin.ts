@@ -1,4 +1,4 @@
-import { backoffPolicy, retryForever } from '@riverlog/core';
+import { backoffPolicy, ClosedError, retryForever } from '@riverlog/core';
 import type { KafkaAdminLike } from './client.js';
 
 /** Errors a moment later may cure: leadership moving, a coordinator loading, a broker restarting. */
@@ -29,6 +29,21 @@ export function isTransient(error: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether trying again may mend `error`: a transient error (above), or one the
+ * client marks retriable (a kafkajs error's `retriable`, e.g. the
+ * UNKNOWN_TOPIC_OR_PARTITION a broker answers for a moment after a topic was
+ * created or after it restarted), itself or an error it was caused by.
+ */
+export function isRetriable(error: unknown): boolean {
+  if (isTransient(error)) return true;
+  for (let e = error as { retriable?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.retriable === true) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 /** Short waits: an admin call sits inside a caller's call (partitions(), a read's start). */
 const adminBackoff = backoffPolicy({ initialMs: 50, maxMs: 1_000 });
 
@@ -37,16 +52,28 @@ const adminBackoff = backoffPolicy({ initialMs: 50, maxMs: 1_000 });
  * backoff policy, for up to `budgetMs` per call: kafkajs gives up at once on
  * some of them (e.g. a partition whose leader a KRaft broker is still
  * electing). The call then rejects with the last error; workers above it
- * (consumer, view builder) retry for as long as failures last.
+ * (consumer, view builder) retry for as long as failures last. Once
+ * disconnected it refuses every call with `CLOSED` (and stops retrying the
+ * calls under way): a kafkajs admin would otherwise connect again by itself
+ * and keep its process alive.
  */
-export function retryingAdmin(admin: KafkaAdminLike, budgetMs = 15_000): KafkaAdminLike {
+export function retryingAdmin(admin: KafkaAdminLike, what: string, budgetMs = 15_000): KafkaAdminLike {
+  let disconnected = false;
+  const attempt = <R>(call: () => Promise<R>): Promise<R> => {
+    if (disconnected) return Promise.reject(new ClosedError(what));
+    return call();
+  };
+  const retryable = (error: unknown) => !disconnected && isTransient(error);
   const retry =
     <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
     (...args: A): Promise<R> =>
-      retryForever(() => call(...args), { policy: adminBackoff, retryable: isTransient, signal: AbortSignal.timeout(budgetMs) });
+      retryForever(() => attempt(() => call(...args)), { policy: adminBackoff, retryable, signal: AbortSignal.timeout(budgetMs) });
   return {
-    connect: () => admin.connect(),
-    disconnect: () => admin.disconnect(),
+    connect: () => attempt(() => admin.connect()),
+    disconnect: () => {
+      disconnected = true;
+      return admin.disconnect();
+    },
     createTopics: retry((options) => admin.createTopics(options)),
     fetchTopicMetadata: retry(async (options) => {
       const answer = await admin.fetchTopicMetadata(options);

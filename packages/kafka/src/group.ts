@@ -376,17 +376,23 @@ export async function subscribeGroup(ctx: KafkaLogContext, options: GroupSubscri
     }
   }
 
-  const untrack = ctx.track(consumer, () => {
-    stopping = true;
-    deactivateAll();
-  });
+  const release = ctx.use(
+    () => {
+      stopping = true;
+      deactivateAll();
+    },
+    () => consumer.disconnect().catch((error) => report(error)),
+  );
   try {
-    await consumer.connect();
-    await ctx.shape.subscribe(consumer, settings);
+    // A broker that restarts, or one that does not list a topic just created yet, is waited for a while.
+    await ctx.patiently(() => consumer.connect());
+    await ctx.patiently(() => ctx.shape.subscribe(consumer, settings));
+    ctx.ensureOpen();
     await ctx.shape.run(consumer, { partitionsConsumedConcurrently: Math.max(1, (await ctx.partitionIds()).length), eachBatch });
+    ctx.ensureOpen();
   } catch (error) {
-    untrack();
-    await consumer.disconnect().catch(() => {});
+    await release();
+    if (error instanceof RiverlogError && error.code === 'CLOSED') throw error;
     throw new RiverlogError('LOG_READ_FAILED', `Joining consumer group ${JSON.stringify(group)} on ${ctx.uri} failed: ${message(error)}`, {
       cause: error,
     });
@@ -400,8 +406,7 @@ export async function subscribeGroup(ctx: KafkaLogContext, options: GroupSubscri
         deactivateAll();
         // Batches finish the record in hand and commit it while the consumer still may.
         await Promise.allSettled([...handling]);
-        await consumer.disconnect().catch((error) => report(error));
-        untrack();
+        await release();
         const revoked = [...assigned];
         assigned = new Set();
         if (revoked.length > 0) hook(() => options.onRevoked?.(revoked.map(String)));

@@ -55,6 +55,14 @@ export interface KafkaLogOptions {
    * when the read ends. Default `riverlog-read-`.
    */
   readonly readGroupPrefix?: string;
+  /**
+   * How long the first call keeps trying to open the log while Kafka answers
+   * with retriable errors (a broker restarting, a topic just created that a
+   * broker does not list yet or whose partitions have no leader yet), and a
+   * group member to join, before it rejects with `LOG_OPEN_FAILED`. Default
+   * 30,000 ms.
+   */
+  readonly openTimeoutMs?: number;
 }
 
 const KNOWN_OPTIONS: readonly (keyof KafkaLogOptions)[] = [
@@ -71,6 +79,7 @@ const KNOWN_OPTIONS: readonly (keyof KafkaLogOptions)[] = [
   'producer',
   'consumer',
   'readGroupPrefix',
+  'openTimeoutMs',
 ];
 
 /** The Kafka log: an `EventLog` whose consumer groups are Kafka's own. */
@@ -82,8 +91,9 @@ export interface KafkaLog extends EventLog, GroupSubscribable {
 /**
  * The log on a Kafka topic. Returns at once; it connects on the first call
  * (reading the topic's partitions and its `max.message.bytes`, creating the
- * topic first if asked), and a failure to connect rejects that call with
- * `LOG_OPEN_FAILED` (the next call tries again). Appends go through one
+ * topic first if asked), retrying retriable Kafka errors with core's backoff
+ * policy for up to `openTimeoutMs`; a failure to connect rejects that call
+ * with `LOG_OPEN_FAILED` (the next call tries again). Appends go through one
  * idempotent producer with acks=all; each event is a CloudEvents
  * structured-mode record keyed by its subject. `maxEventBytes` is Kafka's
  * default limit until the first call has connected, the topic's after.
@@ -154,6 +164,8 @@ function checkSettings(options: KafkaLogOptions): KafkaLogContext['settings'] {
   if (createTopic && createTopic.partitions !== undefined && (!Number.isInteger(createTopic.partitions) || createTopic.partitions < 1)) {
     throw invalid(`createTopic.partitions must be a whole number ≥ 1, got ${createTopic.partitions}.`);
   }
+  const openTimeoutMs = options.openTimeoutMs ?? 30_000;
+  if (!(Number.isFinite(openTimeoutMs) && openTimeoutMs >= 0)) throw invalid(`openTimeoutMs must be a number ≥ 0, got ${openTimeoutMs}.`);
   if (options.maxEventBytes !== undefined && !(Number.isInteger(options.maxEventBytes) && options.maxEventBytes > 0)) {
     throw invalid(`maxEventBytes must be a whole number > 0, got ${options.maxEventBytes}.`);
   }
@@ -175,5 +187,6 @@ function checkSettings(options: KafkaLogOptions): KafkaLogContext['settings'] {
     producer: options.producer ?? {},
     consumer: options.consumer ?? {},
     readGroupPrefix: options.readGroupPrefix ?? 'riverlog-read-',
+    openTimeoutMs,
   };
 }

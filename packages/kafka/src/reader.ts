@@ -72,7 +72,14 @@ export async function* readKafka(ctx: KafkaLogContext, options: ReadOptions): As
       },
     },
   );
-  const untrack = ctx.track(consumer, () => channel.end());
+  // Leaving: the consumer disconnects and the read's group is deleted, before the log (on close) disconnects its admin.
+  const release = ctx.use(
+    () => channel.end(),
+    async () => {
+      await consumer.disconnect().catch(() => {});
+      await forgetGroup(connection, groupId);
+    },
+  );
   const onAbort = () => channel.end();
   signal?.addEventListener('abort', onAbort);
 
@@ -186,9 +193,7 @@ export async function* readKafka(ctx: KafkaLogContext, options: ReadOptions): As
     signal?.removeEventListener('abort', onAbort);
     channel.end();
     channel.drop();
-    untrack();
-    await consumer.disconnect().catch(() => {});
-    await forgetGroup(connection, groupId);
+    await release();
   }
 }
 
