@@ -51,4 +51,3 @@ describe('encodeIndexKey', () => {
     expect(encodeIndexKey(['shoes-x', 'A']).startsWith(encodeIndexKey(['shoes']))).toBe(false);
   });
 });
-
