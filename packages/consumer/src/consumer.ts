@@ -194,7 +194,10 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
             if (reason === 'unreadable') reportError(error, 'unreadable', partition);
             emit('onPartitionStop', error === undefined ? { partition, reason } : { partition, reason, error });
           },
-          onError: (error, partition) => reportError(error, 'read', partition),
+          // What the log's own group survived and retries (a restart of its Kafka consumer, a failed batch or
+          // commit): transient, so onRetry, not onError, which is for what waiting cannot fix.
+          onError: (error, partition) =>
+            emit('onRetry', { stage: 'read', ...(partition === undefined ? {} : { partition }), attempt: 1, error, delayMs: 0 }),
         })
       : undefined;
 
