@@ -80,9 +80,9 @@ describe('catalog.create', () => {
       limit: 3,
       unit: { factor: 1e3, name: 'mV' },
       samples: [1, 2],
-      byName: { a: 1 },
+      byName: { a: 1 } as Record<string, number>,
       pair: ['x', 2] as [string, number],
-      extra: { deep: [0] },
+      extra: { deep: [0] } as unknown,
     };
     expect(measures.create('sensor/measure', 's1', valid, { source }).data).toEqual(valid);
     const cases: [Partial<typeof valid>, string, string][] = [

@@ -123,7 +123,7 @@ describe('runView', () => {
     const store: ViewStore = { ...memory, limits: memory.limits, commit: (table, commit) => gate.then(() => memory.commit(table, commit)) };
     await log.append([created('p1', 'Boot', 'shoes'), purchased('p1')]);
     const runner = runView(tallyView, { log, store, switchAlias: false });
-    await until(() => runner.status().lag['0']?.records === 0, 'the read to reach the end');
+    await until(() => (runner.status().lag['0'] as { records?: number } | undefined)?.records === 0, 'the read to reach the end');
     await expect(runner.caughtUp({ timeoutMs: 100 })).rejects.toMatchObject({
       code: 'CAUGHT_UP_TIMEOUT',
       message: expect.stringContaining('its time ran out; still behind on partition 0 (at nothing, end 1)'),
