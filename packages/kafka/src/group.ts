@@ -5,6 +5,7 @@ import {
   type GroupSubscribeOptions,
   type ReadBatch,
   RiverlogError,
+  retryForever,
 } from '@riverlog/core';
 import { checkOptions, sleep } from '@riverlog/core/backend';
 import type { GroupEvents, KafkaEachBatchPayload } from './client.js';
@@ -222,15 +223,51 @@ export async function subscribeGroup(ctx: KafkaLogContext, options: GroupSubscri
     rebalancing: deactivateAll,
     crashed(error, restarting) {
       deactivateAll();
+      if (stopping) return;
       report(
         new RiverlogError(
           'LOG_READ_FAILED',
-          `The Kafka consumer of group ${JSON.stringify(group)} on ${ctx.uri} crashed${restarting ? ' and restarts' : ' and stopped'}: ${message(error)}`,
+          `The Kafka consumer of group ${JSON.stringify(group)} on ${ctx.uri} crashed${restarting ? ' and restarts' : '; kafkajs gives up, riverlog rejoins with backoff'}: ${message(error)}`,
           { cause: error },
         ),
       );
+      if (!restarting) {
+        // kafkajs disconnected and left the group: the partitions are the next owner's until this member rejoins.
+        revoke([...assigned]);
+        rejoining ??= rejoin().finally(() => {
+          rejoining = undefined;
+        });
+      }
     },
   };
+  /** A rejoin after a crash kafkajs does not restart from; stop() ends its wait. */
+  let rejoining: Promise<void> | undefined;
+  const stopRejoin = new AbortController();
+
+  /** Connects, subscribes and runs the consumer again until it is back in the group, waiting by core's backoff between attempts. */
+  async function rejoin(): Promise<void> {
+    await sleep(policy.delay(1), stopRejoin.signal);
+    if (stopping) return;
+    try {
+      await retryForever(join, {
+        policy,
+        signal: stopRejoin.signal,
+        retryable: () => !stopping && !ctx.isClosed,
+        onRetry: ({ error }) =>
+          report(
+            new RiverlogError(
+              'LOG_READ_FAILED',
+              `Rejoining consumer group ${JSON.stringify(group)} on ${ctx.uri} failed: ${message(error)}`,
+              {
+                cause: error,
+              },
+            ),
+          ),
+      });
+    } catch {
+      // Stopped or closed meanwhile.
+    }
+  }
   // A shorter long-poll than kafkajs's 5 s: seeks and stop() take effect after the fetch under way.
   const settings = {
     groupId: group,
@@ -376,20 +413,29 @@ export async function subscribeGroup(ctx: KafkaLogContext, options: GroupSubscri
     }
   }
 
-  const release = ctx.use(
-    () => {
-      stopping = true;
-      deactivateAll();
-    },
-    () => consumer.disconnect().catch((error) => report(error)),
-  );
-  try {
+  /** Joins the group: connects, subscribes and starts fetching. */
+  async function join(): Promise<void> {
     // A broker that restarts, or one that does not list a topic just created yet, is waited for a while.
     await ctx.patiently(() => consumer.connect());
     await ctx.patiently(() => ctx.shape.subscribe(consumer, settings));
     ctx.ensureOpen();
     await ctx.shape.run(consumer, { partitionsConsumedConcurrently: Math.max(1, (await ctx.partitionIds()).length), eachBatch });
     ctx.ensureOpen();
+  }
+
+  const release = ctx.use(
+    () => {
+      stopping = true;
+      stopRejoin.abort();
+      deactivateAll();
+    },
+    async () => {
+      await rejoining;
+      await consumer.disconnect().catch((error) => report(error));
+    },
+  );
+  try {
+    await join();
   } catch (error) {
     await release();
     if (error instanceof RiverlogError && error.code === 'CLOSED') throw error;
@@ -403,6 +449,7 @@ export async function subscribeGroup(ctx: KafkaLogContext, options: GroupSubscri
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        stopRejoin.abort();
         deactivateAll();
         // Batches finish the record in hand and commit it while the consumer still may.
         await Promise.allSettled([...handling]);
