@@ -1,6 +1,6 @@
-import { ConflictError, LeaseLostError, RiverlogError } from './errors.js';
+import { ConflictError, RiverlogError } from './errors.js';
 import { encodeIndexKey } from './index-key.js';
-import type { Fence, IndexKey, RowWrite, ViewCommit, ViewQuery, ViewStoreLimits, ViewTableSpec } from './ports.js';
+import type { IndexKey, RowWrite, ViewCommit, ViewQuery, ViewStoreLimits, ViewTableSpec } from './ports.js';
 
 /**
  * What every view store in this repository accepts: 10,000 row writes per
@@ -233,23 +233,4 @@ function decodeCursor(where: string, cursor: string): string {
     );
   }
   return position;
-}
-
-/**
- * Refuses a commit made under a stale fence: `LeaseLostError` for the first
- * partition whose stored epoch (`stored(partition)`) is above the fence's.
- */
-export function checkFence(table: string, fence: Fence | undefined, stored: (partition: string) => number | undefined): void {
-  if (fence === undefined) return;
-  for (const partition in fence) {
-    const epoch = fence[partition] as number;
-    if (!Number.isSafeInteger(epoch)) {
-      throw new RiverlogError(
-        'INVALID_OPTION',
-        `View table ${table}: fence epochs must be integers, got ${JSON.stringify(epoch)} for partition ${partition}.`,
-      );
-    }
-    const current = stored(partition);
-    if (current !== undefined && current > epoch) throw new LeaseLostError(`View table ${table}`, partition, epoch, current);
-  }
 }

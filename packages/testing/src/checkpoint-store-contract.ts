@@ -143,6 +143,21 @@ export function describeCheckpointStoreContract(
       expect(await store.load(GROUP)).toEqual({ '1': '1' });
     });
 
+    it('refuses a fence epoch that is not an integer with INVALID_OPTION, writes nothing, and keeps fencing', async () => {
+      await store.save(GROUP, { '0': '5' }, { '0': 3 });
+      for (const epoch of [Number.NaN, 2.5, '4' as unknown as number]) {
+        let failure: unknown;
+        try {
+          await store.save(GROUP, { '0': '6' }, { '0': epoch });
+        } catch (error) {
+          failure = error;
+        }
+        expect((failure as RiverlogError | undefined)?.code, `epoch ${String(epoch)}`).toBe('INVALID_OPTION');
+      }
+      expect(await store.load(GROUP)).toEqual({ '0': '5' });
+      await leaseLost(() => store.save(GROUP, { '0': '7' }, { '0': 2 }), '0');
+    });
+
     it('an unfenced save is not checked against epochs', async () => {
       await store.save(GROUP, {}, { '0': 4 });
       await store.save(GROUP, { '0': '2' });

@@ -1,4 +1,4 @@
-import { LeaseLostError } from '../errors.js';
+import { checkFence } from '../fence.js';
 import type { CheckpointStore, Fence } from '../ports.js';
 
 interface GroupCheckpoint {
@@ -34,12 +34,7 @@ export function memoryCheckpointStore(): CheckpointStore {
     },
     async save(group, positions, fence?: Fence) {
       const target = entry(group);
-      for (const [partition, epoch] of Object.entries(fence ?? {})) {
-        const stored = target.epochs[partition];
-        if (stored !== undefined && stored > epoch) {
-          throw new LeaseLostError(`Checkpoint of group ${group}`, partition, epoch, stored);
-        }
-      }
+      checkFence(`Checkpoint of group ${group}`, fence, (partition) => target.epochs[partition]);
       for (const [partition, epoch] of Object.entries(fence ?? {})) target.epochs[partition] = epoch;
       Object.assign(target.positions, positions);
     },

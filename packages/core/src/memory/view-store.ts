@@ -1,10 +1,10 @@
 import { ClosedError } from '../errors.js';
+import { checkFence } from '../fence.js';
 import { checkOptions } from '../options.js';
 import type { StoredRow, ViewPage, ViewRow, ViewStore, ViewStoreLimits, ViewTableSpec } from '../ports.js';
 import type { PositionMap } from '../position.js';
 import {
   checkCommit,
-  checkFence,
   checkQuery,
   checkTableSpec,
   DEFAULT_VIEW_LIMITS,
@@ -137,7 +137,7 @@ export function memoryViewStore(options: MemoryViewStoreOptions = {}): ViewStore
       const table = find(name);
       if (!table) throw unknownTable(name);
       const { json, sorts } = checkCommit(name, commit, limits, table.indexes);
-      checkFence(name, commit.fence, (partition) => table.fences[partition]);
+      checkFence(`View table ${name}`, commit.fence, (partition) => table.fences[partition]);
       // Guards first, against the rows as this commit leaves them (a key written twice sees its first write).
       const staged = new Map<string, MemoryRow>();
       commit.rows.forEach((write, i) => {

@@ -1,4 +1,5 @@
-import { type CheckpointStore, type Fence, LeaseLostError, type PositionMap } from '@riverlog/core';
+import type { CheckpointStore, Fence, PositionMap } from '@riverlog/core';
+import { checkFence } from '@riverlog/core/backend';
 import { openStoreConnection, type SqliteSource } from '../connection.js';
 
 /**
@@ -50,10 +51,11 @@ export function sqliteCheckpointStore(source: SqliteSource): CheckpointStore {
     'INSERT INTO riverlog_checkpoints_v2 (group_name, partition_id, last_offset) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_offset = excluded.last_offset',
   );
   const saveAll = db.transaction((group: string, positions: PositionMap, fence: Fence) => {
-    for (const [partition, epoch] of Object.entries(fence)) {
-      const stored = epochOf.get(group, partition) as number | null | undefined;
-      if (stored != null && stored > epoch) throw new LeaseLostError(`Checkpoint of group ${group}`, partition, epoch, stored);
-    }
+    checkFence(
+      `Checkpoint of group ${group}`,
+      fence,
+      (partition) => (epochOf.get(group, partition) as number | null | undefined) ?? undefined,
+    );
     for (const [partition, epoch] of Object.entries(fence)) fenceOne.run(group, partition, epoch);
     for (const [partition, offset] of Object.entries(positions)) upsert.run(group, partition, offset);
   });

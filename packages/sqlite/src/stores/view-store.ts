@@ -116,7 +116,7 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
   function checkAndStoreFence(target: ViewTable, table: string, commit: ViewCommit): void {
     if (commit.fence === undefined) return;
     const stored = new Map(selectFences.all(target.id) as [string, number][]);
-    checkFence(table, commit.fence, (partition) => stored.get(partition));
+    checkFence(`View table ${table}`, commit.fence, (partition) => stored.get(partition));
     for (const partition in commit.fence) {
       const epoch = commit.fence[partition] as number;
       if (stored.get(partition) !== epoch) putFence.run(target.id, partition, epoch);
