@@ -24,9 +24,11 @@ export interface FolderOptions {
   readonly onUnreadable: OnUnreadable;
   /** Fold each event id once, checking the store's id window. */
   readonly rememberIds: boolean;
+  /** Most row writes a unit takes before it is committed: `commitSize`, within the store's `maxRowsPerCommit`. */
+  readonly maxRows: number;
   /** Pauses long folds so that timers (lease renewal) run on time. */
   readonly slice: TimeSlice;
-  /** Commits a unit that is full (the store's `maxRowsPerCommit`). */
+  /** Commits a unit that is full (`maxRows`). */
   readonly commitFull: (unit: FoldUnit) => Promise<void>;
 }
 
@@ -39,8 +41,8 @@ export interface FolderOptions {
  * pausing through the time slice so the event loop stays responsive.
  *
  * @example
- * const folder = new Folder(view, committer, { onUnreadable: 'stop', rememberIds: true, slice: timeSlice(), commitFull });
- * let unit = new FoldUnit(view, committer.maxRows);
+ * const folder = new Folder(view, committer, { onUnreadable: 'stop', rememberIds: true, maxRows: 1_000, slice: timeSlice(), commitFull });
+ * let unit = folder.newUnit();
  * ({ unit } = await folder.add(unit, batch, signal));
  */
 export class Folder {
@@ -51,7 +53,7 @@ export class Folder {
   ) {}
 
   newUnit(): FoldUnit {
-    return new FoldUnit(this.view, this.committer.maxRows, this.options.rememberIds);
+    return new FoldUnit(this.view, Math.min(this.options.maxRows, this.committer.maxRows), this.options.rememberIds);
   }
 
   async add(first: FoldUnit, batch: ReadBatch, signal?: AbortSignal): Promise<FoldedBatch> {

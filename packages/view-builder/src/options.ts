@@ -38,9 +38,12 @@ export interface RunViewOptions extends SkipReporting {
   /** Largest batch read from the log at once (records of one partition). Default 1,000. */
   readonly batchSize?: number;
   /**
-   * Most records folded into one commit. Batches that are already there are
-   * folded together (any partitions) up to this many, then committed at once;
-   * when the log has nothing more right now, what is folded is committed. Default 10,000.
+   * Most records folded into one commit, and most rows one commit writes
+   * (within the store's `limits.maxRowsPerCommit`). Batches that are already
+   * there are folded together (any partitions) up to this many, then
+   * committed at once; when the log has nothing more right now, what is
+   * folded is committed. Default 1,000: a commit is synchronous in SQLite,
+   * and a bigger one keeps timers (lease renewal) waiting.
    */
   readonly commitSize?: number;
   /** Event ids remembered to fold each id once; overrides the view's `idWindow` (default 100,000; 0: off). */
@@ -73,6 +76,13 @@ export interface RunViewOptions extends SkipReporting {
   /** Called for each transient failure that will be retried. */
   readonly onRetry?: (retry: ViewRetry) => void;
 }
+
+/**
+ * Records (and row writes) one commit takes by default. A SQLite commit of
+ * 10,000 rows runs 100–400 ms without yielding, so that timers (lease
+ * renewal, a 100 ms timer within 50 ms) would fire late; 1,000 take ~10 ms.
+ */
+export const DEFAULT_COMMIT_SIZE = 1_000;
 
 /** The names `runView` takes. */
 export const RUN_OPTIONS: readonly (keyof RunViewOptions)[] = [
@@ -147,7 +157,7 @@ export function resolveOptions(
   const ttlMs = whole(where, 'leases.ttlMs', options.leases?.ttlMs ?? 10_000, 30);
   return {
     batchSize: whole(where, 'batchSize', options.batchSize ?? 1000, 1),
-    commitSize: whole(where, 'commitSize', options.commitSize ?? 10_000, 1),
+    commitSize: whole(where, 'commitSize', options.commitSize ?? DEFAULT_COMMIT_SIZE, 1),
     idWindow: whole(where, 'idWindow', options.idWindow ?? view.idWindow, 0),
     onUnreadable,
     policy: backoffPolicy(options.retry),

@@ -6,6 +6,7 @@ import type { OnUnreadable } from './decode.js';
 import type { AnyCatalog, AnyView, EventOfType, View } from './define-view.js';
 import type { FoldUnit } from './fold.js';
 import { Folder } from './folder.js';
+import { DEFAULT_COMMIT_SIZE } from './options.js';
 import { reached } from './progress.js';
 import { Retries } from './retries.js';
 import { type SkippedRecord, SkipReporter, type SkipReporting } from './skips.js';
@@ -38,7 +39,7 @@ interface ReplayBase extends SkipReporting {
   readonly to?: ReplayTo;
   /** Largest batch read at once. Default 1,000. */
   readonly batchSize?: number;
-  /** Into a view: most records folded into one commit. Default 10,000. */
+  /** Into a view: most records folded into one commit, and most rows it writes. Default 1,000 (see `runView`'s `commitSize`). */
   readonly commitSize?: number;
   /** Called after each batch. */
   readonly onProgress?: (progress: ReplayProgress) => void;
@@ -220,7 +221,7 @@ async function viewSink(
   const committer = new Committer(store, view.table, retries, view.idWindow > 0);
   await committer.createTable({ indexes: view.indexNames, idWindow: view.idWindow });
   const checkpoint: Record<string, string> = { ...(await committer.positions()) };
-  const commitSize = options.commitSize ?? 10_000;
+  const commitSize = options.commitSize ?? DEFAULT_COMMIT_SIZE;
   const commit = async (unit: FoldUnit) => {
     if (unit.empty) return;
     const skipped = unit.skippedInOrder();
@@ -233,6 +234,7 @@ async function viewSink(
   const folder = new Folder(view, committer, {
     onUnreadable: options.onUnreadable ?? 'stop',
     rememberIds: view.idWindow > 0,
+    maxRows: commitSize,
     slice: timeSlice(),
     commitFull: commit,
   });

@@ -5,11 +5,12 @@ import { ConflictError, type Envelope, memoryDeadLetters, memoryLog, memoryViewS
 import { until } from '@riverlog/testing';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { defineView } from './define-view.js';
-import { catalog, purchased } from './retail.fixture.js';
+import { catalog, created, purchased } from './retail.fixture.js';
 import type { ViewRetry } from './retries.js';
 import { runView } from './run-view.js';
 import type { SkippedRecord } from './skips.js';
 import { failing } from './test-logs.fixture.js';
+import { productsView, winnerView } from './views.fixture.js';
 
 const countAll = defineView({
   name: 'count-all',
@@ -44,6 +45,33 @@ describe('fair to the event loop', () => {
     expect(late).toBeLessThan(50);
     expect(await count(store)).toBe(60_000);
   }, 60_000);
+  test('8.5: a commit writes at most 1,000 rows by default, and at most commitSize rows: a 10,000-row SQLite commit stalls the event loop 100–400 ms', async () => {
+    const log = memoryLog({ partitions: 2 });
+    const events: Envelope[] = [];
+    for (let i = 0; i < 5_000; i++) events.push(created(`p${i}`, `Product ${i}`, 'shoes'));
+    await log.append(events);
+    const rows: number[] = [];
+    const runner = runView(productsView, { log, store: memoryViewStore(), switchAlias: false, onCommit: (info) => rows.push(info.rows) });
+    await runner.caughtUp();
+    await runner.stop();
+    expect(rows.reduce((a, b) => a + b, 0)).toBe(5_000);
+    expect(Math.max(...rows)).toBeLessThanOrEqual(1_000);
+
+    // An event that changes several rows (a purchase credits the product and its creator) counts each row.
+    const winnerLog = memoryLog({ partitions: 1 });
+    await winnerLog.append([created('p1', 'Shoe', 'shoes'), ...Array.from({ length: 20 }, () => purchased('p1'))]);
+    const winnerRows: number[] = [];
+    const winner = runView(winnerView, {
+      log: winnerLog,
+      store: memoryViewStore({ limits: { maxRowsPerCommit: 100, maxRowBytes: 1_000_000 } }),
+      switchAlias: false,
+      commitSize: 3,
+      onCommit: (info) => winnerRows.push(info.rows),
+    });
+    await winner.caughtUp();
+    await winner.stop();
+    expect(Math.max(...winnerRows)).toBeLessThanOrEqual(3);
+  });
 });
 
 describe('resilience', () => {

@@ -149,6 +149,7 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
   const folder = new Folder(v, committer, {
     onUnreadable: resolved.onUnreadable,
     rememberIds: resolved.idWindow > 0,
+    maxRows: resolved.commitSize,
     slice: timeSlice(),
     commitFull: (unit) => builder.commitFull(unit),
   });
