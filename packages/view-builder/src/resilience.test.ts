@@ -178,6 +178,37 @@ describe('resilience', () => {
     expect(await count(store)).toBe(2);
   });
 
+  test('a dead-letter sink that fails for a while is retried, not the end of the view', async () => {
+    const log = memoryLog({ partitions: 1 });
+    const bad = { ...purchased('p1'), data: { id: 42 } } as unknown as Envelope;
+    await log.append([purchased('p1'), bad, purchased('p1')]);
+    const store = memoryViewStore();
+    const sink = memoryDeadLetters();
+    let failures = 0;
+    const deadLetters = {
+      ...sink,
+      send: async (letters: Parameters<typeof sink.send>[0]) => {
+        if (failures++ < 2) throw new Error('dead-letter table locked');
+        return sink.send(letters);
+      },
+    };
+    const retries: ViewRetry[] = [];
+    const runner = runView(countAll, {
+      log,
+      store,
+      onUnreadable: 'dead-letter',
+      deadLetters,
+      retry: { initialMs: 1, maxMs: 5 },
+      onRetry: (retry) => retries.push(retry),
+    });
+    await runner.caughtUp({ timeoutMs: 5_000 });
+    expect(runner.status().state).toBe('running');
+    await runner.stop();
+    expect(sink.letters).toHaveLength(1);
+    expect(retries.map((r) => r.operation)).toEqual(['deadLetters', 'deadLetters']);
+    expect(await count(store)).toBe(2);
+  });
+
   test('stop() is prompt during a catch-up and commits what is folded', async () => {
     const log = memoryLog({ partitions: 2 });
     await log.append(Array.from({ length: 50_000 }, (_, i) => purchased(`p${i % 100}`)));

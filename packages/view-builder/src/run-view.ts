@@ -144,7 +144,7 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
   const retries = new Retries(resolved.policy, stopping.signal, options.onRetry);
   const committer = new Committer(store, table, retries, resolved.idWindow > 0);
   const progress = new Progress();
-  const reporter = new SkipReporter(options);
+  const reporter = new SkipReporter(options, retries);
   let builder: Builder;
   const folder = new Folder(v, committer, {
     onUnreadable: resolved.onUnreadable,

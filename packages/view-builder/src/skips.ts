@@ -1,4 +1,5 @@
 import type { DeadLetterSink, LogRecord } from '@riverlog/core';
+import type { Retries } from './retries.js';
 
 /** A record a view (or a replay) could not use, and why. */
 export interface SkippedRecord {
@@ -39,7 +40,8 @@ const where = (record: LogRecord) => `${record.position.partition}\u0000${record
  * a batch folded again (after a conflict, a lost lease, a retry) does not
  * report its skipped records again. Across processes a record may be
  * reported again after a crash; dead-letter sinks keep one letter per group
- * and position.
+ * and position. With `retries`, a dead-letter sink that fails is retried
+ * for as long as it fails (a transient failure does not end the view).
  *
  * @example
  * const reporter = new SkipReporter({ onSkip: (s) => console.error(s.reason) });
@@ -49,7 +51,10 @@ export class SkipReporter {
   /** Positions reported, until the checkpoint moves past them ({@link forget}). */
   private readonly reported = new Set<string>();
 
-  constructor(private readonly reporting: SkipReporting) {}
+  constructor(
+    private readonly reporting: SkipReporting,
+    private readonly retries?: Retries,
+  ) {}
 
   /** Reports those of `skipped` not reported yet, in the order given. */
   async report(skipped: readonly SkippedRecord[]): Promise<void> {
@@ -58,7 +63,8 @@ export class SkipReporter {
     const { deadLetters, onSkip } = this.reporting;
     if (deadLetters) {
       const at = new Date().toISOString();
-      await deadLetters.send(fresh.map((s) => letterOf(s, at)));
+      const letters = fresh.map((s) => letterOf(s, at));
+      await (this.retries ? this.retries.run('deadLetters', () => deadLetters.send(letters)) : deadLetters.send(letters));
     }
     if (onSkip) {
       for (const s of fresh) {
