@@ -1,4 +1,4 @@
-import { type AssignmentHooks, byPartitionName, callHook, type PartitionAssignment } from './assignment.js';
+import { type AssignmentHooks, byPartitionName, callHook, type PartitionAssignment, Rounds } from './assignment.js';
 import { RiverlogError } from './errors.js';
 import type { Fence } from './ports.js';
 
@@ -42,9 +42,11 @@ export class LocalAssignment implements PartitionAssignment {
   private readonly leaving = new Set<string>();
   private readonly pollMs: number;
   private timer: NodeJS.Timeout | undefined;
-  private round: Promise<void> | undefined;
-  /** The round asked for by {@link refresh} while one was under way: it follows that one. */
-  private next: Promise<void> | undefined;
+  private readonly rounds = new Rounds(
+    () => this.reconcile(),
+    (error) => this.report(error),
+    () => this.halted,
+  );
   private halted = false;
 
   constructor(private readonly options: LocalAssignmentOptions) {
@@ -54,16 +56,16 @@ export class LocalAssignment implements PartitionAssignment {
 
   async start(): Promise<void> {
     if (this.halted || this.timer) return;
-    await this.poll();
+    await this.rounds.now();
     if (this.halted) return;
-    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    this.timer = setInterval(() => void this.rounds.now(), this.pollMs);
   }
 
   async halt(): Promise<void> {
     this.halted = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.round;
+    await this.rounds.underWay();
   }
 
   async stop(): Promise<void> {
@@ -91,24 +93,7 @@ export class LocalAssignment implements PartitionAssignment {
 
   /** Polls the partition list now (after the poll under way), not at the next `pollMs`. */
   refresh(): Promise<void> {
-    if (this.halted) return Promise.resolve();
-    const underWay = this.round;
-    if (!underWay) return this.poll();
-    this.next ??= underWay.then(() => {
-      this.next = undefined;
-      return this.poll();
-    });
-    return this.next;
-  }
-
-  private poll(): Promise<void> {
-    if (this.halted) return Promise.resolve();
-    this.round ??= this.reconcile()
-      .catch((error) => this.report(error))
-      .finally(() => {
-        this.round = undefined;
-      });
-    return this.round;
+    return this.rounds.after();
   }
 
   /** Acquires the partitions listed and not held; hands back those held and no longer listed. */

@@ -120,3 +120,55 @@ export function notHeld(group: string, partition: string): RiverlogError {
     `Group ${group}, partition ${partition}: this process holds no lease for it (lost, handed back or never taken); stop working on it and write nothing for it.`,
   );
 }
+
+/**
+ * The rounds of a {@link PartitionAssignment}, one at a time: {@link now}
+ * shares a round under way rather than starting a second one; {@link after}
+ * runs one more once the round under way is done (calls made meanwhile share
+ * it), for a change that round may have listed too early. A round that
+ * rejects is reported; once `halted()` is true no round starts.
+ *
+ * @example
+ * const rounds = new Rounds(() => this.reconcile(), (error) => report(error), () => this.halted);
+ * setInterval(() => void rounds.now(), pollMs);
+ * await rounds.after(); // refresh()
+ * await rounds.underWay(); // halt()
+ */
+export class Rounds {
+  private current: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+
+  constructor(
+    private readonly run: () => Promise<void>,
+    private readonly report: (error: unknown) => void,
+    private readonly halted: () => boolean,
+  ) {}
+
+  /** A round now, or the one under way. */
+  now(): Promise<void> {
+    if (this.halted()) return Promise.resolve();
+    this.current ??= this.run()
+      .catch((error) => this.report(error))
+      .finally(() => {
+        this.current = undefined;
+      });
+    return this.current;
+  }
+
+  /** A round that starts after the one under way (now, when there is none). */
+  after(): Promise<void> {
+    if (this.halted()) return Promise.resolve();
+    const underWay = this.current;
+    if (!underWay) return this.now();
+    this.queued ??= underWay.then(() => {
+      this.queued = undefined;
+      return this.now();
+    });
+    return this.queued;
+  }
+
+  /** Resolves once the round under way (if any) is done. */
+  async underWay(): Promise<void> {
+    await this.current;
+  }
+}

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { type AssignmentHooks, byPartitionName, callHook, notHeld, type PartitionAssignment } from './assignment.js';
+import { type AssignmentHooks, byPartitionName, callHook, notHeld, type PartitionAssignment, Rounds } from './assignment.js';
 import { RiverlogError } from './errors.js';
 import { planShare } from './fair-share.js';
 import { LeaseWatch } from './lease-watch.js';
@@ -118,9 +118,12 @@ export class LeaseBalancer implements PartitionAssignment {
   /** The live members seen in the last round, and since when (our clock) that set has not changed. */
   private members = { key: '', since: 0 };
   private timer: NodeJS.Timeout | undefined;
-  private round: Promise<void> | undefined;
-  /** The round asked for by {@link refresh} while one was under way: it follows that one. */
-  private next: Promise<void> | undefined;
+  /** One renew-and-balance round at a time. */
+  private readonly rounds = new Rounds(
+    () => this.renewAndBalance(),
+    (error) => this.report(error),
+    () => this.halted,
+  );
   private halted = false;
 
   constructor(private readonly options: LeaseBalancerOptions) {
@@ -180,12 +183,12 @@ export class LeaseBalancer implements PartitionAssignment {
   /** Joins the group and takes a first share; then renews and rebalances every `renewEveryMs`. */
   async start(): Promise<void> {
     if (this.halted || this.timer) return;
-    await this.beat();
+    await this.rounds.now();
     if (this.halted) return;
     this.timer = setInterval(() => {
       // Even while a round hangs on the store, a lease that ran out by our clock is no longer ours.
       this.expire();
-      void this.beat();
+      void this.rounds.now();
     }, this.options.renewEveryMs);
   }
 
@@ -194,7 +197,7 @@ export class LeaseBalancer implements PartitionAssignment {
     this.halted = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.round;
+    await this.rounds.underWay();
   }
 
   /** Halts, waits for the hand-backs under way, then releases every lease and removes our membership. */
@@ -215,25 +218,7 @@ export class LeaseBalancer implements PartitionAssignment {
 
   /** A beat now (after the one under way, which may have listed partitions before the change), not at the next `renewEveryMs`. */
   refresh(): Promise<void> {
-    if (this.halted) return Promise.resolve();
-    const underWay = this.round;
-    if (!underWay) return this.beat();
-    this.next ??= underWay.then(() => {
-      this.next = undefined;
-      return this.beat();
-    });
-    return this.next;
-  }
-
-  /** One round now; a round under way is shared rather than doubled. */
-  private beat(): Promise<void> {
-    if (this.halted) return Promise.resolve();
-    this.round ??= this.renewAndBalance()
-      .catch((error) => this.report(error))
-      .finally(() => {
-        this.round = undefined;
-      });
-    return this.round;
+    return this.rounds.after();
   }
 
   private async renewAndBalance(): Promise<void> {
