@@ -119,6 +119,18 @@ describe('replay', () => {
       return log;
     }
 
+    test('a commitSize that is not a whole number ≥ 1 is refused at run time (it never committed, or committed every batch)', async () => {
+      const log = await abcLog();
+      const store = memoryViewStore();
+      for (const commitSize of [0, -1, 1.5, Number.NaN, '10' as unknown as number]) {
+        await expect(replay({ log, into: tallyView, store, commitSize })).rejects.toMatchObject({
+          code: 'INVALID_OPTION',
+          message: expect.stringContaining('commitSize'),
+        });
+      }
+      expect(await store.positions('tally@1')).toEqual({});
+    });
+
     test('subjects and types are refused, with the reason and what to do; the checkpoint does not move', async () => {
       const log = await abcLog();
       const store = memoryViewStore();

@@ -136,8 +136,13 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
   const catalog = options.catalog ?? view?.catalog;
   if (!catalog) throw new RiverlogError('INVALID_OPTION', 'replay: pass the catalog to decode events with.');
   const batchSize = options.batchSize ?? 1000;
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new RiverlogError('INVALID_OPTION', `replay: batchSize must be a whole number ≥ 1, got ${batchSize}.`);
+  for (const [name, value] of [
+    ['batchSize', batchSize],
+    ['commitSize', options.commitSize ?? DEFAULT_COMMIT_SIZE],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RiverlogError('INVALID_OPTION', `replay: ${name} must be a whole number ≥ 1, got ${String(value)}.`);
+    }
   }
   if (view) refuseFilters(view, options);
   const { limits, untilTime } = resolveEnd(options.to);
