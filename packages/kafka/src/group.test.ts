@@ -10,7 +10,8 @@ type Listener = (event: unknown) => void;
  * kafkajs's does: `crash(error, restart)` disconnects it and emits CRASH; it
  * counts the joins (connect + run) so a test sees whether the member came back.
  */
-function crashingClient() {
+function crashingClient(options: { joinsThatCrash?: number } = {}) {
+  let joinsThatCrash = options.joinsThatCrash ?? 0;
   const listeners = new Map<string, Listener[]>();
   const events = { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash', REBALANCING: 'consumer.rebalancing' };
   let running = false;
@@ -31,6 +32,13 @@ function crashingClient() {
       if (running) return;
       running = true;
       runs++;
+      if (runs > 1 && joinsThatCrash > 0) {
+        // As kafkajs's run does when joining fails: it resolves, having disconnected and emitted CRASH.
+        joinsThatCrash--;
+        running = false;
+        emit(events.CRASH, { error: new Error('Not authorized to access group: g'), groupId: 'g', restart: false });
+        return;
+      }
       emit(events.GROUP_JOIN, { memberAssignment: { orders: [0] } });
     },
     commitOffsets: async () => {},
@@ -97,6 +105,18 @@ describe('kafkaLog subscribe', () => {
     expect(errors[1]).toMatchObject({ code: 'LOG_READ_FAILED', message: expect.stringContaining('restarts') });
     await subscription.stop();
     expect(client.runs()).toBe(2);
+    await log.close();
+  });
+
+  it('keeps rejoining, with backoff, while rejoining itself crashes', async () => {
+    const client = crashingClient({ joinsThatCrash: 2 });
+    const log = kafkaLog({ kafka: client.kafka, topic: 'orders' });
+    const errors: unknown[] = [];
+    const subscription = await log.subscribe({ group: 'g', onBatch: async () => {}, onError: (error) => errors.push(error) });
+    await client.crash(new Error('Not authorized to access group: g'), false);
+    await until(() => client.runs() === 4 && client.running(), 'the member back in the group after two failed rejoins', 10_000);
+    expect(errors).toHaveLength(3);
+    await subscription.stop();
     await log.close();
   });
 

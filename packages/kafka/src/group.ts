@@ -5,7 +5,6 @@ import {
   type GroupSubscribeOptions,
   type ReadBatch,
   RiverlogError,
-  retryForever,
 } from '@riverlog/core';
 import { checkOptions, sleep } from '@riverlog/core/backend';
 import type { GroupEvents, KafkaEachBatchPayload } from './client.js';
@@ -234,9 +233,11 @@ export async function subscribeGroup(ctx: KafkaLogContext, options: GroupSubscri
       if (!restarting) {
         // kafkajs disconnected and left the group: the partitions are the next owner's until this member rejoins.
         revoke([...assigned]);
-        rejoining ??= rejoin().finally(() => {
-          rejoining = undefined;
-        });
+        if (rejoining) crashedWhileJoining = true;
+        else
+          rejoining = rejoin().finally(() => {
+            rejoining = undefined;
+          });
       }
     },
   };
@@ -244,28 +245,35 @@ export async function subscribeGroup(ctx: KafkaLogContext, options: GroupSubscri
   let rejoining: Promise<void> | undefined;
   const stopRejoin = new AbortController();
 
-  /** Connects, subscribes and runs the consumer again until it is back in the group, waiting by core's backoff between attempts. */
+  /** Set when a join under way crashed (kafkajs's run resolves then): the rejoin tries again. */
+  let crashedWhileJoining = false;
+
+  /**
+   * Connects, subscribes and runs the consumer again until it is back in the
+   * group, waiting by core's backoff before each attempt and reporting each
+   * failed one; ends early on stop() or close().
+   */
   async function rejoin(): Promise<void> {
-    await sleep(policy.delay(1), stopRejoin.signal);
-    if (stopping) return;
-    try {
-      await retryForever(join, {
-        policy,
-        signal: stopRejoin.signal,
-        retryable: () => !stopping && !ctx.isClosed,
-        onRetry: ({ error }) =>
-          report(
-            new RiverlogError(
-              'LOG_READ_FAILED',
-              `Rejoining consumer group ${JSON.stringify(group)} on ${ctx.uri} failed: ${message(error)}`,
-              {
-                cause: error,
-              },
-            ),
+    for (let attempt = 1; ; attempt++) {
+      await sleep(policy.delay(attempt), stopRejoin.signal);
+      if (stopping || ctx.isClosed) return;
+      crashedWhileJoining = false;
+      try {
+        await join();
+      } catch (error) {
+        if (stopping || ctx.isClosed) return;
+        report(
+          new RiverlogError(
+            'LOG_READ_FAILED',
+            `Rejoining consumer group ${JSON.stringify(group)} on ${ctx.uri} failed: ${message(error)}`,
+            {
+              cause: error,
+            },
           ),
-      });
-    } catch {
-      // Stopped or closed meanwhile.
+        );
+        continue;
+      }
+      if (!crashedWhileJoining) return;
     }
   }
   // A shorter long-poll than kafkajs's 5 s: seeks and stop() take effect after the fetch under way.
