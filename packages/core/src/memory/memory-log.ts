@@ -226,6 +226,8 @@ export function memoryLog(options: MemoryLogOptions = {}): MemoryLog {
       let moved = false;
       for (const cursor of cursors) {
         const { partition } = cursor;
+        // Without follow, a partition is read up to its first caught-up batch.
+        if (cursor.reported && !readOptions.follow) continue;
         while (!cursor.done) {
           if (readOptions.signal?.aborted || closed) return;
           if (cursor.finished) {
@@ -256,11 +258,11 @@ export function memoryLog(options: MemoryLogOptions = {}): MemoryLog {
           cursor.done = ended;
           moved = true;
           yield { partition: partition.id, records, caughtUp, ended, lag: { records: Math.max(0, stored.length - cursor.index) } };
-          if (caughtUp) break;
+          break; // One batch per partition in turn, so a partition with a backlog cannot starve the others.
         }
       }
-      if (cursors.every((cursor) => cursor.done)) return;
-      if (!readOptions.follow || readOptions.signal?.aborted || closed) return;
+      if (cursors.every((cursor) => cursor.done || (cursor.reported && !readOptions.follow))) return;
+      if (readOptions.signal?.aborted || closed) return;
       if (!moved) await waitForChange(changed, 'append', readOptions.signal);
     }
   }
