@@ -295,6 +295,9 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
       start: (signal) => startPoint(partition, signal),
       process: processRecord,
       finished: (record) => {
+        // A lost worker's in-flight record may finish after losePartition cleared its pending checkpoint:
+        // writing it would move the checkpoint back if this process took the partition again.
+        if (workers.get(partition) !== worker) return;
         writer?.finished(record.position);
         changed();
       },
