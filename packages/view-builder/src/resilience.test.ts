@@ -35,8 +35,17 @@ describe('fair to the event loop', () => {
     for (let i = 0; i < 60_000; i++) events.push(purchased(`p${i % 1000}`));
     for (let i = 0; i < events.length; i += 20_000) await log.append(events.slice(i, i + 20_000));
     const runner = runView(countAll, { log, store, switchAlias: false });
+    // Late is measured on the wall clock and in this process's CPU time, and the lesser counts: on a machine busy
+    // with other processes (other test files) the wall clock runs on while this process waits for a CPU.
+    const cpuMs = () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1000;
+    };
     const started = performance.now();
-    const late = await new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - started - 100), 100));
+    const cpu = cpuMs();
+    const late = await new Promise<number>((resolve) =>
+      setTimeout(() => resolve(Math.min(performance.now() - started, cpuMs() - cpu) - 100), 100),
+    );
     const atTimer = runner.status().records;
     await runner.caughtUp();
     await runner.stop();
@@ -220,6 +229,8 @@ describe('resilience', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
     const positions = await store.positions('count-all@1');
     const folded = Object.values(positions).reduce((sum, offset) => sum + Number(offset) + 1, 0);
+    // Stopped part-way: a stop that waited for the whole catch-up passes the time bound on a fast machine.
+    expect(folded).toBeLessThan(50_000);
     expect(await count(store)).toBe(folded);
   });
 });
