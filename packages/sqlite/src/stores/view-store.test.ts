@@ -125,6 +125,55 @@ describe('sqliteViewStore', () => {
     expect(await b.seen('v', ['e1', 'e2', 'e3'])).toEqual(new Set(['e1']));
   });
 
+  it('rewrites rows that keep their sort keys and rows that change them in one commit, guarded alike, the index right after each', async () => {
+    const sqlite = open();
+    const memory = memoryViewStore();
+    const byName = (name: string) => ({ byName: [name] });
+    const versions = new Map<string, number>();
+    for (const store of [sqlite, memory]) {
+      await store.createTable('v', { indexes: ['byName'], idWindow: 0 });
+      await store.commit('v', rowsOnly(Array.from({ length: 300 }, (_, i) => put(`k${i}`, { n: 0 }, 0, byName(`a${i}`)))));
+    }
+    // Commits where every row keeps its sort key, then where most change it (the store stops trying in place for a while), then mixed.
+    const rounds = [
+      (i: number) => `a${i}`,
+      (i: number) => `b${i}`,
+      ...Array.from({ length: 9 }, (_, r) => (i: number) => (i % 3 === 0 ? `c${r}-${i}` : `b${i}`)),
+      (i: number) => (i % 2 === 0 ? `d${i}` : `b${i}`),
+    ];
+    for (const [r, name] of rounds.entries()) {
+      const rows = Array.from({ length: 300 }, (_, i) => put(`k${i}`, { n: r + 1 }, r + 1, byName(name(i))));
+      for (const store of [sqlite, memory]) await store.commit('v', rowsOnly(rows));
+      expect((await sqlite.list('v', { index: 'byName', limit: 1000 })).rows).toEqual(
+        (await memory.list('v', { index: 'byName', limit: 1000 })).rows,
+      );
+    }
+    for (const [key, row] of await sqlite.rows('v', ['k0', 'k299'])) versions.set(key, row.version);
+    expect(versions).toEqual(
+      new Map([
+        ['k0', rounds.length + 1],
+        ['k299', rounds.length + 1],
+      ]),
+    );
+    // A stale version among rows that keep their sort keys and rows that change them: a conflict naming it, nothing written.
+    const v = rounds.length + 1;
+    const stale = [put('k1', 'x', v, byName('b1')), put('k2', 'x', v - 1, byName('b2')), put('k4', 'x', v, byName('z'))];
+    await expect(sqlite.commit('v', rowsOnly(stale))).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('"k2"') });
+    const stale2 = [put('k1', 'x', v, byName('b1')), put('k4', 'x', v - 1, byName('z'))];
+    await expect(sqlite.commit('v', rowsOnly(stale2))).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('"k4"'),
+    });
+    expect(await sqlite.get('v', 'k1')).toEqual({ n: rounds.length });
+    expect((await sqlite.list('v', { index: 'byName', prefix: ['z'] })).rows).toEqual([]);
+    // A tombstone leaves every index; a row written again comes back under its new sort key.
+    await sqlite.commit('v', rowsOnly([put('k1', undefined, v, byName('b1')), put('k3', 'y', v, byName('b3'))]));
+    await sqlite.commit('v', rowsOnly([put('k1', 'back', v + 1, byName('e1'))]));
+    expect((await sqlite.list('v', { index: 'byName', prefix: ['b1'] })).rows).toEqual([]);
+    expect((await sqlite.list('v', { index: 'byName', prefix: ['b3'] })).rows).toEqual([{ key: 'k3', value: 'y' }]);
+    expect((await sqlite.list('v', { index: 'byName', prefix: ['e1'] })).rows).toEqual([{ key: 'k1', value: 'back' }]);
+  });
+
   it('holds at most the id window plus one pruning step of ids', async () => {
     const store = open();
     await store.createTable('v', { indexes: [], idWindow: 1000 });

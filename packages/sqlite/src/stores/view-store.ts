@@ -33,6 +33,16 @@ import { chunkFor, VIEW_SCHEMA, type ViewTable, ViewTables } from './view-tables
  */
 export const SQLITE_VIEW_LIMITS: ViewStoreLimits = DEFAULT_VIEW_LIMITS;
 
+/**
+ * WAL pages between checkpoints of a store in its own file (SQLite's
+ * default is 1,000). A commit's checkpoint writes every page changed since
+ * the last one back into the file and syncs it: a view's commits touch the
+ * same index pages again and again, so checkpointing every ~40 MB instead
+ * of every ~4 MB writes each of them back far fewer times (the WAL file
+ * keeps that size on disk).
+ */
+const WAL_CHECKPOINT_PAGES = 10_000;
+
 /** Thrown inside a commit's transaction when a guarded statement changed fewer rows than given: the rows and the versions they expected. */
 class MovedRows extends Error {
   constructor(readonly rows: readonly [string, number][]) {
@@ -63,6 +73,8 @@ class MovedRows extends Error {
 export function sqliteViewStore(source: SqliteSource): ViewStore {
   const connection = openStoreConnection(source, 'sqliteViewStore', VIEW_SCHEMA, 'NORMAL');
   const { db } = connection;
+  // In its own file, the WAL is checkpointed every WAL_CHECKPOINT_PAGES pages (a database given is left as its owner set it).
+  if (typeof source === 'string' || 'path' in source) db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   const tables = new ViewTables(db);
   const limits = SQLITE_VIEW_LIMITS;
   const selectPositions = db.prepare('SELECT partition_id, last_offset FROM riverlog_view_checkpoints WHERE table_id = ?').raw();
@@ -124,10 +136,12 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
   }
 
   /**
-   * Writes each key's last write, guarded: new rows with one multi-row
-   * INSERT that skips existing keys, rewrites with one multi-row UPDATE
-   * matching key and version; a statement that changed fewer rows than it
-   * was given means a version moved (the transaction is then rolled back).
+   * Writes each key's last write, guarded: new rows with multi-row INSERTs
+   * that skip existing keys; rewrites with multi-row UPDATEs matching key
+   * and version, first (see `tryInPlace`) ones that also match the stored
+   * sort keys and leave the indexes alone, then the rest whole; a whole
+   * statement that changed fewer rows than it was given means a version
+   * moved (the transaction is then rolled back).
    * A key written twice in a commit must name the version its previous write makes.
    */
   function writeRows(target: ViewTable, table: string, commit: ViewCommit, checked: ReturnType<typeof checkCommit>): void {
@@ -162,32 +176,47 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     };
     // In key order, each statement's rows land next to each other in the B-tree (random order touched twice the pages).
     const ordered = keys.size > 1 ? [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : [...keys];
-    const run = (isNew: boolean, total: number) => {
+    type Planned = (typeof ordered)[number];
+    /** Runs `statement` over `rows` in multi-row chunks; when it returns a count, a chunk must have changed every row it names (else a version moved). */
+    const run = (rows: Planned[], isNew: boolean, statement: (count: number, args: unknown[]) => number | undefined) => {
       const rowWidth = isNew ? width : width + 1;
-      let left = total;
-      let chunk: string[] = [];
-      let args: unknown[] = [];
-      for (const [key, row] of ordered) {
-        if ((row.expected === 0) !== isNew) continue;
-        if (chunk.length === 0) args = new Array(chunkFor(left, rowWidth) * rowWidth);
-        const at = chunk.length * rowWidth;
-        args[at] = key;
-        if (isNew) fill(args, at + 1, row.version, row.last);
-        else {
-          args[at + 1] = row.expected;
-          fill(args, at + 2, row.version, row.last);
+      for (let start = 0; start < rows.length; ) {
+        const count = chunkFor(rows.length - start, rowWidth);
+        const args = new Array(count * rowWidth);
+        for (let n = 0; n < count; n++) {
+          const [key, row] = rows[start + n] as Planned;
+          const at = n * rowWidth;
+          args[at] = key;
+          if (isNew) fill(args, at + 1, row.version, row.last);
+          else {
+            args[at + 1] = row.expected;
+            fill(args, at + 2, row.version, row.last);
+          }
         }
-        chunk.push(key);
-        if (chunk.length * rowWidth === args.length) {
-          const changed = isNew ? target.insert(chunk.length, args) : target.update(chunk.length, args);
-          if (changed !== chunk.length) throw new MovedRows(chunk.map((k) => [k, (keys.get(k) as { expected: number }).expected]));
-          left -= chunk.length;
-          chunk = [];
+        const changed = statement(count, args);
+        if (changed !== undefined && changed !== count) {
+          throw new MovedRows(rows.slice(start, start + count).map(([key, row]) => [key, row.expected]));
         }
+        start += count;
       }
     };
-    if (inserts > 0) run(true, inserts);
-    if (inserts < keys.size) run(false, keys.size - inserts);
+    if (inserts > 0)
+      run(inserts === ordered.length ? ordered : ordered.filter(([, row]) => row.expected === 0), true, (count, args) =>
+        target.insert(count, args),
+      );
+    if (inserts === ordered.length) return;
+    let rewrites = inserts === 0 ? ordered : ordered.filter(([, row]) => row.expected !== 0);
+    // Most rewrites keep their sort keys: rewritten in place first, they leave the indexes' pages alone.
+    if (target.tryInPlace()) {
+      const done = new Set<string>();
+      run(rewrites, false, (count, args) => {
+        target.updateInPlace(count, args, (key) => done.add(key));
+        return undefined;
+      });
+      target.triedInPlace(done.size, rewrites.length);
+      if (done.size > 0) rewrites = rewrites.filter(([key]) => !done.has(key));
+    }
+    if (rewrites.length > 0) run(rewrites, false, (count, args) => target.update(count, args));
   }
 
   /** The conflict behind `MovedRows`, read once the transaction is rolled back: the first row whose version is not the one expected. */
