@@ -39,6 +39,20 @@ function lenientText(value: Uint8Array | string | null | undefined): string {
 
 function storedAtOf(timestamp: string | number | undefined): number | undefined {
   if (timestamp === undefined) return undefined;
+  // kafkajs hands every timestamp over as a string of digits: read them here (Number() of a fresh string costs ~100 ns a record).
+  if (typeof timestamp === 'string' && timestamp.length > 0 && timestamp.length <= 15) {
+    let ms = 0;
+    for (let i = 0; i < timestamp.length; i++) {
+      const digit = timestamp.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return storedAtOfText(timestamp);
+      ms = ms * 10 + digit;
+    }
+    return ms;
+  }
+  return storedAtOfText(timestamp);
+}
+
+function storedAtOfText(timestamp: string | number): number | undefined {
   const ms = Number(timestamp);
   return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }
@@ -91,27 +105,57 @@ function parseJson(source: string, what: string): { ok: true; value: unknown } |
  * const record: LogRecord = { position: { partition: '0', offset: message.offset }, ...stored };
  */
 export function envelopeFromKafkaRecord(record: KafkaWireRecord): StoredEnvelope {
+  const storedAt = storedAtOf(record.timestamp);
+  // Structured records (the common case, once per record read) need no header decoded and are made in one go.
+  if (!namesSpecversion(record.headers)) {
+    const value = record.value;
+    let source: string;
+    if (typeof value === 'string') source = value;
+    else if (value === null || value === undefined) source = '';
+    else {
+      try {
+        source = decodeUtf8(value, 'record value');
+      } catch (error) {
+        return withStoredAt({ event: undefined, raw: lenientText(value), error: (error as Error).message }, storedAt);
+      }
+    }
+    if (source === '') return withStoredAt({ event: undefined, raw: '', error: 'record has no value (a tombstone?)' }, storedAt);
+    let event: unknown;
+    try {
+      event = JSON.parse(source);
+    } catch (error) {
+      return withStoredAt({ event: undefined, raw: source, error: `record value is not JSON: ${(error as Error).message}` }, storedAt);
+    }
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+      return withStoredAt(
+        { event: undefined, raw: source, error: 'record value is JSON but not an object, so not a CloudEvents envelope' },
+        storedAt,
+      );
+    }
+    return storedAt === undefined ? { event } : { event, storedAt };
+  }
   let stored: StoredEnvelope;
   try {
-    stored = readKafkaRecord(record);
+    stored = readBinaryRecord(record);
   } catch (error) {
     // Invalid UTF-8 in the value, the key or a header.
     stored = { event: undefined, raw: lenientText(record.value), error: (error as Error).message };
   }
-  const storedAt = storedAtOf(record.timestamp);
-  // The object was made just now: set the time on it rather than copy it (this runs once per record).
+  return withStoredAt(stored, storedAt);
+}
+
+/** `stored` with the record's time, when it has one: `stored` was made just now and is not copied. */
+function withStoredAt(stored: StoredEnvelope, storedAt: number | undefined): StoredEnvelope {
   if (storedAt !== undefined) (stored as { storedAt?: number }).storedAt = storedAt;
   return stored;
 }
 
-function readKafkaRecord(record: KafkaWireRecord): StoredEnvelope {
+/** A record with a `ce_specversion` header: binary mode, unless the header has no value. */
+function readBinaryRecord(record: KafkaWireRecord): StoredEnvelope {
   const headers = new Map<string, string>();
-  // Structured records (the common case) need no header decoded: look for binary mode's marker by name first.
-  if (namesSpecversion(record.headers)) {
-    for (const [name, value] of Object.entries(record.headers ?? {})) {
-      const decoded = headerText(name, value);
-      if (decoded !== undefined) headers.set(name.toLowerCase(), decoded);
-    }
+  for (const [name, value] of Object.entries(record.headers ?? {})) {
+    const decoded = headerText(name, value);
+    if (decoded !== undefined) headers.set(name.toLowerCase(), decoded);
   }
   const value = record.value === null || record.value === undefined ? undefined : text(record.value, 'record value');
 

@@ -9,7 +9,11 @@ import type { KafkaIncomingMessage } from './client.js';
  * timestamp. `partition` is the partition id as text, made once per batch.
  */
 export function toLogRecord(partition: string, message: KafkaIncomingMessage): LogRecord {
-  return { position: { partition, offset: message.offset }, ...envelopeFromKafkaRecord(message) };
+  const position = { partition, offset: message.offset };
+  const stored = envelopeFromKafkaRecord(message);
+  // One shape for every envelope read (a spread builds the record slowly, once per record).
+  if (stored.error === undefined) return { position, event: stored.event, storedAt: stored.storedAt };
+  return { position, event: undefined, raw: stored.raw, error: stored.error, storedAt: stored.storedAt };
 }
 
 /** Whether a record passes a `types` filter; records that are not envelopes never do. */
