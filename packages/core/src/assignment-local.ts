@@ -41,7 +41,6 @@ export class LocalAssignment implements PartitionAssignment {
   /** Partitions being handed back. */
   private readonly leaving = new Set<string>();
   private readonly pollMs: number;
-  private timer: NodeJS.Timeout | undefined;
   private readonly rounds = new Rounds(
     () => this.reconcile(),
     (error) => this.report(error),
@@ -55,17 +54,13 @@ export class LocalAssignment implements PartitionAssignment {
   }
 
   async start(): Promise<void> {
-    if (this.halted || this.timer) return;
-    await this.rounds.now();
     if (this.halted) return;
-    this.timer = setInterval(() => void this.rounds.now(), this.pollMs);
+    await this.rounds.repeat(this.pollMs);
   }
 
   async halt(): Promise<void> {
     this.halted = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.rounds.underWay();
+    await this.rounds.stop();
   }
 
   async stop(): Promise<void> {

@@ -171,4 +171,24 @@ export class Rounds {
   async underWay(): Promise<void> {
     await this.current;
   }
+
+  private timer: NodeJS.Timeout | undefined;
+
+  /** A first round now, then one every `everyMs` (each after `beforeEach`), until {@link stop}. */
+  async repeat(everyMs: number, beforeEach: () => void = () => {}): Promise<void> {
+    if (this.halted() || this.timer) return;
+    await this.now();
+    if (this.halted() || this.timer) return;
+    this.timer = setInterval(() => {
+      beforeEach();
+      void this.now();
+    }, everyMs);
+  }
+
+  /** No more rounds; resolves once the round under way (if any) is done. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.current;
+  }
 }

@@ -117,7 +117,6 @@ export class LeaseBalancer implements PartitionAssignment {
   private membership: Lease | undefined;
   /** The live members seen in the last round, and since when (our clock) that set has not changed. */
   private members = { key: '', since: 0 };
-  private timer: NodeJS.Timeout | undefined;
   /** One renew-and-balance round at a time. */
   private readonly rounds = new Rounds(
     () => this.renewAndBalance(),
@@ -182,22 +181,15 @@ export class LeaseBalancer implements PartitionAssignment {
 
   /** Joins the group and takes a first share; then renews and rebalances every `renewEveryMs`. */
   async start(): Promise<void> {
-    if (this.halted || this.timer) return;
-    await this.rounds.now();
     if (this.halted) return;
-    this.timer = setInterval(() => {
-      // Even while a round hangs on the store, a lease that ran out by our clock is no longer ours.
-      this.expire();
-      void this.rounds.now();
-    }, this.options.renewEveryMs);
+    // Even while a round hangs on the store, a lease that ran out by our clock is no longer ours.
+    await this.rounds.repeat(this.options.renewEveryMs, () => this.expire());
   }
 
   /** Stops renewing and rebalancing (after the round under way); the leases stay held until {@link stop}. */
   async halt(): Promise<void> {
     this.halted = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.rounds.underWay();
+    await this.rounds.stop();
   }
 
   /** Halts, waits for the hand-backs under way, then releases every lease and removes our membership. */
