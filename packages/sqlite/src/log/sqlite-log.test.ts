@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import {
@@ -49,7 +49,20 @@ async function readAll(log: EventLog, options: ReadOptions = {}): Promise<LogRec
 async function openAsAnotherUser(dir: string, paths: readonly string[]): Promise<[string, { code: string; message: string }][]> {
   const root = process.getuid?.() === 0;
   chmodSync(dir, root ? 0o755 : 0o555);
-  const entry = pathToFileURL(fileURLToPath(new URL('../../dist/index.js', import.meta.url))).href;
+  const entryPath = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+  const entry = pathToFileURL(entryPath).href;
+  // `nobody` must reach the built package: a checkout under a private folder (mktemp -d makes 0700 ones) is
+  // opened for traversal (o+x) for the length of the check and closed again after.
+  const opened: [string, number][] = [];
+  if (root) {
+    for (let folder = dirname(entryPath); folder !== dirname(folder); folder = dirname(folder)) {
+      const mode = statSync(folder).mode & 0o7777;
+      if ((mode & 0o001) === 0) {
+        chmodSync(folder, mode | 0o001);
+        opened.push([folder, mode]);
+      }
+    }
+  }
   const script = `
     const { sqliteLog } = await import(${JSON.stringify(entry)});
     const results = [];
@@ -65,6 +78,7 @@ async function openAsAnotherUser(dir: string, paths: readonly string[]): Promise
     return JSON.parse(stdout) as [string, { code: string; message: string }][];
   } finally {
     chmodSync(dir, 0o700);
+    for (const [folder, mode] of opened) chmodSync(folder, mode);
   }
 }
 
