@@ -24,6 +24,16 @@ export {
   STRUCTURED_CONTENT_TYPE,
   type StoredEnvelope,
 } from './kafka-wire.js';
+export {
+  decodeKinesisData,
+  encodeKinesisAggregate,
+  KINESIS_AGGREGATE_MAGIC,
+  KINESIS_AGGREGATE_OVERHEAD,
+  KinesisAggregateSize,
+  type KinesisDataRecord,
+  type KinesisUserRecord,
+  kinesisAggregateBytes,
+} from './kinesis-wire.js';
 export { defaultLeaseOwner, LeaseBalancer, type LeaseBalancerOptions } from './lease-balancer.js';
 export { type LineageReadOptions, readLineage, readyPartitions } from './lineage.js';
 export { checkOptions, closestName } from './options.js';

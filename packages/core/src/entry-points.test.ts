@@ -19,6 +19,8 @@ const backendOnly = [
   'timeSlice',
   'checkOptions',
   'decodeUtf8',
+  'decodeKinesisData',
+  'encodeKinesisAggregate',
   'checkCommit',
 ];
 
