@@ -3,6 +3,7 @@
 import type { TestProject } from 'vitest/node';
 import { provideDynamo } from './dynamodb.js';
 import { provideKafka } from './kafka.js';
+import { provideKinesis } from './kinesis.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: (() => Promise<void>)[] = [];
@@ -10,6 +11,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (stopKafka) stops.push(stopKafka);
   const stopDynamo = await provideDynamo(project);
   if (stopDynamo) stops.push(stopDynamo);
+  const stopKinesis = await provideKinesis(project);
+  if (stopKinesis) stops.push(stopKinesis);
   return async () => {
     for (const stop of stops.reverse()) await stop();
   };
