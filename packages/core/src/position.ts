@@ -16,20 +16,34 @@ export type PositionMap = Readonly<Record<string, string>>;
 /**
  * Compares two offsets of one partition. Offsets are non-negative decimal
  * strings of any length (Kinesis sequence numbers exceed 2^53);
- * `PARTITION_END` (`'end'`, a partition read to its end) compares above every offset.
+ * `PARTITION_END` (`'end'`, a partition read to its end) compares above every
+ * offset. A record inside an aggregate (several records packed in one
+ * Kinesis record) has the offset `<offset>.<index>`: after `<offset>` and its
+ * lower indexes, before the next offset.
  *
  * @example
  * compareOffsets('9', '10'); // -1
  * compareOffsets('end', '99999999999999999999'); // 1
+ * compareOffsets('41.2', '41.10'); // -1
+ * compareOffsets('41', '41.0'); // -1
+ * compareOffsets('41.7', '42'); // -1
  */
 export function compareOffsets(a: string, b: string): number {
-  if (a.length !== b.length || a === PARTITION_END || b === PARTITION_END) {
-    if (a === b) return 0;
-    if (a === PARTITION_END) return 1;
-    if (b === PARTITION_END) return -1;
-    return a.length < b.length ? -1 : 1;
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
+  // Plain offsets of one length (the usual case) compare as text.
+  if (a.length === b.length && a.indexOf('.') < 0 && b.indexOf('.') < 0) return a < b ? -1 : a > b ? 1 : 0;
+  if (a === b) return 0;
+  if (a === PARTITION_END) return 1;
+  if (b === PARTITION_END) return -1;
+  const dotA = a.indexOf('.');
+  const dotB = b.indexOf('.');
+  const wholeA = dotA < 0 ? a : a.slice(0, dotA);
+  const wholeB = dotB < 0 ? b : b.slice(0, dotB);
+  if (wholeA.length !== wholeB.length) return wholeA.length < wholeB.length ? -1 : 1;
+  if (wholeA !== wholeB) return wholeA < wholeB ? -1 : 1;
+  // One record, or records of one aggregate: the record itself before its first sub-record.
+  const subA = dotA < 0 ? -1 : Number(a.slice(dotA + 1));
+  const subB = dotB < 0 ? -1 : Number(b.slice(dotB + 1));
+  return subA < subB ? -1 : subA > subB ? 1 : 0;
 }
 
 /**
