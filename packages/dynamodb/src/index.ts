@@ -6,6 +6,8 @@
  * import { localDynamoClient } from '@riverlog/dynamodb';
  * const client = localDynamoClient('http://127.0.0.1:4567');
  */
+
+export { dynamoCheckpointStore } from './checkpoint-store.js';
 export {
   BATCH_WRITE_MAX,
   type BatchWriteOptions,
@@ -16,3 +18,6 @@ export {
   localDynamoClient,
   sendRetrying,
 } from './client.js';
+export { type DynamoDeadLetters, dynamoDeadLetters } from './dead-letters.js';
+export { dynamoLeaseStore } from './lease-store.js';
+export { DEFAULT_STATE_TABLE, type DynamoStateStoreOptions, stateTableDefinition } from './state-table.js';
