@@ -1,5 +1,5 @@
-import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
+import * as E from './either.js';
 import { type Envelope, EnvelopeCodec, type EventMeta, type StoredEvent } from './envelope.js';
 import { DecodeError, RiverlogError, UnknownEventTypeError, ValidationError } from './errors.js';
 import { type FiniteCheck, finiteCheck, nonFiniteIssues } from './finite-numbers.js';

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as E from 'fp-ts/lib/Either.js';
 import type { Catalog } from './catalog.js';
+import * as E from './either.js';
 import { type Envelope, EnvelopeCodec, envelopeBytes } from './envelope.js';
 import { RiverlogError } from './errors.js';
 import { describeIssues, toIssues } from './issues.js';
