@@ -3,4 +3,4 @@ export { type SqliteLog, type SqliteLogOptions, sqliteLog } from './log/sqlite-l
 export { sqliteCheckpointStore } from './stores/checkpoint-store.js';
 export { type SqliteDeadLetters, sqliteDeadLetters } from './stores/dead-letters.js';
 export { sqliteLeaseStore } from './stores/lease-store.js';
-export { sqliteViewStore } from './stores/view-store.js';
+export { type SqliteViewStore, sqliteViewStore } from './stores/view-store.js';

@@ -1,4 +1,4 @@
-import type { DeadLetter, DeadLetterSink } from '@riverlog/core';
+import type { DeadLetter, DeadLetterSink, Position } from '@riverlog/core';
 import { openStoreConnection, type SqliteSource } from '../connection.js';
 
 /** `_v2`: one letter per group and position; a pre-release file's `riverlog_dead_letters` is left alone. */
@@ -21,6 +21,11 @@ CREATE INDEX IF NOT EXISTS riverlog_dead_letters_v2_group ON riverlog_dead_lette
 export interface SqliteDeadLetters extends DeadLetterSink {
   /** The dead letters in the order they were sent, of one group or of all. */
   list(group?: string): Promise<DeadLetter[]>;
+  /**
+   * Removes the group's letters at these positions (a retry that succeeded,
+   * a purge); resolves with how many were removed. Positions without a letter are ignored.
+   */
+  remove(group: string, positions: readonly Position[]): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -46,6 +51,12 @@ export function sqliteDeadLetters(source: SqliteSource): SqliteDeadLetters {
   const columns = 'group_name, code, reason, attempts, at, record';
   const ofGroup = db.prepare(`SELECT ${columns} FROM riverlog_dead_letters_v2 WHERE group_name = ? ORDER BY seq`).raw();
   const all = db.prepare(`SELECT ${columns} FROM riverlog_dead_letters_v2 ORDER BY seq`).raw();
+  const deleteOne = db.prepare('DELETE FROM riverlog_dead_letters_v2 WHERE group_name = ? AND partition_id = ? AND record_offset = ?');
+  const removeAll = db.transaction((group: string, positions: readonly Position[]) => {
+    let removed = 0;
+    for (const { partition, offset } of positions) removed += deleteOne.run(group, partition, offset).changes;
+    return removed;
+  });
   const sendAll = db.transaction((letters: readonly DeadLetter[]) => {
     for (const letter of letters) {
       const { position } = letter.record;
@@ -77,6 +88,10 @@ export function sqliteDeadLetters(source: SqliteSource): SqliteDeadLetters {
         attempts,
         at,
       }));
+    },
+    async remove(group, positions) {
+      connection.ensureOpen();
+      return positions.length === 0 ? 0 : await connection.write(() => removeAll.immediate(group, positions));
     },
     async close() {
       connection.close();

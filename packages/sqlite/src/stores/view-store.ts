@@ -78,7 +78,16 @@ class MovedRows extends Error {
  * });
  * await store.list('products@1', { index: 'byCategory', prefix: ['shoes'] }); // { rows: [{ key: 'p1', value: { name: 'Boot' } }] }
  */
-export function sqliteViewStore(source: SqliteSource): ViewStore {
+/** The SQLite view store: the `ViewStore` port, and the names of the tables it holds. */
+export interface SqliteViewStore extends ViewStore {
+  /**
+   * The view tables the file holds (`products@1`, …), in name order: for
+   * tools that list a store's versions (the `riverlog views` command).
+   */
+  tables(): Promise<string[]>;
+}
+
+export function sqliteViewStore(source: SqliteSource): SqliteViewStore {
   const connection = openStoreConnection(source, 'sqliteViewStore', VIEW_SCHEMA, 'NORMAL');
   const { db } = connection;
   // In its own file: fewer WAL checkpoints and a larger page cache (a database given is left as its owner set it).
@@ -97,6 +106,7 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     'INSERT INTO riverlog_view_fences (table_id, partition_id, epoch) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET epoch = excluded.epoch',
   );
   const getAlias = db.prepare('SELECT table_name FROM riverlog_view_aliases WHERE alias = ?').pluck();
+  const selectTables = db.prepare('SELECT table_name FROM riverlog_view_registry ORDER BY table_name').pluck();
   const putAlias = db.prepare(
     'INSERT INTO riverlog_view_aliases (alias, table_name) VALUES (?, ?) ON CONFLICT DO UPDATE SET table_name = excluded.table_name',
   );
@@ -370,6 +380,12 @@ export function sqliteViewStore(source: SqliteSource): ViewStore {
     },
     async drop(table) {
       await write(() => tables.drop(table));
+    },
+    async tables() {
+      return whileBusy(() => {
+        connection.ensureOpen();
+        return selectTables.all() as string[];
+      });
     },
     async close() {
       connection.close();
