@@ -67,3 +67,31 @@ export function totalLag(lags: readonly Lag[]): Lag {
 }
 
 export type { PositionMap };
+
+/**
+ * Every partition's head: through Kafka's admin API for a `kafka://` log
+ * (a read there joins a consumer group, seconds each), else one record read per partition.
+ */
+export async function logHeads(log: EventLog, uri: string | undefined): Promise<Map<string, PartitionHead>> {
+  const partitions = await log.partitions();
+  if (uri !== undefined && /^kafka:/i.test(uri)) {
+    const { kafkaOptionsFromUri } = await import('@riverlog/kafka');
+    const { kafkaTopicState } = await import('./kafka-admin.js');
+    const options = kafkaOptionsFromUri(uri);
+    const state = await kafkaTopicState([options.brokers ?? []].flat() as string[], options.topic);
+    return new Map(partitions.map((p) => [p.id, state.heads.get(p.id) ?? { records: 0 }]));
+  }
+  const heads = new Map<string, PartitionHead>();
+  await Promise.all(partitions.map(async (p) => heads.set(p.id, await partitionHead(log, p.id))));
+  return heads;
+}
+
+/** Records in all partitions, when every partition says (undefined otherwise). */
+export function recordCount(heads: ReadonlyMap<string, PartitionHead>): number | undefined {
+  let total = 0;
+  for (const head of heads.values()) {
+    if (head.records === undefined) return undefined;
+    total += head.records;
+  }
+  return total;
+}

@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { collect } from './args.js';
 import { registerCheck } from './commands/check.js';
+import { registerHistory } from './commands/history.js';
+import { registerReplay } from './commands/replay.js';
 import { registerStatus } from './commands/status.js';
 import { registerTail } from './commands/tail.js';
 import { EXIT, errorLine, exitCodeOf } from './errors.js';
@@ -51,6 +53,8 @@ export function buildProgram(signal: AbortSignal, setExit: (code: number) => voi
   registerTail(program, run);
   registerStatus(program, run);
   registerCheck(program, run);
+  registerReplay(program, run);
+  registerHistory(program, run);
   return program;
 }
 

@@ -85,7 +85,7 @@ export async function statusReport(ctx: Context): Promise<StatusReport> {
   const log = await ctx.log();
   const uri = ctx.logUri() ?? log.uri;
   const kafka = /^kafka:/i.test(uri) ? kafkaOptionsFromUri(uri) : undefined;
-  const kafkaState = kafka ? await kafkaTopicState([kafka.brokers ?? []].flat() as string[], kafka.topic, 'riverlog-read-') : undefined;
+  const kafkaState = kafka ? await kafkaTopicState([kafka.brokers ?? []].flat() as string[], kafka.topic) : undefined;
   const infos = await log.partitions();
   const heads = new Map<string, PartitionHead>();
   await Promise.all(infos.map(async (info) => heads.set(info.id, kafkaState?.heads.get(info.id) ?? (await partitionHead(log, info.id)))));
