@@ -11,6 +11,7 @@ export {
   type EventLogUnderTest,
   type LogResharding,
 } from './event-log-contract.js';
+// The testing kit for users (also at `@riverlog/testing/kit`, which loads without vitest).
+export * from './kit.js';
 export { describeLeaseStoreContract, type LeaseStoreContractOptions, type LeaseStoreUnderTest } from './lease-store-contract.js';
-export { until } from './until.js';
 export { describeViewStoreContract, type ViewStoreContractOptions, type ViewStoreUnderTest } from './view-store-contract.js';

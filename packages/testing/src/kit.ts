@@ -1,0 +1,23 @@
+/**
+ * `@riverlog/testing/kit`: the testing kit for users' views, handlers and
+ * Lambda functions, without the contract suites — so it loads without
+ * vitest, under node's test runner or any other. `@riverlog/testing`
+ * exports the same names beside the suites.
+ *
+ * @example
+ * import { viewSpec } from '@riverlog/testing/kit';
+ */
+export { type AnyCatalog, type CreateInput, DEFAULT_SOURCE, type GivenEvent, type PlacedEvent } from './given.js';
+export { SpecAssertionError } from './spec-report.js';
+export { until } from './until.js';
+export {
+  type CatalogOfView,
+  type Rows,
+  type RowsCheck,
+  type ViewRunSummary,
+  type ViewScenario,
+  type ViewScenarioResult,
+  type ViewSpecBuilder,
+  type ViewSpecOptions,
+  viewSpec,
+} from './view-spec.js';
