@@ -60,7 +60,7 @@ export function faultyClient(real: DynamoDBClient, options: FaultOptions = {}): 
         faults.unprocessed += requests.length - half;
       }
       const out = await real.send(new BatchWriteItemCommand({ ...input, RequestItems: now }));
-      for (const [table, requests] of Object.entries(out.UnprocessedItems ?? {})) (later[table] ??= []).push(...requests);
+      for (const [table, requests] of Object.entries(out.UnprocessedItems ?? {})) later[table] = [...(later[table] ?? []), ...requests];
       return { ...out, UnprocessedItems: later };
     }
     const out = await real.send(command as never);
