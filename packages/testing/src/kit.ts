@@ -8,6 +8,19 @@
  * import { viewSpec } from '@riverlog/testing/kit';
  */
 export { type AnyCatalog, type CreateInput, DEFAULT_SOURCE, type GivenEvent, type PlacedEvent } from './given.js';
+export {
+  type KafkaEventOptions,
+  type KinesisEventOptions,
+  kinesisEvent,
+  type LambdaContextOptions,
+  type LambdaRecordInput,
+  lambdaContext,
+  type MskEventOptions,
+  mskEvent,
+  type RawRecord,
+  type SelfManagedKafkaEventOptions,
+  selfManagedKafkaEvent,
+} from './lambda-events.js';
 export { SpecAssertionError } from './spec-report.js';
 export { until } from './until.js';
 export {
