@@ -21,3 +21,4 @@ export {
 export { type DynamoDeadLetters, dynamoDeadLetters } from './dead-letters.js';
 export { dynamoLeaseStore } from './lease-store.js';
 export { DEFAULT_STATE_TABLE, type DynamoStateStoreOptions, stateTableDefinition } from './state-table.js';
+export * from './view-store/index.js';
