@@ -1,1 +1,4 @@
-export {};
+export { KinesisAppendError } from './appender.js';
+export type { FanOutOptions } from './fan-out.js';
+export { type KinesisLog, type KinesisLogOptions, type KinesisStreamSpec, kinesisLog, type ReadLimits } from './kinesis-log.js';
+export { kinesisLogFromUri, kinesisOptionsFromUri } from './uri.js';

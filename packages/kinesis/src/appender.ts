@@ -1,0 +1,323 @@
+import { type KinesisClient, PutRecordsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { type BackoffPolicy, type Envelope, EventTooLargeError, type Position, RiverlogError } from '@riverlog/core';
+import { encodeKinesisAggregate, envelopeText, invalidEnvelope, KinesisAggregateSize, sleep } from '@riverlog/core/backend';
+import { describeError, isRetriableWrite } from './aws-errors.js';
+import type { DedupeWindow } from './dedupe-window.js';
+import { type StreamRef, streamParams } from './stream.js';
+import { chargedBytes, PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_RECORDS, partitionKeyOf } from './wire.js';
+
+export interface AppenderOptions {
+  readonly client: KinesisClient;
+  readonly stream: StreamRef;
+  readonly uri: string;
+  /** The stream's largest record: data and partition key together. */
+  readonly maxRecordBytes: number;
+  readonly maxEventBytes: number;
+  /** Pack several events of one subject into one Kinesis record (KPL aggregation format). */
+  readonly aggregate: boolean;
+  readonly window: DedupeWindow;
+  /** Waits between rounds with throttled records, and between attempts of a throttled call. */
+  readonly retry: BackoffPolicy;
+  /** Aborted when the log closes: waits end and what is not accepted yet fails. */
+  readonly closing: AbortSignal;
+  /** How long a run keeps retrying throttled records; undefined: for as long as the throttling lasts. */
+  readonly appendTimeoutMs: number | undefined;
+}
+
+/** One event of an append, measured: its bytes are what is sent. */
+interface Item {
+  readonly job: Job;
+  readonly index: number;
+  readonly event: Envelope;
+  readonly data: Uint8Array;
+  readonly key: string;
+}
+
+/** What one Kinesis record carries: one event, or several of one subject aggregated. */
+interface Unit {
+  readonly items: readonly Item[];
+  readonly key: string;
+  readonly data: Uint8Array;
+  /** Data and partition key: what the call's byte limit counts. */
+  readonly bytes: number;
+}
+
+/** One `append` call waiting for its positions. */
+interface Job {
+  readonly items: Item[];
+  readonly positions: (Position | undefined)[];
+  readonly resolve: (positions: Position[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Why a run stopped before every event was accepted. */
+interface RunFailure {
+  readonly cause: unknown;
+  readonly item: Item | undefined;
+}
+
+const MAX_CALLS_IN_FLIGHT = 4;
+
+/**
+ * Writes appends through PutRecords, keeping each subject's order.
+ *
+ * The rule: **at most one record per subject (partition key) in flight**.
+ * Each round sends the first unaccepted record of every subject with
+ * records left, packed into as few PutRecords calls as the limits allow
+ * (500 records, 10 MiB of data and keys per call; calls of one round run in
+ * parallel: they hold different subjects). A record Kinesis refused
+ * (ProvisionedThroughputExceeded, KMS throttling, InternalFailure) stays at
+ * the head of its subject and goes in the next round, after a backoff wait
+ * with jitter; its subject's later records wait behind it. So a subject's
+ * later record is never accepted before its earlier one, whatever fails
+ * when. With `aggregate`, a subject's pending events are packed into as few
+ * Kinesis records as its record limit allows: usually one round for all.
+ *
+ * Calls that arrive while a run is under way are queued and written
+ * together in the next run, in call order; each resolves with its own
+ * positions. Throttling is retried for as long as it lasts (until the log
+ * closes); any other failure ends the run: calls whose events were all
+ * accepted resolve, the others reject with `LOG_WRITE_FAILED`, and their
+ * accepted events are remembered, so appending the same events again
+ * returns their positions instead of writing them twice.
+ */
+export class KinesisAppender {
+  private queue: Job[] = [];
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: AppenderOptions) {}
+
+  /** Refuses events that are not envelopes or are oversize at once (nothing sent); otherwise queues them. */
+  append(events: readonly Envelope[]): Promise<Position[]> {
+    const job: Job = { items: [], positions: new Array(events.length), resolve: () => {}, reject: () => {} };
+    for (const [index, event] of events.entries()) job.items.push(this.measure(job, event, index));
+    if (events.length === 0) return Promise.resolve([]);
+    return new Promise<Position[]>((resolve, reject) => {
+      Object.assign(job, { resolve, reject });
+      this.queue.push(job);
+      this.kick();
+    });
+  }
+
+  /** Resolves once every queued append settled (after close: failed fast). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private kick(): void {
+    if (this.running || this.queue.length === 0) return;
+    const jobs = this.queue.splice(0);
+    this.running = this.run(jobs).finally(() => {
+      this.running = undefined;
+      this.kick();
+    });
+  }
+
+  private measure(job: Job, event: Envelope, index: number): Item {
+    const invalid = invalidEnvelope(event, index);
+    if (invalid) throw invalid;
+    const data = Buffer.from(envelopeText(event), 'utf8');
+    const key = partitionKeyOf(event.subject);
+    const charged = chargedBytes(data.length, Buffer.byteLength(key, 'utf8'));
+    if (charged > this.options.maxEventBytes) throw new EventTooLargeError(event.type, event.id, charged, this.options.maxEventBytes);
+    return { job, index, event, data, key };
+  }
+
+  private async run(jobs: readonly Job[]): Promise<void> {
+    const { window } = this.options;
+    const firstOfId = new Map<string, Item>();
+    const repeats: [Item, Item][] = [];
+    const bySubject = new Map<string, Item[]>();
+    for (const job of jobs) {
+      for (const item of job.items) {
+        const known = window.get(item.event.id);
+        const first = firstOfId.get(item.event.id);
+        if (known) job.positions[item.index] = known;
+        else if (first) repeats.push([item, first]);
+        else {
+          firstOfId.set(item.event.id, item);
+          const queue = bySubject.get(item.key);
+          if (queue) queue.push(item);
+          else bySubject.set(item.key, [item]);
+        }
+      }
+    }
+    const units = new Map<string, Unit[]>();
+    for (const [key, items] of bySubject) units.set(key, this.unitsOf(key, items));
+    let failure: RunFailure | undefined;
+    try {
+      failure = await this.rounds(units);
+    } catch (error) {
+      failure = { cause: error, item: undefined };
+    }
+    for (const [item, first] of repeats) {
+      const position = first.job.positions[first.index];
+      if (position) item.job.positions[item.index] = position;
+    }
+    for (const job of jobs) {
+      if (job.positions.every((position) => position !== undefined)) job.resolve(job.positions as Position[]);
+      else job.reject(this.failed(job, failure));
+    }
+  }
+
+  /** A subject's events as Kinesis records: one each, or aggregated up to the record limit. */
+  private unitsOf(key: string, items: readonly Item[]): Unit[] {
+    const keyBytes = Buffer.byteLength(key, 'utf8');
+    const single = (item: Item): Unit => ({ items: [item], key, data: item.data, bytes: item.data.length + keyBytes });
+    if (!this.options.aggregate || items.length === 1) return items.map(single);
+    const units: Unit[] = [];
+    const size = new KinesisAggregateSize();
+    let group: Item[] = [];
+    const flush = () => {
+      if (group.length === 1) units.push(single(group[0] as Item));
+      else if (group.length > 1) {
+        const data = encodeKinesisAggregate(group.map((item) => ({ partitionKey: key, data: item.data })));
+        units.push({ items: group, key, data, bytes: data.length + keyBytes });
+      }
+      group = [];
+      size.clear();
+    };
+    const limit = this.options.maxRecordBytes - keyBytes;
+    for (const item of items) {
+      if (group.length > 0 && size.with(key, item.data.length) > limit) flush();
+      group.push(item);
+      size.add(key, item.data.length);
+    }
+    flush();
+    return units;
+  }
+
+  /** Sends rounds until every subject's records are accepted; resolves with what stopped it early, if anything. */
+  private async rounds(units: Map<string, Unit[]>): Promise<RunFailure | undefined> {
+    const { appendTimeoutMs } = this.options;
+    const signal =
+      appendTimeoutMs === undefined ? this.options.closing : AbortSignal.any([this.options.closing, AbortSignal.timeout(appendTimeoutMs)]);
+    let throttledRounds = 0;
+    while (units.size > 0) {
+      if (this.options.closing.aborted) return { cause: new Error('the log was closed'), item: undefined };
+      if (signal.aborted)
+        return { cause: new Error(`Kinesis still throttled the append after appendTimeoutMs (${appendTimeoutMs} ms)`), item: undefined };
+      const heads: Unit[] = [];
+      for (const queue of units.values()) heads.push(queue[0] as Unit);
+      const calls = packCalls(heads);
+      const results: { unit: Unit; entry: PutRecordsResultEntry | undefined }[] = [];
+      let failure: RunFailure | undefined;
+      for (let i = 0; i < calls.length; i += MAX_CALLS_IN_FLIGHT) {
+        const settled = await Promise.allSettled(calls.slice(i, i + MAX_CALLS_IN_FLIGHT).map((call) => this.put(call, signal)));
+        settled.forEach((outcome, k) => {
+          const call = calls[i + k] as Unit[];
+          if (outcome.status === 'rejected') failure ??= { cause: outcome.reason, item: call[0]?.items[0] };
+          else for (const [n, unit] of call.entries()) results.push({ unit, entry: outcome.value[n] });
+        });
+      }
+      let throttled = false;
+      for (const { unit, entry } of results) {
+        if (entry?.SequenceNumber !== undefined && entry.ShardId !== undefined && entry.ErrorCode === undefined) {
+          this.accepted(unit, entry.ShardId, entry.SequenceNumber);
+          const queue = units.get(unit.key) as Unit[];
+          queue.shift();
+          if (queue.length === 0) units.delete(unit.key);
+        } else if (entry?.ErrorCode !== undefined && isRetriableWrite({ name: entry.ErrorCode })) {
+          throttled = true;
+        } else {
+          const cause = new Error(
+            entry?.ErrorCode ? `${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}` : 'PutRecords answered without a record',
+          );
+          failure ??= { cause, item: unit.items[0] };
+        }
+      }
+      if (failure) return failure;
+      throttledRounds = throttled ? throttledRounds + 1 : 0;
+      if (throttled && !(await sleep(this.options.retry.delay(throttledRounds), signal))) {
+        const why = this.options.closing.aborted ? 'the log was closed' : `appendTimeoutMs (${appendTimeoutMs} ms) passed`;
+        return { cause: new Error(`${why} while Kinesis throttled the append`), item: undefined };
+      }
+    }
+    return undefined;
+  }
+
+  /** One PutRecords call; a whole call refused by throttling or a 5xx is sent again after a backoff wait. */
+  private async put(call: readonly Unit[], signal: AbortSignal): Promise<PutRecordsResultEntry[]> {
+    const { client, stream, retry, closing } = this.options;
+    const command = new PutRecordsCommand({
+      ...streamParams(stream),
+      Records: call.map((unit) => ({ PartitionKey: unit.key, Data: unit.data })),
+    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { Records = [] } = await client.send(command, { abortSignal: closing });
+        return Records;
+      } catch (error) {
+        if (!isRetriableWrite(error) || signal.aborted) throw error;
+        if (!(await sleep(retry.delay(attempt), signal))) throw error;
+      }
+    }
+  }
+
+  private accepted(unit: Unit, shardId: string, sequenceNumber: string): void {
+    const aggregated = unit.items.length > 1;
+    unit.items.forEach((item, index) => {
+      const position: Position = { partition: shardId, offset: aggregated ? `${sequenceNumber}.${index}` : sequenceNumber };
+      item.job.positions[item.index] = position;
+      this.options.window.remember(item.event.id, position);
+    });
+  }
+
+  private failed(job: Job, failure: RunFailure | undefined): KinesisAppendError {
+    const acknowledged = job.positions.filter((position) => position !== undefined).length;
+    const cause = failure?.cause;
+    const where = failure?.item
+      ? ` (first refused: ${failure.item.event.type} ${failure.item.event.id}, subject ${JSON.stringify(failure.item.event.subject)})`
+      : '';
+    const partly =
+      acknowledged > 0
+        ? ` ${acknowledged} of its ${job.items.length} event(s) were accepted before the failure; appending the same events again through this log returns their positions instead of writing them twice.`
+        : '';
+    return new KinesisAppendError(
+      `Kinesis did not accept an append of ${job.items.length} event(s) to ${this.options.uri}: ${describeError(cause)}${where}. The call as a whole is not acknowledged; no later event of a refused subject was sent.${partly}`,
+      [...job.positions],
+      cause,
+    );
+  }
+}
+
+/**
+ * An append Kinesis did not accept as a whole (code `LOG_WRITE_FAILED`).
+ * `accepted` says, per event of the call, where Kinesis stored it, or
+ * `undefined` for an event it did not accept (none of a subject's events
+ * after its first refused one is ever sent). Only a call that failed on the
+ * network leaves its records' fate unknown; those count as not accepted.
+ *
+ * @example
+ * try { await log.append(events); } catch (error) {
+ *   if (error instanceof KinesisAppendError) retry(events.filter((_, i) => !error.accepted[i]));
+ * }
+ */
+export class KinesisAppendError extends RiverlogError {
+  constructor(
+    message: string,
+    readonly accepted: readonly (Position | undefined)[],
+    cause: unknown,
+  ) {
+    super('LOG_WRITE_FAILED', message, cause === undefined ? {} : { cause });
+    this.name = 'KinesisAppendError';
+  }
+}
+
+/** Packs records (one per subject) into calls within PutRecords' limits, in order. */
+function packCalls(units: readonly Unit[]): Unit[][] {
+  const calls: Unit[][] = [];
+  let call: Unit[] = [];
+  let bytes = 0;
+  for (const unit of units) {
+    if (call.length > 0 && (call.length === PUT_RECORDS_MAX_RECORDS || bytes + unit.bytes > PUT_RECORDS_MAX_BYTES)) {
+      calls.push(call);
+      call = [];
+      bytes = 0;
+    }
+    call.push(unit);
+    bytes += unit.bytes;
+  }
+  if (call.length > 0) calls.push(call);
+  return calls;
+}

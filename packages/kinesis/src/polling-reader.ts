@@ -1,0 +1,72 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { ulid } from '@riverlog/core';
+import { type Cursor, cursorKey, type FetchContext, type PollSettings, shardPoller } from './shard-poller.js';
+import type { ShardPage, ShardPageSource, ShardReader, ShardStart } from './shard-reader.js';
+
+/** Client identities for sharing pollers: the user's client object, or the endpoint a log made its client for. */
+const clientIds = new WeakMap<KinesisClient, string>();
+
+/** The key that decides which logs share a shard's poller: same endpoint (and region), or the same client object. */
+export function clientKey(client: KinesisClient, endpoint: string | undefined, region: string | undefined): string {
+  if (endpoint !== undefined) return `endpoint:${endpoint}|${region ?? ''}`;
+  let id = clientIds.get(client);
+  if (id === undefined) {
+    id = `client:${ulid()}`;
+    clientIds.set(client, id);
+  }
+  return id;
+}
+
+/**
+ * The GetRecords shard reader: each source stands at a cursor of its
+ * shard's process-wide poller (see `ShardPoller`), moving to the next cursor
+ * with each page of records.
+ */
+export function pollingShardReader(context: FetchContext & { readonly clientKey: string }, settings: PollSettings): ShardReader {
+  const sources = new Set<{ close(): void }>();
+  return {
+    open(shardId: string, start: ShardStart, signal: AbortSignal): ShardPageSource {
+      const poller = shardPoller(context.clientKey, context.stream.name, shardId, settings);
+      const openedAt = Date.now();
+      let cursor: Cursor | undefined = poller.hold(cursorKey(start, ulid()), start);
+      let seenAfter = openedAt - 1;
+      const source = {
+        async next(): Promise<ShardPage | undefined> {
+          if (!cursor || signal.aborted) return undefined;
+          const fetched = await poller.fetch(cursor, seenAfter, context, signal);
+          if (!fetched || !cursor) return undefined;
+          let page = fetched.page;
+          // A page fetched before this source opened says nothing of the tip now.
+          if (fetched.requestedAt < openedAt && page.atTip && !page.ended) page = { ...page, atTip: false };
+          if (fetched.nextKey === undefined) {
+            source.close();
+          } else if (fetched.nextKey !== cursor.key) {
+            const next = poller.hold(fetched.nextKey, { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: lastSequence(page) });
+            poller.release(cursor);
+            cursor = next;
+            seenAfter = openedAt - 1;
+          } else {
+            seenAfter = fetched.requestedAt;
+          }
+          return page;
+        },
+        close(): void {
+          if (!cursor) return;
+          poller.release(cursor);
+          cursor = undefined;
+          sources.delete(source);
+        },
+      };
+      sources.add(source);
+      signal.addEventListener('abort', () => source.close(), { once: true });
+      return source;
+    },
+    async close(): Promise<void> {
+      for (const source of [...sources]) source.close();
+    },
+  };
+}
+
+function lastSequence(page: ShardPage): string {
+  return page.records[page.records.length - 1]?.SequenceNumber as string;
+}
