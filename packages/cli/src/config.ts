@@ -137,7 +137,10 @@ export class Context {
 
   /** The log's URI as given (relative `sqlite:` paths made absolute), or undefined. */
   logUri(): string | undefined {
-    const s = this.setting(this.options.log ?? process.env.RIVERLOG_LOG, typeof this.config.log === 'string' ? this.config.log : undefined);
+    const s = this.setting(
+      this.options.log ?? (process.env.RIVERLOG_LOG || undefined),
+      typeof this.config.log === 'string' ? this.config.log : undefined,
+    );
     return s ? absoluteUri(s.value, s.base) : undefined;
   }
 

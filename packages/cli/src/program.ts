@@ -1,10 +1,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import { collect } from './args.js';
 import { registerCheck } from './commands/check.js';
+import { registerDeadLetters } from './commands/dead-letters.js';
 import { registerHistory } from './commands/history.js';
+import { registerLambda } from './commands/lambda.js';
 import { registerReplay } from './commands/replay.js';
 import { registerStatus } from './commands/status.js';
 import { registerTail } from './commands/tail.js';
+import { registerViews } from './commands/views.js';
 import { EXIT, errorLine, exitCodeOf } from './errors.js';
 import { makeOutput } from './output.js';
 import { makeRun } from './program-kit.js';
@@ -55,6 +58,9 @@ export function buildProgram(signal: AbortSignal, setExit: (code: number) => voi
   registerCheck(program, run);
   registerReplay(program, run);
   registerHistory(program, run);
+  registerDeadLetters(program, run);
+  registerViews(program, run);
+  registerLambda(program, run);
   return program;
 }
 
