@@ -9,6 +9,18 @@
  */
 export { type AnyCatalog, type CreateInput, DEFAULT_SOURCE, type GivenEvent, type PlacedEvent } from './given.js';
 export {
+  type EmittedMatch,
+  type ExpectedOutcome,
+  type HandlerOutcome,
+  type HandlerRun,
+  type HandlerScenario,
+  type HandlerSpecBuilder,
+  type HandlerSpecOptions,
+  type HandlerWiring,
+  handlerSpec,
+  type OutcomeKind,
+} from './handler-spec.js';
+export {
   type KafkaEventOptions,
   type KinesisEventOptions,
   kinesisEvent,

@@ -122,8 +122,9 @@ function kafkaRecords(inputs: readonly LambdaRecordInput[], options: KafkaEventO
       value = Buffer.from(record.value, 'utf8');
       headers = record.headers;
     }
-    const list = (records[`${topic}-${partition}`] ??= []);
-    list.push({
+    const name = `${topic}-${partition}`;
+    records[name] ??= [];
+    records[name].push({
       topic,
       partition,
       offset,
