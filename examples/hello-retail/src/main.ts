@@ -1,11 +1,11 @@
 // Plays a scripted Hello Retail day on riverlog and prints the views.
 // Log: RIVERLOG_LOG (e.g. sqlite:/data/retail.db), else a new SQLite file in a temp dir.
-// Views, checkpoints and dead letters: a SQLite file in a temp dir, removed at the end.
+// Views, checkpoints and dead letters: RIVERLOG_STORE (sqlite:<path>, dynamodb://<host:port>?prefix=<p>),
+// else a SQLite file in a temp dir, removed at the end.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { sqliteCheckpointStore, sqliteDeadLetters, sqliteViewStore } from '@riverlog/sqlite';
 import { openView, rebuildView, type ViewEntry } from '@riverlog/view-builder';
 import { openLog } from './log-uri.js';
 import { type Photographer, photographerRegistryView } from './photographer-registry.js';
@@ -13,6 +13,7 @@ import { categoriesView, productsView } from './product-catalog.js';
 import { allRows } from './rows.js';
 import { people, playDay } from './scenario.js';
 import { startRetail } from './services.js';
+import { openStores } from './store-uri.js';
 import { type Column, formatTable } from './table.js';
 import { type Contribution, defineWinnerView, type Score, winners, winnerView } from './winner.js';
 
@@ -22,14 +23,12 @@ const uri = process.env.RIVERLOG_LOG ?? `sqlite:${join(dir, 'retail.db')}`;
 const nameOf = (id: string | null) => (id === null ? null : (people[id as keyof typeof people]?.name ?? id));
 
 const log = openLog(uri);
-const stores = { path: join(dir, 'views.db') };
-const store = sqliteViewStore(stores);
-const checkpoints = sqliteCheckpointStore(stores);
-const deadLetters = sqliteDeadLetters(stores);
+const stores = openStores(process.env.RIVERLOG_STORE ?? `sqlite:${join(dir, 'views.db')}`);
+const { store, checkpoints, deadLetters } = stores;
 
 console.log('Hello Retail on riverlog');
 console.log(`  log:   ${log.uri}`);
-console.log(`  views: sqlite:${stores.path}`);
+console.log(`  views: ${stores.uri}`);
 const earlier = await holdsEvents();
 if (earlier) console.log('  note:  the log already holds events; the day is played on top of them, and the views fold them all');
 console.log('');
@@ -76,7 +75,7 @@ try {
   if (!same) process.exitCode = 1;
 } finally {
   await retail.stop();
-  await Promise.all([store.close(), checkpoints.close(), deadLetters.close()]);
+  await stores.close();
   await log.close();
   rmSync(dir, { recursive: true, force: true });
 }
