@@ -95,7 +95,10 @@ export function registerHistory(program: Command, run: Run): void {
       const before = recordCount(await logHeads(log, ctx.logUri()));
       let bytes = 0;
       const counted = new PassThrough();
-      counted.on('data', (chunk: Buffer) => progress.update((bytes += chunk.length)));
+      counted.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        progress.update(bytes);
+      });
       const input = fromStdin ? process.stdin : createReadStream(file);
       const gzip = await isGzip(file, fromStdin);
       const text = new PassThrough();

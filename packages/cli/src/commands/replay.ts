@@ -110,7 +110,10 @@ export function registerReplay(program: Command, run: Run): void {
             ...batchSize,
             signal,
             dropPrevious: options.dropPrevious === true,
-            onCommit: (info) => progress.update((records += info.records)),
+            onCommit: (info) => {
+              records += info.records;
+              progress.update(records);
+            },
           });
           progress.stop();
           summary = { records, ...rebuilt };

@@ -108,7 +108,10 @@ export function registerViews(program: Command, run: Run): void {
         ...(deadLetters ? { deadLetters } : {}),
         signal,
         dropPrevious: options.dropPrevious === true,
-        onCommit: (info) => progress.update((records += info.records)),
+        onCommit: (info) => {
+          records += info.records;
+          progress.update(records);
+        },
       });
       progress.stop();
       if (out.json) out.data({ ...result, records });
