@@ -18,6 +18,9 @@ const QUICK = process.env.RIVERLOG_BENCH_QUICK === '1';
 const EVENTS = QUICK ? 1_000 : 8_000;
 const RUNS = QUICK ? 1 : 3;
 const IN_FLIGHT = DEFAULT_MAX_IN_FLIGHT;
+/** Products created after a product before it is imaged: far enough that its two events fall in different commits. */
+const LAG = (EVENTS / 2) * 0.75;
+
 /** Products the repeating-keys log's events cycle over. */
 const HOT_PRODUCTS = 200;
 
@@ -44,9 +47,6 @@ const products = defineView({
 
 const TIME = '2026-11-22T00:00:00.000Z';
 const CATEGORIES = ['shoes', 'coats', 'hats', 'bags', 'shirts', 'socks', 'belts', 'scarves'];
-
-/** Products created after a product before it is imaged: far enough that its two events fall in different commits. */
-const LAG = (EVENTS / 2) * 0.75;
 
 /** Each product created, then imaged `LAG` products later. */
 function* spreadEvents(total) {
