@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../packages/cli/bin/riverlog.js', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const HELLO_RETAIL = fileURLToPath(new URL('../../examples/hello-retail/dist/', import.meta.url));
 
