@@ -6,8 +6,8 @@ import {
   type Envelope,
   type EventLog,
   envelopeBytes,
-  t,
 } from '@riverlog/core';
+import * as t from '@riverlog/core/io-ts';
 
 /**
  * The event a dead letter becomes in a dead-letter log: what was given up
