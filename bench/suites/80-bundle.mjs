@@ -29,7 +29,9 @@ function median(values) {
 /** Milliseconds an `await import()` of the file takes in a fresh node process. */
 function coldImport(file) {
   const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); console.log(performance.now() - t);`;
-  return Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', stdio: 'pipe' }).trim());
+  return Number(
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', stdio: 'pipe' }).trim(),
+  );
 }
 
 export async function run() {
