@@ -29,6 +29,18 @@ export class MissingRows {
 
 const ABSENT: unique symbol = Symbol('absent');
 type Value = unknown | typeof ABSENT;
+/** A handler gave back the state it was given. */
+const UNCHANGED: unique symbol = Symbol('unchanged');
+
+/** The rows of `changes({...})`, `del` as {@link ABSENT}; throws on an undefined row. */
+function changesOf(result: RowChanges<unknown>): Map<string, Value> {
+  const out = new Map<string, Value>();
+  for (const [changed, value] of result.rows) {
+    if (value === undefined) throw new TypeError(`changes({...}) gave undefined for row ${JSON.stringify(changed)}; give a state or del`);
+    out.set(changed, value === del ? ABSENT : value);
+  }
+  return out;
+}
 
 /** A row as the unit holds it: its value now, what it has applied, and the version read from the store. */
 interface RowState {
@@ -156,9 +168,23 @@ export class FoldUnit {
     }
     const { partition, offset } = record.position;
     for (const key of item.keys) if (!this.rows.has(key)) throw new MissingRows(this.missing(item.keys));
-    let scratch: Map<string, Value>;
+    let scratch: Map<string, Value> | undefined;
     try {
-      scratch = this.apply(item);
+      if (item.keys.length === 1) {
+        // Most events touch one row: no scratch map, unless the handler answers with changes({...}).
+        const key = item.keys[0] as string;
+        const row = this.rows.get(key) as RowState;
+        if (!hasApplied(row, partition, offset)) {
+          const result = this.applyOne(item, key, row);
+          if (result instanceof Map) scratch = result;
+          else if (result !== UNCHANGED) {
+            if (!this.dirty.has(key) && this.dirty.size > 0 && this.dirty.size + 1 > this.maxRows) return false;
+            row.value = result;
+            row.applied[partition] = offset;
+            this.dirty.add(key);
+          }
+        }
+      } else scratch = this.apply(item);
     } catch (error) {
       if (error instanceof MissingRows) throw error;
       this.skip({
@@ -170,6 +196,18 @@ export class FoldUnit {
       });
       return true;
     }
+    if (scratch !== undefined && !this.land(scratch, partition, offset)) return false;
+    if (this.rememberIds) this.ids.add(event.id);
+    this.applied++;
+    this.pass(record);
+    return true;
+  }
+
+  /**
+   * Lands an event's changes (from {@link apply}) in its rows, all or none:
+   * false, changing nothing, when the rows it adds would take the commit past `maxRows`.
+   */
+  private land(scratch: Map<string, Value>, partition: string, offset: string): boolean {
     let fresh = 0;
     for (const key of scratch.keys()) {
       const row = this.rows.get(key);
@@ -184,9 +222,6 @@ export class FoldUnit {
       row.applied[partition] = offset;
       this.dirty.add(key);
     }
-    if (this.rememberIds) this.ids.add(event.id);
-    this.applied++;
-    this.pass(record);
     return true;
   }
 
@@ -213,7 +248,11 @@ export class FoldUnit {
       } catch (error) {
         throw new ViewIndexError(this.view.table, key, error);
       }
-      writes.push({ key, value: row.value, applied, expectedVersion: row.version, ...(indexes ? { indexes } : {}) });
+      writes.push(
+        indexes
+          ? { key, value: row.value, applied, expectedVersion: row.version, indexes }
+          : { key, value: row.value, applied, expectedVersion: row.version },
+      );
     }
     return writes;
   }
@@ -224,6 +263,33 @@ export class FoldUnit {
       const [p, q] = [a.record.position, b.record.position];
       return p.partition === q.partition ? compareOffsets(p.offset, q.offset) : p.partition < q.partition ? -1 : 1;
     });
+  }
+
+  /** `get` of the {@link ApplyContext} of a one-row event: no change is pending, so it reads the rows as they stand. */
+  private readonly getStored = (key: string): unknown => {
+    const row = this.rows.get(key);
+    if (!row) throw new MissingRows([key]);
+    return row.value === ABSENT ? undefined : row.value;
+  };
+
+  /**
+   * Runs the handler of an event that touches one row, which has not applied
+   * it yet: the row's new value ({@link ABSENT} for `del`), {@link UNCHANGED},
+   * or, when the handler answered with `changes({...})`, those changes as a
+   * scratch map for {@link land}. Throws as the handler or its result does.
+   */
+  private applyOne(item: FoldEvent, key: string, row: RowState): Value | typeof UNCHANGED | Map<string, Value> {
+    const { fold } = this.view;
+    const handler = fold.apply(item.event.type) as Apply<unknown, unknown>;
+    const exists = row.value !== ABSENT;
+    const state = exists ? row.value : fold.initial(key);
+    const result = handler(state, item.event, { key, exists, get: this.getStored });
+    if (result instanceof RowChanges) return changesOf(result);
+    if (result === del) return ABSENT;
+    if (result === undefined) {
+      throw new TypeError(`returned undefined for row ${JSON.stringify(key)}; return the new state, the same state, del or changes({...})`);
+    }
+    return result === state ? UNCHANGED : result;
   }
 
   /**
@@ -256,11 +322,7 @@ export class FoldUnit {
       };
       const result = handler(state, item.event, context);
       if (result instanceof RowChanges) {
-        for (const [changed, value] of result.rows) {
-          if (value === undefined)
-            throw new TypeError(`changes({...}) gave undefined for row ${JSON.stringify(changed)}; give a state or del`);
-          scratch.set(changed, value === del ? ABSENT : value);
-        }
+        for (const [changed, value] of changesOf(result)) scratch.set(changed, value);
       } else if (result === del) scratch.set(key, ABSENT);
       else if (result === undefined) {
         throw new TypeError(
