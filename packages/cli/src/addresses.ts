@@ -100,8 +100,13 @@ export async function openLogUri(uri: string, base: string, options: { readonly 
       return sqliteLog(partitions === undefined ? { path } : { path, partitions });
     }
     case 'kafka': {
-      const { kafkaLogFromUri } = await import('@riverlog/kafka');
-      return kafkaLogFromUri(options.create ? uri : withoutCreate(uri));
+      const { kafkaLogFromUri, kafkaOptionsFromUri } = await import('@riverlog/kafka');
+      if (options.create) return kafkaLogFromUri(uri);
+      const reading = withoutCreate(uri);
+      const { brokers, topic } = kafkaOptionsFromUri(reading);
+      const { assertKafkaTopic } = await import('./kafka-admin.js');
+      await assertKafkaTopic([brokers ?? []].flat() as string[], topic);
+      return kafkaLogFromUri(reading);
     }
     case 'kinesis':
       return (await uriFunction('@riverlog/kinesis', ['kinesisLogFromUri'], uri))(uri) as EventLog;

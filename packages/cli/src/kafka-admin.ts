@@ -11,6 +11,7 @@ export interface KafkaTopicState {
 interface Admin {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
+  listTopics(): Promise<string[]>;
   fetchTopicOffsets(topic: string): Promise<{ partition: number; high: string; low: string }[]>;
   listGroups(): Promise<{ groups: { groupId: string }[] }>;
   fetchOffsets(options: {
@@ -30,19 +31,9 @@ export async function kafkaTopicState(
   topic: string,
   readGroupPrefix = 'riverlog-read-',
 ): Promise<KafkaTopicState> {
-  let kafkajs: { Kafka: new (config: object) => { admin(): Admin }; logLevel: { NOTHING: number } };
+  const admin = await connectAdmin(brokers);
   try {
-    kafkajs = (await import('kafkajs' as string)) as typeof kafkajs;
-  } catch {
-    throw new RiverlogError('MISSING_DEPENDENCY', 'riverlog status on Kafka needs kafkajs; install it.');
-  }
-  const admin = new kafkajs.Kafka({ clientId: 'riverlog-cli', brokers: [...brokers], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  try {
-    await admin.connect();
-  } catch (error) {
-    throw new RiverlogError('LOG_OPEN_FAILED', `Cannot reach Kafka at ${brokers.join(',')}: ${(error as Error).message}.`);
-  }
-  try {
+    await mustExist(admin, brokers, topic);
     const heads = new Map<string, PartitionHead>();
     for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
       const records = Number(BigInt(high) - BigInt(low));
@@ -60,6 +51,50 @@ export async function kafkaTopicState(
       if (Object.keys(committed).length > 0) groups.set(groupId, committed);
     }
     return { heads, groups };
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function connectAdmin(brokers: readonly string[]): Promise<Admin> {
+  let kafkajs: { Kafka: new (config: object) => { admin(): Admin }; logLevel: { NOTHING: number } };
+  try {
+    kafkajs = (await import('kafkajs' as string)) as typeof kafkajs;
+  } catch {
+    throw new RiverlogError('MISSING_DEPENDENCY', 'riverlog on Kafka needs kafkajs; install it.');
+  }
+  const admin = new kafkajs.Kafka({
+    clientId: 'riverlog-cli',
+    brokers: [...brokers],
+    logLevel: kafkajs.logLevel.NOTHING,
+    retry: { retries: 3 },
+  }).admin();
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new RiverlogError('LOG_OPEN_FAILED', `Cannot reach Kafka at ${brokers.join(',')}: ${(error as Error).message}.`);
+  }
+  return admin;
+}
+
+async function mustExist(admin: Admin, brokers: readonly string[], topic: string): Promise<void> {
+  if (!(await admin.listTopics()).includes(topic)) {
+    throw new RiverlogError(
+      'LOG_OPEN_FAILED',
+      `No topic ${JSON.stringify(topic)} on Kafka at ${brokers.join(',')}: check the name; only import creates a topic.`,
+    );
+  }
+}
+
+/**
+ * Fails at once with `LOG_OPEN_FAILED` when the topic is not on the brokers.
+ * Reading commands check first: the Kafka log would wait its whole open
+ * timeout (30 s) for a topic that may be about to appear, which a mistyped name never does.
+ */
+export async function assertKafkaTopic(brokers: readonly string[], topic: string): Promise<void> {
+  const admin = await connectAdmin(brokers);
+  try {
+    await mustExist(admin, brokers, topic);
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
