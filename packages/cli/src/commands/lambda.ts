@@ -74,7 +74,7 @@ export function registerLambda(program: Command, run: Run): void {
   ]);
   command.addHelpText(
     'after',
-    "\nAs the event source mapping: each partition (shard) is read in order, one batch in flight per partition; a\nresponse naming batchItemFailures checkpoints before the lowest one named and retries from it; a function error\n(a throw) or a malformed response retries the whole batch; with --max-retries n the batch is discarded after n\nretries (exit 1 at the end). With --checkpoints the position is kept under the group lambda:<function-name>.\nRetries wait by riverlog's backoff policy (100 ms doubling to 5 s).\n",
+    "\nAs the event source mapping: each partition (shard) is read in order, one batch in flight; a response naming\nbatchItemFailures checkpoints before the lowest one named, and the retry is a new batch from it, filled up to\n--batch-size with the records after it; a function error (a throw), a timeout or a malformed response retries the\nwhole batch (--bisect: split in two, each half retried on its own, which does not count as a retry); with\n--max-retries n a batch whose first record failed n+1 times is discarded (exit 1 at the end). With --checkpoints the\nposition is kept under the group lambda:<function-name>. Retries wait by riverlog's backoff policy (100 ms doubling to 5 s).\n",
   );
   command.action(
     run<LambdaOptions>(async ({ ctx, out, options, args, signal }) => {
@@ -87,25 +87,26 @@ export function registerLambda(program: Command, run: Run): void {
       const source: EventSource = { region: options.region, name: options.source ?? sourceName(ctx.logUri() ?? log.uri) };
       const runner = new MappingRunner(handler, options, source, out, signal);
       const positions: Record<string, string> = { ...saved };
+      const checkpoint = async (partition: string, offset: string) => {
+        positions[partition] = offset;
+        await checkpoints?.save(group, { [partition]: offset });
+      };
+      const feeds = new Map<string, PartitionFeed>();
       for await (const batch of readLineage(log, {
         from,
         follow: options.follow === true,
         signal,
         batchSize: Math.max(options.batchSize, 100),
       })) {
-        for (let i = 0; i < batch.records.length && !signal.aborted; i += options.batchSize) {
-          const chunk = batch.records.slice(i, i + options.batchSize);
-          await runner.process(chunk);
-          if (signal.aborted) break;
-          positions[batch.partition] = (chunk[chunk.length - 1] as LogRecord).position.offset;
-          await checkpoints?.save(group, { [batch.partition]: positions[batch.partition] as string });
-        }
-        if (batch.ended && !signal.aborted) {
-          positions[batch.partition] = PARTITION_END;
-          await checkpoints?.save(group, { [batch.partition]: PARTITION_END });
-        }
+        const feed = feeds.get(batch.partition) ?? new PartitionFeed(batch.partition);
+        feeds.set(batch.partition, feed);
+        feed.pending.push(...batch.records);
+        // Records still to come of this read complete a batch; at the end of what the partition holds, a short one goes.
+        await runner.drain(feed, batch.caughtUp || batch.ended, checkpoint);
+        if (batch.ended && feed.pending.length === 0 && !signal.aborted) await checkpoint(batch.partition, PARTITION_END);
         if (signal.aborted) break;
       }
+      for (const feed of feeds.values()) if (!signal.aborted) await runner.drain(feed, true, checkpoint);
       const report = { ...runner.counts, positions };
       if (out.json) out.data({ summary: report });
       else
@@ -124,6 +125,15 @@ function sourceName(uri: string): string {
   return base?.[1] ?? 'riverlog';
 }
 
+/** One partition's records read and not yet delivered, and how many times in a row the first of them failed. */
+class PartitionFeed {
+  readonly pending: LogRecord[] = [];
+  failures = 0;
+  constructor(readonly partition: string) {}
+}
+
+type Checkpoint = (partition: string, offset: string) => Promise<void>;
+
 /** Runs the batches of one log through the handler as an event source mapping does. */
 class MappingRunner {
   readonly counts = { records: 0, invocations: 0, retries: 0, discarded: 0 };
@@ -137,10 +147,63 @@ class MappingRunner {
     private readonly signal: AbortSignal,
   ) {}
 
-  /** Delivers records (one partition, in order) until all succeeded or were discarded. */
-  async process(records: readonly LogRecord[]): Promise<void> {
+  /**
+   * Invokes the handler with the partition's pending records, batch after
+   * batch, while a whole batch is there (or any record, with `flush`). As the
+   * mapping reads the shard again from the record a partial failure names, the
+   * retry is a new batch from that record, filled up to the batch size with the
+   * records after it.
+   */
+  async drain(feed: PartitionFeed, flush: boolean, checkpoint: Checkpoint): Promise<void> {
+    const size = this.options.batchSize;
+    while (!this.signal.aborted && (feed.pending.length >= size || (flush && feed.pending.length > 0))) {
+      const batch = feed.pending.slice(0, size);
+      const outcome = await this.invoke(batch, feed.failures);
+      if (this.signal.aborted) return;
+      if (outcome.kind === 'ok') {
+        this.counts.records += batch.length;
+        feed.failures = 0;
+        await this.consume(feed, batch.length, checkpoint);
+        continue;
+      }
+      if (outcome.kind === 'error' && this.options.bisect && batch.length > 1) {
+        // Each half is a batch of its own, with its own retries.
+        const half = Math.ceil(batch.length / 2);
+        await this.process(batch.slice(0, half), 0);
+        await this.process(batch.slice(half), 0);
+        if (this.signal.aborted) return;
+        feed.failures = 0;
+        await this.consume(feed, batch.length, checkpoint);
+        continue;
+      }
+      // Checkpointed before the lowest failure: what came before it is done, and the failed record has failed once.
+      const from = outcome.kind === 'partial' ? outcome.from : 0;
+      this.counts.records += from;
+      feed.failures = from > 0 ? 1 : feed.failures + 1;
+      if (from > 0) await this.consume(feed, from, checkpoint);
+      if (this.options.maxRetries >= 0 && feed.failures > this.options.maxRetries) {
+        const dropped = batch.length - from;
+        this.discard(batch.slice(from), outcome);
+        feed.failures = 0;
+        await this.consume(feed, dropped, checkpoint);
+        continue;
+      }
+      this.counts.retries++;
+      await sleep(this.backoff.delay(feed.failures), this.signal);
+    }
+  }
+
+  /** Removes the first `count` pending records as done and checkpoints the last of them. */
+  private async consume(feed: PartitionFeed, count: number, checkpoint: Checkpoint): Promise<void> {
+    const done = feed.pending.splice(0, count);
+    const last = done[done.length - 1];
+    if (last) await checkpoint(feed.partition, last.position.offset);
+  }
+
+  /** Delivers a fixed set of records (a bisected half) until all succeeded or were discarded. */
+  private async process(records: readonly LogRecord[], retried: number): Promise<void> {
     let pending = records;
-    let retries = 0;
+    let retries = retried;
     while (pending.length > 0 && !this.signal.aborted) {
       const outcome = await this.invoke(pending, retries);
       if (outcome.kind === 'ok') {
@@ -148,27 +211,19 @@ class MappingRunner {
         return;
       }
       if (outcome.kind === 'error' && this.options.bisect && pending.length > 1) {
-        // Each half is a batch of its own, with its own retries.
         const half = Math.ceil(pending.length / 2);
-        await this.process(pending.slice(0, half));
-        await this.process(pending.slice(half));
+        await this.process(pending.slice(0, half), 0);
+        await this.process(pending.slice(half), 0);
         return;
       }
-      if (this.options.maxRetries >= 0 && retries >= this.options.maxRetries) {
-        this.counts.discarded += pending.length;
-        this.report({
-          discarded: pending.length,
-          first: pending[0]?.position,
-          reason: outcome.kind === 'error' ? outcome.error : 'batchItemFailures',
-        });
+      const from = outcome.kind === 'partial' ? outcome.from : 0;
+      this.counts.records += from;
+      pending = pending.slice(from);
+      retries = from > 0 ? 1 : retries + 1;
+      if (this.options.maxRetries >= 0 && retries > this.options.maxRetries) {
+        this.discard(pending, outcome);
         return;
       }
-      if (outcome.kind === 'partial') {
-        // Checkpointed before the lowest failure: what came before it is done.
-        this.counts.records += outcome.from;
-        pending = pending.slice(outcome.from);
-      }
-      retries++;
       this.counts.retries++;
       await sleep(this.backoff.delay(retries), this.signal);
     }
@@ -234,11 +289,21 @@ class MappingRunner {
     return { kind: 'partial', from: lowest };
   }
 
-  private report(discard: { discarded: number; first: unknown; reason: string }): void {
+  private discard(records: readonly LogRecord[], outcome: Outcome): void {
+    this.counts.discarded += records.length;
+    const first = records[0]?.position;
+    const last = records[records.length - 1]?.position;
+    const discard = {
+      records: records.length,
+      partition: first?.partition,
+      first: first?.offset,
+      last: last?.offset,
+      reason: outcome.kind === 'error' ? outcome.error : 'batchItemFailures',
+    };
     if (this.out.json) this.out.data({ discarded: discard });
     else
       this.out.note(
-        `${this.out.errColor.red('discarded')} ${discard.discarded} records after ${this.options.maxRetries} retries: ${discard.reason}`,
+        `${this.out.errColor.red('discarded')} ${discard.records} records ${discard.partition}:${discard.first}-${discard.last} after ${this.options.maxRetries} retries: ${discard.reason}`,
       );
   }
 }
