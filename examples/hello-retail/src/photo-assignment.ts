@@ -1,4 +1,4 @@
-import { type Consumer, createConsumer, ignore } from '@riverlog/consumer';
+import { type Consumer, type ConsumerHandlers, createConsumer, ignore } from '@riverlog/consumer';
 import { type CheckpointStore, compareOffsets, type DeadLetterSink, type EventLog, type Position, type ViewStore } from '@riverlog/core';
 import { createProducer } from '@riverlog/producer';
 import { openView, type ViewReader } from '@riverlog/view-builder';
@@ -160,25 +160,13 @@ export interface PhotoAssignmentOptions extends PhotoAssignerOptions {
  */
 export function photoAssignment(options: PhotoAssignmentOptions): { readonly consumer: Consumer; stop(): Promise<void> } {
   const assigner = photoAssigner(options);
-  const react = async (event: RetailEvent, context: { readonly position: Position }) => {
-    const made = await assigner.react(event, context.position);
-    for (const assignment of made) options.onAssigned?.(assignment);
-  };
   const consumer = createConsumer({
     log: options.log,
     catalog: retailCatalog,
     group: options.group ?? 'photo-assignment',
     checkpoints: options.checkpoints,
     deadLetters: options.deadLetters,
-    handlers: {
-      'product/create': react,
-      'product/image': react,
-      'photo/unassigned': react,
-      'user-info/update-phone': react,
-      'product/purchase': ignore,
-      'user-info/login': ignore,
-      'photo/assigned': ignore,
-    },
+    handlers: photoAssignmentHandlers(assigner, options.onAssigned ? { onAssigned: options.onAssigned } : {}),
   });
   return {
     consumer,
@@ -186,5 +174,35 @@ export function photoAssignment(options: PhotoAssignmentOptions): { readonly con
       await consumer.stop();
       await assigner.close();
     },
+  };
+}
+
+/**
+ * The photo-assignment service's handler map, as {@link photoAssignment}
+ * passes it to `createConsumer`: the events that may let a waiting product
+ * and a free photographer meet go to `assigner.react`, the others are
+ * ignored. Exported so tests (and a Lambda handler) use the very map the
+ * service runs.
+ *
+ * @example
+ * const assigner = photoAssigner({ log, store });
+ * const consumer = createConsumer({ log, catalog: retailCatalog, group, checkpoints, deadLetters, handlers: photoAssignmentHandlers(assigner) });
+ */
+export function photoAssignmentHandlers(
+  assigner: PhotoAssigner,
+  options: { readonly onAssigned?: (assignment: Assignment) => void } = {},
+): ConsumerHandlers<typeof retailCatalog> {
+  const react = async (event: RetailEvent, context: { readonly position: Position }) => {
+    const made = await assigner.react(event, context.position);
+    for (const assignment of made) options.onAssigned?.(assignment);
+  };
+  return {
+    'product/create': react,
+    'product/image': react,
+    'photo/unassigned': react,
+    'user-info/update-phone': react,
+    'product/purchase': ignore,
+    'user-info/login': ignore,
+    'photo/assigned': ignore,
   };
 }

@@ -1,10 +1,11 @@
-import { type Envelope, type EventLog, type LogRecord, memoryLog, memoryViewStore, type ReadOptions, type ViewStore } from '@riverlog/core';
+import { type EventLog, memoryLog, memoryViewStore, type ViewStore } from '@riverlog/core';
 import { createProducer } from '@riverlog/producer';
 import { type AnyView, runView } from '@riverlog/view-builder';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type RetailEvent, retailCatalog } from './catalog.js';
 import { type Assignment, photoAssigner } from './photo-assignment.js';
 import { photographerRegistryView } from './photographer-registry.js';
+import { expectedDay } from './testing/expected-day.js';
 import {
   buildViews,
   decodeAll,
@@ -16,29 +17,6 @@ import {
   until,
   views,
 } from './testing/harness.js';
-import type { ReferenceViews } from './testing/reference.js';
-
-/** The same log, but every batch a read yields comes twice: a redelivery, as after a lost acknowledgement or a rebalance. */
-function deliveringTwice(log: EventLog): EventLog & { readonly redelivered: number } {
-  let redelivered = 0;
-  return {
-    uri: log.uri,
-    maxEventBytes: log.maxEventBytes,
-    append: (events) => log.append(events),
-    partitions: () => log.partitions(),
-    close: () => log.close(),
-    get redelivered() {
-      return redelivered;
-    },
-    async *read(options?: ReadOptions) {
-      for await (const batch of log.read(options)) {
-        yield batch;
-        redelivered += batch.records.length;
-        yield batch;
-      }
-    },
-  };
-}
 
 /**
  * The same store, but the first commit of each table that writes rows is
@@ -74,39 +52,22 @@ function losingFirstAck(store: ViewStore): ViewStore & { readonly lost: number }
   };
 }
 
-describe('redelivery changes nothing', () => {
+// What a viewSpec checks of each view (every event delivered again at its position and appended anew
+// with the same id; partitions interleaved) is in the views' own specs, and a trigger delivered again to
+// the photo-assignment service in photo-assignment.test.ts. Here: the failures beyond one view's fold —
+// a store that loses a reply, two builders at once, two assigners racing — on the whole played day.
+describe('redelivery changes nothing: the views rebuilt from the played day are the rows worked out by hand', () => {
   let day: PlayedDay;
-  let original: ReferenceViews;
 
   beforeAll(async () => {
     day = await playOnMemory();
-    original = await dumpViews(day.store);
-  });
-
-  it('an envelope appended again keeps its position and the views stay the same', async () => {
-    const records = [...(await recordsByPartition(day.log)).values()].flat();
-    const purchase = records.find((r) => (r.event as Envelope).type === 'product/purchase') as LogRecord;
-    const copy = JSON.parse(JSON.stringify(purchase.event)) as Envelope;
-    const ends = await logEnds(day.log);
-    expect(await day.log.append([copy])).toEqual([purchase.position]);
-    expect(await logEnds(day.log)).toEqual(ends);
-    await buildViews(day.log, day.store);
-    expect(await dumpViews(day.store)).toEqual(original);
-  });
-
-  it('every batch delivered twice to the view builders is folded once', async () => {
-    const twice = deliveringTwice(day.log);
-    const store = memoryViewStore();
-    await buildViews(twice, store, { batchSize: 3 });
-    expect(twice.redelivered).toBeGreaterThan(0);
-    expect(await dumpViews(store)).toEqual(original);
   });
 
   it('a commit whose reply was lost is not applied again when the builder resumes', async () => {
     const store = losingFirstAck(memoryViewStore());
     await buildViews(day.log, store, { batchSize: 4 });
     expect(store.lost).toBe(Object.keys(views).length);
-    expect(await dumpViews(store)).toEqual(original);
+    expect(await dumpViews(store)).toEqual(expectedDay);
   });
 
   it('two builders of the same view at once (a stale process) still fold each event once', async () => {
@@ -117,24 +78,7 @@ describe('redelivery changes nothing', () => {
     ]);
     await Promise.all(runners.map((runner) => runner.caughtUp()));
     await Promise.all(runners.map((runner) => runner.stop()));
-    expect(await dumpViews(store)).toEqual(original);
-  });
-
-  it('a product/create delivered again to photo assignment emits nothing', async () => {
-    const records = [...(await recordsByPartition(day.log)).values()].flat();
-    const events = decodeAll(records);
-    const index = events.findIndex((e) => e.type === 'product/create' && e.data.id === 'p-boot');
-    const registry = runView(photographerRegistryView, { log: day.log, store: day.store });
-    const assigner = photoAssigner({ log: day.log, store: day.store });
-    try {
-      await registry.caughtUp();
-      const ends = await logEnds(day.log);
-      expect(await assigner.react(events[index] as RetailEvent, (records[index] as LogRecord).position)).toEqual([]);
-      expect(await logEnds(day.log)).toEqual(ends);
-    } finally {
-      await assigner.close();
-      await registry.stop();
-    }
+    expect(await dumpViews(store)).toEqual(expectedDay);
   });
 });
 

@@ -1,113 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { derivedEventId } from './domain.js';
 import { PHOTO_ASSIGNMENT_SOURCE } from './photo-assignment.js';
-import type { Photographer, ProductAssignment } from './photographer-registry.js';
-import type { Product } from './product-catalog.js';
-import { DAY } from './scenario.js';
+import { expectedDay as expected } from './testing/expected-day.js';
 import { decodeAll, dumpViews, type PlayedDay, playOnMemory, recordsByPartition } from './testing/harness.js';
 import { referenceViews } from './testing/reference.js';
-import type { Contribution, Score } from './winner.js';
 import { winners } from './winner.js';
 
-const at = (hhmm: string) => `${DAY}T${hhmm}:00.000Z`;
-const image = (product: string, by: string) => `https://images.example.com/${product}/${by}.jpg`;
-
-const product = (id: string, brand: string, name: string, category: string, creator: string, img: string | null): Product => ({
-  id,
-  brand,
-  name,
-  description: `${name} by ${brand}`,
-  category,
-  creator,
-  image: img,
-});
-const photographer = (id: string, phone: string, registrations: number, completed: number, assignments: string[]): Photographer => ({
-  kind: 'photographer',
-  id,
-  phone,
-  registrations,
-  completed,
-  assignments,
-});
-const assignment = (
-  id: string,
-  createdAt: string,
-  who: string | null,
-  photographed: boolean,
-  released: string[] = [],
-): ProductAssignment => ({
-  kind: 'product',
-  id,
-  createdAt: at(createdAt),
-  photographer: who,
-  photographed,
-  released,
-});
-const contribution = (
-  id: string,
-  creator: string,
-  assigned: string | null,
-  shooter: string | null,
-  purchases: number,
-  creatorPoints: number,
-  photographerPoints: number,
-): Contribution => ({
-  kind: 'product',
-  id,
-  creator,
-  assigned,
-  photographed: shooter !== null,
-  photographer: shooter,
-  purchases,
-  creatorPoints,
-  photographerPoints,
-});
-const score = (id: string, name: string, creatorPoints: number, photographerPoints: number): Score => ({
-  kind: 'person',
-  id,
-  name,
-  creatorPoints,
-  photographerPoints,
-});
-
-/** The views after the scripted day, worked out by hand from the script. */
-const expected = {
-  categories: {
-    Accessories: { category: 'Accessories', createdBy: 'ann', createdAt: at('08:50'), firstProduct: 'p-scarf' },
-    Outdoor: { category: 'Outdoor', createdBy: 'ben', createdAt: at('08:40'), firstProduct: 'p-tent' },
-    Shoes: { category: 'Shoes', createdBy: 'ann', createdAt: at('08:20'), firstProduct: 'p-boot' },
-  },
-  products: {
-    'p-boot': product('p-boot', 'Trailhead', 'Hiking Boot', 'Shoes', 'ann', image('p-boot', 'pia')),
-    'p-sandal': product('p-sandal', 'Sunny', 'Beach Sandal', 'Shoes', 'ben', image('p-sandal', 'raj')),
-    'p-scarf': product('p-scarf', 'Loom', 'Wool Scarf', 'Accessories', 'ann', image('p-scarf', 'pia')),
-    'p-tent': product('p-tent', 'Summit', 'Two-person Tent', 'Outdoor', 'ben', null),
-    'p-watch': product('p-watch', 'Tick', 'Field Watch', 'Accessories', 'ben', null),
-  },
-  registry: {
-    'photographer:pia': photographer('pia', '+15550100101', 1, 2, []),
-    'photographer:raj': photographer('raj', '+15550100102', 1, 1, ['p-tent']),
-    'photographer:sol': photographer('sol', '+15550100199', 2, 0, ['p-watch']),
-    'product:p-boot': assignment('p-boot', '08:20', 'pia', true),
-    'product:p-sandal': assignment('p-sandal', '08:30', 'raj', true),
-    'product:p-scarf': assignment('p-scarf', '08:50', 'pia', true),
-    'product:p-tent': assignment('p-tent', '08:40', 'raj', false, ['sol']),
-    'product:p-watch': assignment('p-watch', '10:30', 'sol', false),
-  },
-  contributions: {
-    'person:ann': score('ann', 'Ann Archer', 6, 0),
-    'person:ben': score('ben', 'Ben Baker', 3, 0),
-    'person:cy': score('cy', 'Cy Chen', 0, 0),
-    'person:pia': score('pia', 'Pia Park', 0, 5),
-    'person:raj': score('raj', 'Raj Rao', 0, 2),
-    'person:sol': score('sol', 'Sol Stone', 0, 0),
-    'product:p-boot': contribution('p-boot', 'ann', null, 'pia', 2, 2, 2),
-    'product:p-sandal': contribution('p-sandal', 'ben', null, 'raj', 3, 3, 2),
-    'product:p-scarf': contribution('p-scarf', 'ann', null, 'pia', 4, 4, 3),
-    'product:p-tent': contribution('p-tent', 'ben', 'raj', null, 0, 0, 0),
-    'product:p-watch': contribution('p-watch', 'ben', 'sol', null, 0, 0, 0),
-  },
-};
+// End to end: the day played through the producers onto a log, with the
+// photo-assignment service and every view builder running. What each view
+// folds from the day's events, delivered twice or with partitions
+// interleaved, is specified view by view with viewSpec (winner.test.ts,
+// product-catalog.test.ts, photographer-registry.test.ts).
 
 describe('the scripted day', () => {
   let day: PlayedDay;
@@ -122,6 +25,17 @@ describe('the scripted day', () => {
   it('agrees with the reference model computed from the log', async () => {
     const events = decodeAll([...(await recordsByPartition(day.log)).values()].flat());
     expect(referenceViews(events)).toEqual(expected);
+  });
+
+  it('the reference model is itself order-sensitive where it must be: a reordered subject changes it', async () => {
+    // Guard against a vacuous oracle: moving a product's image before its assignment must change the result.
+    const events = decodeAll([...(await recordsByPartition(day.log)).values()].flat());
+    const image = events.findIndex((e) => e.type === 'product/image' && e.data.id === 'p-boot');
+    const reordered = [...events];
+    const [moved] = reordered.splice(image, 1);
+    const assignedAt = reordered.findIndex((e) => e.type === 'photo/assigned' && e.data.id === 'p-boot');
+    reordered.splice(assignedAt, 0, moved as (typeof events)[number]);
+    expect(referenceViews(reordered)).not.toEqual(expected);
   });
 
   it('names the winners', async () => {

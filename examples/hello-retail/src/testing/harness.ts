@@ -1,6 +1,7 @@
 // Shared set-up of the example's tests: play the day on memory engines,
 // read a log back, build views and dump them as plain objects.
 import {
+  type Envelope,
   type EventLog,
   type LogRecord,
   memoryCheckpointStore,
@@ -11,7 +12,9 @@ import {
   readEnds,
   type ViewStore,
 } from '@riverlog/core';
+import type { ViewRunSummary } from '@riverlog/testing';
 import { type AnyView, runView } from '@riverlog/view-builder';
+import { expect } from 'vitest';
 import { type RetailEvent, retailCatalog } from '../catalog.js';
 import type { Assignment } from '../photo-assignment.js';
 import { photographerRegistryView } from '../photographer-registry.js';
@@ -30,6 +33,8 @@ export interface PlayedDay {
   readonly report: DayReport;
   readonly assignments: Assignment[];
   readonly deadLetters: ReturnType<typeof memoryDeadLetters>;
+  /** Every envelope of the day (the services' included), each id once, in the order the log took them. */
+  readonly appended: readonly Envelope[];
 }
 
 /** Plays the scripted day with every service running, on memory engines. */
@@ -38,20 +43,45 @@ export async function playOnMemory(partitions = 4): Promise<PlayedDay> {
   const store = memoryViewStore();
   const deadLetters = memoryDeadLetters();
   const assignments: Assignment[] = [];
+  const appended: Envelope[] = [];
   const retail = await startRetail({
-    log,
+    log: recordingAppends(log, appended),
     store,
     checkpoints: memoryCheckpointStore(),
     deadLetters,
     onAssigned: (a) => assignments.push(a),
   });
   try {
-    const report = await playDay({ log, settle: () => retail.settle() });
+    const report = await playDay({ log: recordingAppends(log, appended), settle: () => retail.settle() });
     await retail.settle();
-    return { log, store, report, assignments, deadLetters };
+    return { log, store, report, assignments, deadLetters, appended };
   } finally {
     await retail.stop();
   }
+}
+
+/**
+ * The same log, noting each envelope it is given in `appended` (an id once)
+ * as the append is called: the memory log places them in call order, so this
+ * is the order across partitions that no read gives back.
+ */
+function recordingAppends(log: EventLog, appended: Envelope[]): EventLog {
+  const ids = new Set<string>();
+  return {
+    uri: log.uri,
+    maxEventBytes: log.maxEventBytes,
+    read: (options) => log.read(options),
+    partitions: () => log.partitions(),
+    close: () => log.close(),
+    append(events) {
+      for (const event of events) {
+        if (ids.has(event.id)) continue;
+        ids.add(event.id);
+        appended.push(event);
+      }
+      return log.append(events);
+    },
+  };
 }
 
 /** Every record of a log, per partition, in offset order. */
@@ -74,6 +104,24 @@ export async function logEnds(log: EventLog): Promise<PositionMap> {
     (await log.partitions()).map((partition) => partition.id),
     {},
   );
+}
+
+/**
+ * The day's envelopes in the order the log took them, for view specs; throws
+ * unless each partition's records are in that order too (a spec keeps the
+ * order it is given within each subject, as the log did).
+ */
+export async function dayInLogOrder(day: PlayedDay): Promise<readonly Envelope[]> {
+  const order = new Map(day.appended.map((event, i) => [event.id, i]));
+  for (const [partition, records] of await recordsByPartition(day.log)) {
+    const at = records.map((record) => order.get((record.event as Envelope).id) ?? -1);
+    if (at.includes(-1) || at.some((n, i) => i > 0 && n < (at[i - 1] as number))) {
+      throw new Error(`partition ${partition} of the played day is not in the order its events were appended: ${at.join(', ')}`);
+    }
+  }
+  const stored = [...(await recordsByPartition(day.log)).values()].flat().length;
+  if (stored !== day.appended.length) throw new Error(`the log holds ${stored} records, ${day.appended.length} were appended`);
+  return day.appended;
 }
 
 /** Decodes records with the retail catalog; throws on any that does not decode. */
@@ -110,14 +158,18 @@ export async function dumpViews(store: ViewStore, tables: Partial<Record<keyof t
   } as ReferenceViews;
 }
 
-/** A small seeded random number generator (mulberry32), so a failing interleaving can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/**
+ * Checks that a viewSpec folded its events every way: in order, with every
+ * event delivered twice (copies of the events the view folds left out as
+ * duplicates), with the partitions interleaved two ways and in `shuffles` seeded
+ * random orders — so a spec's agreement is not vacuous.
+ */
+export function expectRanEveryWay(result: { readonly runs: readonly ViewRunSummary[] }, events: number, shuffles: number): void {
+  const names = result.runs.map((run) => run.name);
+  expect(names[0]).toBe('each event once, in the order given');
+  const twice = result.runs.find((run) => run.name === 'every event delivered twice');
+  expect(twice?.deliveries).toBe(3 * events);
+  expect(twice?.duplicates).toBeGreaterThan(0);
+  expect(names.filter((name) => name.startsWith('partitions interleaved differently'))).toHaveLength(2);
+  expect(names.filter((name) => name.startsWith('partitions shuffled'))).toHaveLength(shuffles);
 }
