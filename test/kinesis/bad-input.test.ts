@@ -14,7 +14,7 @@ const catalog = defineCatalog([defineEvent('product/create', { data: { id: t.str
 const good = (id: string, name = `Boot ${id}`) => catalog.create('product/create', id, { id, name }, { source: 'raw' });
 const bytes = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
 
-const closers: (() => Promise<unknown> | void)[] = [];
+const closers: (() => unknown)[] = [];
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
 });
