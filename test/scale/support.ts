@@ -25,6 +25,8 @@ export interface BuilderConfig {
   readonly commitSize?: number;
   readonly sampleMs?: number;
   readonly idWindow?: number;
+  /** Views and leases in DynamoDB at `endpoint` (view tables named from `prefix`, leases in `table`) instead of `store` and `leases`. */
+  readonly dynamodb?: { readonly endpoint: string; readonly prefix: string; readonly table: string };
 }
 
 /** One `<word> <json>` line a builder printed, with the order it arrived in among all builders. */
