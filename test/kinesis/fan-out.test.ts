@@ -10,7 +10,18 @@ import {
   PutRecordsCommand,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
-import { backoffPolicy, RiverlogError, ulid } from '@riverlog/core';
+import { createConsumer } from '@riverlog/consumer';
+import {
+  backoffPolicy,
+  defineCatalog,
+  defineEvent,
+  memoryCheckpointStore,
+  memoryDeadLetters,
+  RiverlogError,
+  t,
+  ulid,
+} from '@riverlog/core';
+import { kinesisLog } from '@riverlog/kinesis';
 import { until } from '@riverlog/testing';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -215,6 +226,48 @@ describeLocal('enhanced fan-out shard reader (kinesis-local)', () => {
       child.close();
     }
     expect(text(inChildren)).toEqual(['c0']);
+  });
+
+  it('kinesisLog with fanOut: a consumer gets every event across a split, each subject in order, without GetRecords', async () => {
+    const { client, calls } = countingClient();
+    clients.push(client);
+    const stream = await createStream(client, 1);
+    const catalog = defineCatalog([defineEvent('cart/add', { data: { n: t.number } })]);
+    const log = kinesisLog({ client, stream: stream.name, fanOut: { consumerName: 'carts' } });
+    const writer = kinesisLog({ client: countingClient().client, stream: stream.name });
+    const emit = (from: number, count: number) =>
+      writer.append(
+        Array.from({ length: count }, (_, i) => catalog.create('cart/add', `cart-${(from + i) % 10}`, { n: from + i }, { source: 'test' })),
+      );
+    await emit(0, 100);
+    const handled: { subject: string; n: number; partition: string }[] = [];
+    const consumer = createConsumer({
+      log,
+      catalog,
+      group: 'fan-out',
+      checkpoints: memoryCheckpointStore(),
+      deadLetters: memoryDeadLetters(),
+      handlers: {
+        'cart/add': (event, { position }) => void handled.push({ subject: event.subject, n: event.data.n, partition: position.partition }),
+      },
+    });
+    await consumer.start();
+    await until(() => handled.length >= 100, 'the first 100 events', 30_000);
+    await writer.split(stream.shardIds[0] as string);
+    await emit(100, 100);
+    await until(() => handled.length >= 200, 'the events appended after the split', 60_000);
+    await consumer.stop();
+    await log.close();
+    await writer.close();
+    expect(handled).toHaveLength(200);
+    for (let s = 0; s < 10; s++) {
+      const ns = handled.filter((h) => h.subject === `cart-${s}`).map((h) => h.n);
+      expect(ns).toEqual([...ns].sort((a, b) => a - b));
+      expect(ns).toHaveLength(20);
+    }
+    expect(new Set(handled.map((h) => h.partition)).size).toBe(3);
+    expect(calls.get('GetRecords')).toBeUndefined();
+    expect(calls.get('SubscribeToShard')).toBeGreaterThanOrEqual(3);
   });
 
   it('fails a read of a shard that does not exist with LOG_READ_FAILED naming it', async () => {

@@ -192,11 +192,12 @@ export function fanOutShardReader(context: ShardReaderContext, options: FanOutOp
   }
 
   /** A listing of the stream's shards at most SHARD_LIST_TTL_MS old, shared by every source. */
-  async function recentListing(signal: AbortSignal): Promise<ShardListing> {
+  async function recentListing(): Promise<ShardListing> {
     const current = listing && (await listing.catch(() => undefined));
     if (current && Date.now() - current.at < SHARD_LIST_TTL_MS) return current;
     if (!listing || current) {
-      listing = listShards(signal);
+      // Shared by every source: only closing the reader aborts it, not one source ending.
+      listing = listShards(closing.signal);
       listing.catch(() => {
         listing = undefined;
       });
@@ -354,7 +355,7 @@ export function fanOutShardReader(context: ShardReaderContext, options: FanOutOp
         this.unsubscribe();
         return undefined;
       }
-      const { shards, at } = await recentListing(this.signal);
+      const { shards, at } = await recentListing();
       const shard = shards.find((s) => s.ShardId === this.shardId);
       if (!shard) {
         // Kinesis answers ResourceNotFoundException; kinesis-local subscribes to anything and sends empty events.
