@@ -41,7 +41,10 @@ export function pollingShardReader(context: FetchContext & { readonly clientKey:
           if (fetched.nextKey === undefined) {
             source.close();
           } else if (fetched.nextKey !== cursor.key) {
-            const next = poller.hold(fetched.nextKey, { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: lastSequence(page) });
+            const next = poller.hold(fetched.nextKey, {
+              type: 'AFTER_SEQUENCE_NUMBER',
+              sequenceNumber: fetched.nextKey.slice('after:'.length),
+            });
             poller.release(cursor);
             cursor = next;
             seenAfter = openedAt - 1;
@@ -65,8 +68,4 @@ export function pollingShardReader(context: FetchContext & { readonly clientKey:
       for (const source of [...sources]) source.close();
     },
   };
-}
-
-function lastSequence(page: ShardPage): string {
-  return page.records[page.records.length - 1]?.SequenceNumber as string;
 }

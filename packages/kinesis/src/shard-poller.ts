@@ -43,6 +43,8 @@ export interface Cursor {
   releasedAt: number;
   /** Aborted when nobody holds the cursor any more: its waits end. */
   controller: AbortController;
+  /** Records that arrived before this are dropped: an AT_TIMESTAMP start read from TRIM_HORIZON (see renewIterator). */
+  arrivedFrom: number | undefined;
 }
 
 /** Iterators live 5 minutes; renew a little before. */
@@ -51,6 +53,12 @@ const ITERATOR_TTL_MS = 270_000;
 const KEEP_RELEASED_MS = 2_000;
 /** Cursors kept without holders, at most. */
 const MAX_RELEASED = 16;
+/**
+ * kinesalite never answers an AT_TIMESTAMP GetShardIterator when no record
+ * of the shard arrived at or after the time: after this long such a start is
+ * read from TRIM_HORIZON, dropping what arrived before the time.
+ */
+const AT_TIMESTAMP_PATIENCE_MS = 3_000;
 /** GetShardIterator's own limit: 5 calls per second per shard. */
 const ITERATOR_CALLS_PER_SECOND = 5;
 
@@ -109,6 +117,7 @@ export class ShardPoller {
         holders: 0,
         releasedAt: 0,
         controller: new AbortController(),
+        arrivedFrom: undefined,
       };
       this.cursors.set(key, cursor);
     }
@@ -210,19 +219,33 @@ export class ShardPoller {
   private async renewIterator(cursor: Cursor, context: FetchContext, signal: AbortSignal): Promise<void> {
     if (!(await this.iteratorBudget.take(signal))) throw new Aborted();
     const start = cursor.start;
-    const { ShardIterator } = await context.client.send(
-      new GetShardIteratorCommand({
-        ...streamParams(context.stream),
-        ShardId: this.shardId,
-        ShardIteratorType: start.type,
-        ...(start.type === 'AT_SEQUENCE_NUMBER' || start.type === 'AFTER_SEQUENCE_NUMBER'
-          ? { StartingSequenceNumber: start.sequenceNumber }
-          : {}),
-        ...(start.type === 'AT_TIMESTAMP' ? { Timestamp: start.timestamp } : {}),
-      }),
-      { abortSignal: signal },
-    );
-    cursor.iterator = ShardIterator;
+    const request = (type: ShardStart['type'], abortSignal: AbortSignal) =>
+      context.client.send(
+        new GetShardIteratorCommand({
+          ...streamParams(context.stream),
+          ShardId: this.shardId,
+          ShardIteratorType: type,
+          ...(start.type === 'AT_SEQUENCE_NUMBER' || start.type === 'AFTER_SEQUENCE_NUMBER'
+            ? { StartingSequenceNumber: start.sequenceNumber }
+            : {}),
+          ...(type === 'AT_TIMESTAMP' && start.type === 'AT_TIMESTAMP' ? { Timestamp: start.timestamp } : {}),
+        }),
+        { abortSignal },
+      );
+    let iterator: string | undefined;
+    if (start.type === 'AT_TIMESTAMP' && cursor.arrivedFrom === undefined) {
+      const patience = AbortSignal.timeout(AT_TIMESTAMP_PATIENCE_MS);
+      try {
+        ({ ShardIterator: iterator } = await request('AT_TIMESTAMP', AbortSignal.any([signal, patience])));
+      } catch (error) {
+        if (!patience.aborted || signal.aborted) throw error;
+        cursor.arrivedFrom = start.timestamp.getTime();
+        ({ ShardIterator: iterator } = await request('TRIM_HORIZON', signal));
+      }
+    } else {
+      ({ ShardIterator: iterator } = await request(cursor.arrivedFrom === undefined ? start.type : 'TRIM_HORIZON', signal));
+    }
+    cursor.iterator = iterator;
     cursor.iteratorAt = Date.now();
   }
 
@@ -236,14 +259,19 @@ export class ShardPoller {
     },
     requestedAt: number,
   ): Fetched {
-    const records = output.Records ?? [];
+    const fetchedRecords = output.Records ?? [];
     let bytes = 0;
-    for (const record of records) bytes += record.Data?.length ?? 0;
+    for (const record of fetchedRecords) bytes += record.Data?.length ?? 0;
+    const from = cursor.arrivedFrom;
+    const records =
+      from === undefined
+        ? fetchedRecords
+        : fetchedRecords.filter((record) => (record.ApproximateArrivalTimestamp?.getTime() ?? from) >= from);
     this.budget.spend(bytes);
     const next = output.NextShardIterator ?? undefined;
     const ended = next === undefined;
     const millisBehindLatest = output.MillisBehindLatest;
-    const atTip = ended || ((millisBehindLatest ?? 0) === 0 && records.length < this.settings.recordsPerCall);
+    const atTip = ended || ((millisBehindLatest ?? 0) === 0 && fetchedRecords.length < this.settings.recordsPerCall);
     const page: ShardPage = {
       records,
       millisBehindLatest,
@@ -253,7 +281,7 @@ export class ShardPoller {
       bytes,
     };
     let nextKey: string | undefined = cursor.key;
-    const lastRecord = records[records.length - 1];
+    const lastRecord = fetchedRecords[fetchedRecords.length - 1];
     if (ended) nextKey = undefined;
     else if (lastRecord?.SequenceNumber !== undefined) {
       nextKey = `after:${lastRecord.SequenceNumber}`;
