@@ -19,7 +19,7 @@ function awsError(name: string, status: number): Error {
 }
 
 describe('DynamoDB client helpers (no server)', () => {
-  it('classes throttling and 5xx as retryable, and nothing else', () => {
+  it('classes throttling, 5xx and dropped connections as retryable, and nothing else', () => {
     for (const name of ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']) {
       expect(isRetryableDynamoError(awsError(name, 400))).toBe(true);
     }
@@ -28,6 +28,8 @@ describe('DynamoDB client helpers (no server)', () => {
     expect(isRetryableDynamoError(awsError('ConditionalCheckFailedException', 400))).toBe(false);
     expect(isRetryableDynamoError(awsError('ResourceNotFoundException', 400))).toBe(false);
     expect(isRetryableDynamoError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBe(false);
+    expect(isRetryableDynamoError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isRetryableDynamoError(Object.assign(new Error('timed out'), { name: 'TimeoutError' }))).toBe(true);
   });
 
   it('retries throttling until it passes, reporting each wait, and rejects other errors at once', async () => {

@@ -45,23 +45,31 @@ const RETRYABLE_NAMES = new Set([
   'TooManyRequestsException',
   'InternalServerError',
   'ServiceUnavailable',
+  'TimeoutError',
 ]);
+
+/** Connection errors of a request under way: a reused keep-alive socket the server had just closed, a timeout. */
+const DROPPED_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
 
 /**
  * Whether DynamoDB said "slow down" or failed on its side: throttling
  * (`ProvisionedThroughputExceededException`, `ThrottlingException`,
- * `RequestLimitExceeded`) or any 5xx. These are retried for as long as they
- * last. A conditional check that failed, a missing table or a validation
- * error is not retryable; nor is a connection refused (a wrong endpoint must
- * not hang a call forever: the workers above retry that with their status).
+ * `RequestLimitExceeded`), any 5xx, or a connection dropped under a request
+ * (`ECONNRESET` "socket hang up", `EPIPE`, `ETIMEDOUT`). These are retried
+ * for as long as they last; a write whose answer was lost may have been
+ * applied, which the stores' conditions tell on the next attempt. A
+ * conditional check that failed, a missing table or a validation error is
+ * not retryable; nor is a connection refused (a wrong endpoint must not hang
+ * a call forever: the workers above retry that with their status).
  *
  * @example
  * if (isRetryableDynamoError(error)) await later();
  */
 export function isRetryableDynamoError(error: unknown): boolean {
   if (error === null || typeof error !== 'object') return false;
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; $retryable?: { throttling?: boolean } };
+  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: { throttling?: boolean } };
   if (e.name !== undefined && RETRYABLE_NAMES.has(e.name)) return true;
+  if (e.code !== undefined && DROPPED_CODES.has(e.code)) return true;
   if (e.$retryable?.throttling) return true;
   const status = e.$metadata?.httpStatusCode;
   return status !== undefined && status >= 500;
