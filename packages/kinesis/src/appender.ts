@@ -89,7 +89,12 @@ export class KinesisAppender {
 
   /** Refuses events that are not envelopes or are oversize at once (nothing sent); otherwise queues them. */
   append(events: readonly Envelope[]): Promise<Position[]> {
-    const job: Job = { items: [], positions: new Array(events.length), resolve: () => {}, reject: () => {} };
+    const job: Job = {
+      items: [],
+      positions: new Array<Position | undefined>(events.length).fill(undefined),
+      resolve: () => {},
+      reject: () => {},
+    };
     for (const [index, event] of events.entries()) job.items.push(this.measure(job, event, index));
     if (events.length === 0) return Promise.resolve([]);
     return new Promise<Position[]>((resolve, reject) => {

@@ -1,0 +1,128 @@
+import type { KinesisClient, PutRecordsCommand, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { backoffPolicy, defineCatalog, defineEvent, type Envelope, type Position, t } from '@riverlog/core';
+import { describe, expect, it } from 'vitest';
+import { KinesisAppendError, KinesisAppender } from './appender.js';
+import { DedupeWindow } from './dedupe-window.js';
+
+const Step = defineEvent('test/step', { data: { seq: t.number } });
+const catalog = defineCatalog([Step]);
+const step = (subject: string, seq: number) => catalog.create('test/step', subject, { seq }, { source: 'riverlog/test' });
+
+/**
+ * A fake Kinesis that refuses a random share of PutRecords entries (throttled, as a busy shard
+ * would) and stores the others in arrival order: what a subject's order looks like in the stream.
+ */
+function throttlingKinesis(refuse: number, seed = 7, fail?: (call: number) => unknown) {
+  let state = seed;
+  const random = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  const stored: { key: string; data: string; sequenceNumber: string }[] = [];
+  let calls = 0;
+  let sequence = 10n ** 20n;
+  const client = {
+    async send(command: PutRecordsCommand) {
+      calls++;
+      const failure = fail?.(calls);
+      if (failure) throw failure;
+      const entries: PutRecordsResultEntry[] = (command.input.Records ?? []).map((record) => {
+        if (random() < refuse) return { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard' };
+        sequence += 1n;
+        stored.push({
+          key: record.PartitionKey as string,
+          data: Buffer.from(record.Data as Uint8Array).toString(),
+          sequenceNumber: String(sequence),
+        });
+        return { ShardId: 'shardId-000000000000', SequenceNumber: String(sequence) };
+      });
+      return { Records: entries, FailedRecordCount: entries.filter((e) => e.ErrorCode).length };
+    },
+  } as unknown as KinesisClient;
+  return { client, stored, calls: () => calls };
+}
+
+function appender(client: KinesisClient, options: { aggregate?: boolean; appendTimeoutMs?: number } = {}): KinesisAppender {
+  return new KinesisAppender({
+    client,
+    stream: { name: 'test', arn: undefined },
+    uri: 'kinesis://test',
+    maxRecordBytes: 1024 * 1024,
+    maxEventBytes: 1024 * 1024 - 256,
+    aggregate: options.aggregate ?? false,
+    window: new DedupeWindow(100_000),
+    retry: backoffPolicy({ initialMs: 0, maxMs: 1 }),
+    closing: new AbortController().signal,
+    appendTimeoutMs: options.appendTimeoutMs,
+  });
+}
+
+/** Each subject's seqs in the order the fake stream stored them. */
+function storedOrder(stored: readonly { key: string; data: string }[]): Map<string, number[]> {
+  const order = new Map<string, number[]>();
+  for (const { key, data } of stored) order.set(key, [...(order.get(key) ?? []), (JSON.parse(data) as { data: { seq: number } }).data.seq]);
+  return order;
+}
+
+describe('KinesisAppender: per-subject order across partial failures', () => {
+  it('with 30% of entries throttled, every subject is stored in order, once, and each event gets the position it was stored at', async () => {
+    const kinesis = throttlingKinesis(0.3);
+    const events = Array.from({ length: 2_000 }, (_, i) => step(`subject-${i % 37}`, Math.floor(i / 37)));
+    // Several concurrent calls: merged into runs, each keeping call order per subject.
+    const shared = appender(kinesis.client);
+    const calls = [events.slice(0, 700), events.slice(700, 1_400), events.slice(1_400)];
+    const results = await Promise.all(calls.map((batch) => shared.append(batch)));
+    expect(kinesis.stored).toHaveLength(2_000);
+    for (const [subject, seqs] of storedOrder(kinesis.stored)) expect(seqs, subject).toEqual(seqs.map((_, i) => i));
+    const bySequence = new Map(kinesis.stored.map((s) => [s.sequenceNumber, JSON.parse(s.data) as Envelope]));
+    calls.flat().forEach((event, i) => expect(bySequence.get((results.flat()[i] as Position).offset)?.id).toBe(event.id));
+  });
+
+  it('never has two records of one subject in one PutRecords call', async () => {
+    const seen: string[][] = [];
+    const kinesis = throttlingKinesis(0.2);
+    const spy = {
+      send: (command: PutRecordsCommand) => {
+        seen.push((command.input.Records ?? []).map((r) => r.PartitionKey as string));
+        return kinesis.client.send(command as never);
+      },
+    } as unknown as KinesisClient;
+    await appender(spy).append(Array.from({ length: 300 }, (_, i) => step(`s-${i % 5}`, i)));
+    for (const keys of seen) expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('with aggregate, a subject of one call goes in one Kinesis record: positions <seq>.<index> in order', async () => {
+    const kinesis = throttlingKinesis(0);
+    const positions = await appender(kinesis.client, { aggregate: true }).append(
+      Array.from({ length: 30 }, (_, i) => step(`s-${i % 3}`, i)),
+    );
+    expect(kinesis.stored).toHaveLength(3);
+    expect(kinesis.calls()).toBe(1);
+    const ofFirst = positions.filter((_, i) => i % 3 === 0).map((p) => p.offset);
+    expect(ofFirst).toEqual(ofFirst.map((_, i) => `${(ofFirst[0] as string).split('.')[0]}.${i}`));
+  });
+
+  it('a call that keeps being throttled past appendTimeoutMs rejects with KinesisAppendError saying which events were accepted; the others are not stored', async () => {
+    const kinesis = throttlingKinesis(0.6, 3);
+    const events = Array.from({ length: 100 }, (_, i) => step(`s-${i % 4}`, i));
+    const blocked = appender(kinesis.client, { appendTimeoutMs: 0 });
+    const error = (await blocked.append(events).catch((e: unknown) => e)) as KinesisAppendError;
+    expect(error).toBeInstanceOf(KinesisAppendError);
+    expect(error.code).toBe('LOG_WRITE_FAILED');
+    const storedIds = new Set(kinesis.stored.map((s) => (JSON.parse(s.data) as Envelope).id));
+    events.forEach((event, i) => expect(storedIds.has(event.id), `event ${i}`).toBe(error.accepted[i] !== undefined));
+    expect(error.accepted.some((p) => p === undefined)).toBe(true);
+  });
+
+  it('a call refused for good (AccessDenied) rejects at once, and no later record of that subject is sent', async () => {
+    const denied = Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' });
+    const kinesis = throttlingKinesis(0, 1, (call) => (call === 2 ? denied : undefined));
+    const events = Array.from({ length: 12 }, (_, i) => step('only', i));
+    const error = (await appender(kinesis.client)
+      .append(events)
+      .catch((e: unknown) => e)) as KinesisAppendError;
+    expect(error.message).toContain('AccessDeniedException');
+    expect(storedOrder(kinesis.stored).get('only')).toEqual([0]);
+    expect(error.accepted.filter(Boolean)).toHaveLength(1);
+  });
+});
