@@ -25,7 +25,8 @@ const EVENTS = QUICK ? 2_000 : 20_000;
 const READ_EVENTS = QUICK ? 4_000 : 40_000;
 const BATCH = 500;
 const SHARDS = 4;
-const RUNS = QUICK ? 1 : 3;
+const RUNS = QUICK ? 1 : 5;
+const APPEND_RUNS = QUICK ? 1 : 5;
 const POLL_SECONDS = QUICK ? 3 : 10;
 const REGION = 'us-east-1';
 const source = 'bench';
@@ -190,20 +191,25 @@ export async function run() {
   });
   try {
     // Append: 1,000 subjects, so a batch of 500 holds one event per subject (one PutRecords each way).
-    const appendStream = `bench-append-${ulid().toLowerCase()}`;
-    await createStream(admin, appendStream);
+    // Each measurement writes to a stream of its own: kinesalite slows down as a stream grows.
+    const freshStream = async (what) => {
+      const name = `bench-${what}-${ulid().toLowerCase()}`;
+      await createStream(admin, name);
+      return name;
+    };
     const events = envelopes(EVENTS, 1_000);
-    await rawAppend(endpoint, appendStream, events.slice(0, 2 * BATCH)); // warm-up: JIT, connections
-    await riverlogAppend(endpoint, appendStream, events.slice(0, 2 * BATCH));
+    const warmStream = await freshStream('warm');
+    await rawAppend(endpoint, warmStream, events.slice(0, 2 * BATCH)); // warm-up: JIT, connections
+    await riverlogAppend(endpoint, warmStream, events.slice(0, 2 * BATCH));
     const raw = [];
     const ours = [];
     let rawCalls = 0;
     let ourCalls = 0;
-    for (let run = 0; run < RUNS; run++) {
-      const first = run % 2 === 0 ? 'raw' : 'ours';
-      for (const side of first === 'raw' ? ['raw', 'ours'] : ['ours', 'raw']) {
-        const result =
-          side === 'raw' ? await rawAppend(endpoint, appendStream, events) : await riverlogAppend(endpoint, appendStream, events);
+    for (let run = 0; run < APPEND_RUNS; run++) {
+      // Alternate who goes first: the machine's load drifts.
+      for (const side of run % 2 === 0 ? ['raw', 'ours'] : ['ours', 'raw']) {
+        const stream = await freshStream('append');
+        const result = side === 'raw' ? await rawAppend(endpoint, stream, events) : await riverlogAppend(endpoint, stream, events);
         if (side === 'raw') {
           raw.push(result.rate);
           rawCalls = result.calls;
@@ -215,9 +221,9 @@ export async function run() {
     }
     // A subject's events in one batch: 50 subjects, 10 events each per batch of 500.
     const hot = envelopes(EVENTS, 50);
-    const hotRaw = await rawAppend(endpoint, appendStream, hot);
-    const hotPlain = await riverlogAppend(endpoint, appendStream, hot);
-    const hotAggregated = await riverlogAppend(endpoint, appendStream, hot, { aggregate: true });
+    const hotRaw = await rawAppend(endpoint, await freshStream('hot'), hot);
+    const hotPlain = await riverlogAppend(endpoint, await freshStream('hot'), hot);
+    const hotAggregated = await riverlogAppend(endpoint, await freshStream('hot'), hot, { aggregate: true });
 
     // Read: a stream written once, read whole by each side in turn.
     const readStream = `bench-read-${ulid().toLowerCase()}`;
@@ -241,7 +247,7 @@ export async function run() {
     const polling = await pollingRate(endpoint, readStream);
 
     const bytes = Buffer.byteLength(JSON.stringify(events[0]));
-    const note = `${EVENTS.toLocaleString('en-US')} events of ~${bytes} B, ${SHARDS} shards; median of ${RUNS}`;
+    const note = `${EVENTS.toLocaleString('en-US')} events of ~${bytes} B, ${SHARDS} shards, a fresh stream each; median of ${APPEND_RUNS}`;
     return [
       {
         name: `kinesisLog.append, batches of ${BATCH} (1,000 subjects: one event per subject per batch)`,
