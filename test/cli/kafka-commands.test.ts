@@ -54,7 +54,14 @@ const byPartition = () => {
 
 describeKafka('riverlog on a Kafka log', () => {
   it('tail --no-follow --json prints every event once as a CloudEvent; filters by type, subject and partition', async () => {
-    const all = await riverlog(['tail', '--log', shop.uri, '--from', 'earliest', '--no-follow', '--json']);
+    const [partition, offsets] = Object.entries(byPartition())[0] as [string, string[]];
+    const tail = (...args: string[]) => riverlog(['tail', '--log', shop.uri, '--from', 'earliest', '--no-follow', '--json', ...args]);
+    // Each read joins Kafka on its own: the three run at once.
+    const [all, filtered, one] = await Promise.all([
+      tail(),
+      tail('--type', 'product/purchase', '--subject', 'p2,p7'),
+      tail('--partition', partition),
+    ]);
     expect(all.code, all.stderr).toBe(0);
     const printed = jsonLines(all.stdout) as Envelope[];
     expect(printed.map((e) => e.id).sort()).toEqual(written.map((e) => e.id).sort());
@@ -63,27 +70,12 @@ describeKafka('riverlog on a Kafka log', () => {
     const order = (list: Envelope[], subject: string) => list.filter((e) => e.subject === subject).map((e) => e.id);
     expect(order(printed, 'p3')).toEqual(order(written, 'p3'));
 
-    const filtered = await riverlog([
-      'tail',
-      '--log',
-      shop.uri,
-      '--from',
-      'earliest',
-      '--no-follow',
-      '--json',
-      '--type',
-      'product/purchase',
-      '--subject',
-      'p2,p7',
-    ]);
     expect(filtered.code, filtered.stderr).toBe(0);
     expect((jsonLines(filtered.stdout) as Envelope[]).map((e) => `${e.type} ${e.subject}`).sort()).toEqual([
       'product/purchase p2',
       'product/purchase p7',
     ]);
 
-    const [partition, offsets] = Object.entries(byPartition())[0] as [string, string[]];
-    const one = await riverlog(['tail', '--log', shop.uri, '--from', 'earliest', '--no-follow', '--json', '--partition', partition]);
     expect(one.code, one.stderr).toBe(0);
     expect((jsonLines(one.stdout) as Envelope[]).length).toBe(offsets.length);
   });
@@ -155,8 +147,15 @@ describeKafka('riverlog on a Kafka log', () => {
     expect(report.groups.every((g: { group: string }) => !g.group.startsWith('riverlog-read-'))).toBe(true);
   });
 
-  it('replay into a handler module: everything, then filtered, then from a position to a position', async () => {
-    const ran = await riverlog(['replay', '--log', shop.uri, '--catalog', CATALOG, '--handler', COUNT, '--json']);
+  it('replay into a handler module: everything, filtered, and from a position to a position', async () => {
+    const [partition, held] = Object.entries(byPartition()).find(([, o]) => o.length >= 3) as [string, string[]];
+    const replay = (...args: string[]) =>
+      riverlog(['replay', '--log', shop.uri, '--catalog', CATALOG, '--handler', COUNT, '--json', ...args]);
+    const [ran, filtered, ranged] = await Promise.all([
+      replay(),
+      replay('--type', 'product/purchase', '--subject', 'p1,p3'),
+      replay('--from', `${partition}:${held[1]}`, '--to', `${partition}:${held[held.length - 2]}`),
+    ]);
     expect(ran.code, ran.stderr).toBe(0);
     expect(JSON.parse(ran.stdout)).toMatchObject({
       records: 16,
@@ -164,38 +163,8 @@ describeKafka('riverlog on a Kafka log', () => {
       skipped: 0,
       result: { events: 16, types: { 'product/create': 8, 'product/purchase': 8 } },
     });
-    const filtered = await riverlog([
-      'replay',
-      '--log',
-      shop.uri,
-      '--catalog',
-      CATALOG,
-      '--handler',
-      COUNT,
-      '--json',
-      '--type',
-      'product/purchase',
-      '--subject',
-      'p1,p3',
-    ]);
     expect(filtered.code, filtered.stderr).toBe(0);
     expect(JSON.parse(filtered.stdout).result).toEqual({ events: 2, types: { 'product/purchase': 2 }, subjects: ['p1', 'p3'] });
-
-    const [partition, held] = Object.entries(byPartition()).find(([, o]) => o.length >= 3) as [string, string[]];
-    const ranged = await riverlog([
-      'replay',
-      '--log',
-      shop.uri,
-      '--catalog',
-      CATALOG,
-      '--handler',
-      COUNT,
-      '--json',
-      '--from',
-      `${partition}:${held[1]}`,
-      '--to',
-      `${partition}:${held[held.length - 2]}`,
-    ]);
     expect(ranged.code, ranged.stderr).toBe(0);
     expect(JSON.parse(ranged.stdout).result.events).toBe(held.length - 2);
   });

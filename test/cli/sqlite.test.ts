@@ -37,9 +37,11 @@ describe('conventions', () => {
     const root = await riverlog(['--help']);
     expect(root.code).toBe(0);
     expect(root.stdout).toContain('Exit codes:');
-    for (const command of ['tail', 'status', 'check', 'replay', 'export', 'import', 'dead-letters', 'views', 'lambda']) {
+    const commands = ['tail', 'status', 'check', 'replay', 'export', 'import', 'dead-letters', 'views', 'lambda'];
+    const helps = await Promise.all(commands.map((command) => riverlog([command, '--help'])));
+    for (const [i, command] of commands.entries()) {
       expect(root.stdout).toContain(command);
-      const help = await riverlog([command, '--help']);
+      const help = helps[i] as Awaited<ReturnType<typeof riverlog>>;
       expect(help.code, command).toBe(0);
       expect(help.stdout, command).toContain('Examples:');
       expect(help.stdout, command).toContain(`$ riverlog ${command}`);
@@ -47,14 +49,16 @@ describe('conventions', () => {
   });
 
   it('exits 2 with one coded line on a usage error', async () => {
-    const unknown = await riverlog(['tail', '--bogus']);
+    const [unknown, noLog, memory] = await Promise.all([
+      riverlog(['tail', '--bogus']),
+      riverlog(['status'], { cwd: tmp.dir, env: { RIVERLOG_LOG: '' } }),
+      riverlog(['status', '--log', 'memory:']),
+    ]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
     expect(unknown.stderr).toMatch(/^riverlog: INVALID_OPTION: unknown option '--bogus'/);
-    const noLog = await riverlog(['status'], { cwd: tmp.dir, env: { RIVERLOG_LOG: '' } });
     expect(noLog.code).toBe(2);
     expect(noLog.stderr).toMatch(/^riverlog: INVALID_OPTION: No log given/);
-    const memory = await riverlog(['status', '--log', 'memory:']);
     expect(memory.code).toBe(2);
   });
 
@@ -67,13 +71,14 @@ describe('conventions', () => {
   });
 
   it('colours only a terminal and never with NO_COLOR', async () => {
-    const plain = await riverlog(['tail', '--log', LOG, '--from', 'earliest', '--no-follow']);
+    const tail = ['tail', '--log', LOG, '--from', 'earliest', '--no-follow'];
+    const [plain, forced, noColor] = await Promise.all([
+      riverlog(tail),
+      riverlog(tail, { env: { FORCE_COLOR: '1' } }),
+      riverlog(tail, { env: { FORCE_COLOR: '1', NO_COLOR: '1' } }),
+    ]);
     expect(plain.stdout).not.toContain('\u001b[');
-    const forced = await riverlog(['tail', '--log', LOG, '--from', 'earliest', '--no-follow'], { env: { FORCE_COLOR: '1' } });
     expect(forced.stdout).toContain('\u001b[');
-    const noColor = await riverlog(['tail', '--log', LOG, '--from', 'earliest', '--no-follow'], {
-      env: { FORCE_COLOR: '1', NO_COLOR: '1' },
-    });
     expect(noColor.stdout).not.toContain('\u001b[');
   });
 
@@ -248,45 +253,15 @@ describe('replay', () => {
     ) as Envelope[];
     const count = tail.length;
     expect(count).toBeGreaterThan(2);
-    const ran = await riverlog([
-      'replay',
-      '--log',
-      LOG,
-      '--catalog',
-      `${CATALOG}#catalog`,
-      '--handler',
-      join(FIXTURES, 'count.mjs'),
-      '--json',
-      '--from',
-      '0:1',
-      '--to',
-      `0:${count - 2}`,
+    const replay = (...args: string[]) =>
+      riverlog(['replay', '--log', LOG, '--catalog', `${CATALOG}#catalog`, '--handler', join(FIXTURES, 'count.mjs'), '--json', ...args]);
+    const [ran, future, bad] = await Promise.all([
+      replay('--from', '0:1', '--to', `0:${count - 2}`),
+      replay('--from', '2999-01-01T00:00:00Z'),
+      replay('--from', 'yesterday'),
     ]);
     expect(JSON.parse(ran.stdout).result.events).toBe(count - 2);
-    const future = await riverlog([
-      'replay',
-      '--log',
-      LOG,
-      '--catalog',
-      `${CATALOG}#catalog`,
-      '--handler',
-      join(FIXTURES, 'count.mjs'),
-      '--json',
-      '--from',
-      '2999-01-01T00:00:00Z',
-    ]);
     expect(JSON.parse(future.stdout).result.events).toBe(0);
-    const bad = await riverlog([
-      'replay',
-      '--log',
-      LOG,
-      '--catalog',
-      CATALOG,
-      '--handler',
-      join(FIXTURES, 'count.mjs'),
-      '--from',
-      'yesterday',
-    ]);
     expect(bad.code).toBe(2);
   });
 });

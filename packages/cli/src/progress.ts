@@ -1,4 +1,4 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
 import type { Output } from './output.js';
 
 /** Progress of a long command: a bar on a terminal, plain lines otherwise (stderr either way: stdout stays data). */
@@ -26,6 +26,8 @@ export function makeProgress(out: Output, verb: string, total: number | undefine
   const rate = () => done / Math.max(0.001, (performance.now() - started) / 1000);
   if (process.stderr.isTTY) {
     const c = out.errColor;
+    // Loaded only for a terminal: off one, plain lines need no library.
+    const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
     const bar = new cliProgress.SingleBar(
       {
         format:

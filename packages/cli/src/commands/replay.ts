@@ -1,5 +1,5 @@
 import type { Envelope, Position } from '@riverlog/core';
-import { rebuildView, replay, type SkippedRecord } from '@riverlog/view-builder';
+import type { SkippedRecord } from '@riverlog/view-builder';
 import type { Command } from 'commander';
 import { collect, formatPositions, parseFrom, parseTo, wholeNumber } from '../args.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -51,6 +51,7 @@ export function registerReplay(program: Command, run: Run): void {
         throw new UsageError('replay needs one target: --handler <module> or --view <name>.');
       }
       if (options.rebuild && !options.view) throw new UsageError('--rebuild goes with --view.');
+      const { rebuildView, replay } = await import('@riverlog/view-builder');
       const log = await ctx.log();
       const started = performance.now();
       const skipped: SkippedRecord[] = [];

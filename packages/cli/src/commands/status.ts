@@ -1,5 +1,4 @@
 import type { Lag, Lease, PartitionInfo } from '@riverlog/core';
-import { kafkaOptionsFromUri } from '@riverlog/kafka';
 import type { Command } from 'commander';
 import { wholeNumber } from '../args.js';
 import type { Context } from '../config.js';
@@ -84,7 +83,7 @@ export function registerStatus(program: Command, run: Run): void {
 export async function statusReport(ctx: Context): Promise<StatusReport> {
   const log = await ctx.log();
   const uri = ctx.logUri() ?? log.uri;
-  const kafka = /^kafka:/i.test(uri) ? kafkaOptionsFromUri(uri) : undefined;
+  const kafka = /^kafka:/i.test(uri) ? (await import('@riverlog/kafka')).kafkaOptionsFromUri(uri) : undefined;
   const kafkaState = kafka ? await kafkaTopicState([kafka.brokers ?? []].flat() as string[], kafka.topic) : undefined;
   const infos = await log.partitions();
   const heads = new Map<string, PartitionHead>();
