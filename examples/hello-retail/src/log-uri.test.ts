@@ -35,6 +35,13 @@ describe('openLog', () => {
     await log.close();
   });
 
+  it('opens a Kinesis log from kinesis://<stream>?endpoint=…&shards=…, connecting on its first call', async () => {
+    const log = openLog('kinesis://retail-stream?endpoint=http://127.0.0.1:1&region=eu-west-1&shards=4');
+    expect(log.uri).toBe('kinesis://retail-stream');
+    await log.close();
+    expect(() => openLog('kinesis://retail-stream?shards=0')).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+  });
+
   it.each([
     ['kafka-ish://broker:9092/retail', 'unknown scheme "kafka-ish"'],
     ['retail.db', 'unknown scheme ""'],

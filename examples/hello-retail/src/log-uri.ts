@@ -1,9 +1,10 @@
 import { type EventLog, memoryLog, RiverlogError } from '@riverlog/core';
 import { kafkaLogFromUri } from '@riverlog/kafka';
+import { kinesisLogFromUri } from '@riverlog/kinesis';
 import { sqliteLog } from '@riverlog/sqlite';
 
 /** The log URI schemes `openLog` understands, for messages. */
-export const LOG_SCHEMES = ['sqlite:<path>', 'memory:', 'kafka://<host:port>/<topic>'] as const;
+export const LOG_SCHEMES = ['sqlite:<path>', 'memory:', 'kafka://<host:port>/<topic>', 'kinesis://<stream>'] as const;
 
 /**
  * Opens the central log a URI names:
@@ -11,7 +12,10 @@ export const LOG_SCHEMES = ['sqlite:<path>', 'memory:', 'kafka://<host:port>/<to
  * - `sqlite:<path>` — the embedded SQLite log in that file (created if absent);
  * - `memory:` — an in-process log, gone when the process ends;
  * - `kafka://<host:port>[,<host:port>...]/<topic>` — a Kafka topic (created
- *   if absent, with the broker's default partitions unless `?partitions=<n>`).
+ *   if absent, with the broker's default partitions unless `?partitions=<n>`);
+ * - `kinesis://<stream name or ARN>[?endpoint=…&region=…&shards=<n>]` — a
+ *   Kinesis stream (created if absent when `shards` is given; see
+ *   `kinesisOptionsFromUri`).
  *
  * Both take `?partitions=<n>` for a new log (default 4). The same program
  * runs unchanged on each: only this URI changes. Like riverlog's own
@@ -26,7 +30,7 @@ export function openLog(uri: string): EventLog {
   const scheme = colon < 0 ? '' : uri.slice(0, colon);
   const [rest = '', query = ''] = uri.slice(colon + 1).split('?', 2);
   const params = new URLSearchParams(query);
-  const partitions = partitionsParam(uri, params);
+  const partitions = scheme === 'kinesis' ? undefined : partitionsParam(uri, params);
   switch (scheme) {
     case 'sqlite': {
       const path = decodeURIComponent(rest.replace(/^\/\/(?=\/)/, ''));
@@ -37,6 +41,8 @@ export function openLog(uri: string): EventLog {
       return memoryLog(partitions === undefined ? {} : { partitions });
     case 'kafka':
       return kafkaLogFromUri(uri);
+    case 'kinesis':
+      return kinesisLogFromUri(uri);
     default:
       throw invalid(uri, `unknown scheme ${JSON.stringify(scheme)}`);
   }
