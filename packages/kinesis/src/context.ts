@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { KinesisClient, Shard, StreamDescriptionSummary } from '@aws-sdk/client-kinesis';
 import { type BackoffPolicy, backoffPolicy, ClosedError, type PartitionInfo, RiverlogError, retryForever } from '@riverlog/core';
 import { KinesisAppender } from './appender.js';
@@ -62,7 +63,10 @@ export class KinesisLogContext {
   /** Aborted on close: opening, appends waiting out throttling and reads end. */
   readonly closing = new AbortController();
 
-  constructor(readonly settings: KinesisLogSettings) {}
+  constructor(readonly settings: KinesisLogSettings) {
+    // Appends under way and reads listen to it.
+    setMaxListeners(0, this.closing.signal);
+  }
 
   get uri(): string {
     return this.settings.uri;
@@ -101,6 +105,8 @@ export class KinesisLogContext {
   /** A controller for one read: aborted when the log closes. */
   startRead(): AbortController {
     const controller = new AbortController();
+    // Each shard of the read listens to it (its source and its wait): many shards are many listeners.
+    setMaxListeners(0, controller.signal);
     this.reads.add(controller);
     if (this.closed) controller.abort();
     return controller;
