@@ -74,7 +74,7 @@ function itemsOf(record: KinesisStreamRecord): BatchItem<string>[] {
  * its type. Records of one partition key (subject) run one at a time and in
  * order; different subjects run in parallel.
  *
- * Records written by the KPL or by `kinesisLog` with aggregation on (the KPL
+ * Records written by the KPL or by `kinesisLog({ aggregate: true })` (the KPL
  * aggregation format; Lambda hands them over as they are) are unpacked here:
  * their user records run in order as if they were records of their own, at
  * offset `<sequence number>.<index>`, each in the lane of its own partition key.
