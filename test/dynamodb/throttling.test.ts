@@ -1,11 +1,19 @@
 // Throttling: the checkpoint, lease and dead-letter stores behind a client that
 // fails 30% of calls with throttling errors (and halves every BatchWriteItem)
-// still pass their contract suites, unchanged. The lease store also survives
-// answers lost after the write was applied (a 500 on the way back).
+// still pass their contract suites, unchanged, also when a third of the writes
+// are answered with a 500 after they were applied. And a view built by two
+// runners on the DynamoDB view store behind such a client equals a pure fold.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoCheckpointStore, dynamoDeadLetters, dynamoLeaseStore } from '@riverlog/dynamodb';
+import { dynamoCheckpointStore, dynamoDeadLetters, dynamoLeaseStore, dynamoViewStore } from '@riverlog/dynamodb';
+import { sqliteLog } from '@riverlog/sqlite';
 import { describeCheckpointStoreContract, describeDeadLetterSinkContract, describeLeaseStoreContract } from '@riverlog/testing';
+import { runView } from '@riverlog/view-builder';
 import { afterAll, expect, it } from 'vitest';
+import { ledgerView, makeEvents, pureFold } from '../fixtures/scale-model.mjs';
+import { differences, readWholeLog, readWholeTable } from '../scale/support.js';
 import { type FaultOptions, faultyClient } from './faults.js';
 import { describeDynamo, dynamoClient, uniqueTable } from './support.js';
 
@@ -83,4 +91,43 @@ describeDynamo('DynamoDB stores, 30% of calls throttled', () => {
     expect(throttled / calls).toBeGreaterThan(0.2);
     expect(lost).toBeGreaterThan(5);
   });
+});
+
+describeDynamo('a view on DynamoDB, 30% of calls throttled and half of every BatchWriteItem unprocessed', () => {
+  it('runView over a SQLite log (two runners sharing it through DynamoDB leases) equals a pure fold', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riverlog-dynamo-throttled-view-'));
+    const real = dynamoClient();
+    const prefix = `throttled-${Date.now().toString(36)}.`;
+    const leaseTable = uniqueTable('throttled-view-leases');
+    const log = sqliteLog({ path: join(dir, 'log.db'), partitions: 4 });
+    try {
+      await log.append(makeEvents(6_000, { seed: 5, customers: 200 }));
+      const view = ledgerView();
+      const clients = [1, 2].map((seed) => faultyClient(real, { seed }));
+      const runners = clients.map((client, i) =>
+        runView(view, {
+          log,
+          store: dynamoViewStore({ client, prefix, createTables: true, retry }),
+          leases: { store: dynamoLeaseStore({ client, table: leaseTable, createTable: true, retry }), ttlMs: 3000, owner: `r${i}` },
+          batchSize: 500,
+          commitSize: 1000,
+        }),
+      );
+      await Promise.all(runners.map((runner) => runner.caughtUp({ timeoutMs: 150_000 })));
+      await Promise.all(runners.map((runner) => runner.stop()));
+      const reader = dynamoViewStore({ client: real, prefix });
+      const { partitions } = await readWholeLog(log);
+      const wrong = differences(await readWholeTable(reader, view.table), pureFold('ledger', [...partitions.values()]));
+      expect(wrong.slice(0, 20)).toEqual([]);
+      const throttled = clients.reduce((sum, c) => sum + c.faults.throttled, 0);
+      const calls = clients.reduce((sum, c) => sum + c.faults.calls, 0);
+      console.info(
+        `throttled view: ${calls} calls, ${throttled} throttled, ${clients.reduce((s, c) => s + c.faults.unprocessed, 0)} batch items handed back`,
+      );
+      expect(throttled / calls).toBeGreaterThan(0.2);
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
