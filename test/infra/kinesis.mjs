@@ -8,7 +8,7 @@
 //   listens on 0.0.0.0, hard-coded: we run a copy of its main.js with that host string
 //   replaced by 127.0.0.1, cached under .cache/kinesis-local/ (git-ignored).
 //
-// Node built-ins only. See test/infra/README.md.
+// Node built-ins only. See packages/kinesis/README.md ("Engines tested").
 //
 //   node test/infra/kinesis.mjs start [kinesalite|kinesis-local]   # detached; prints the endpoint
 //   node test/infra/kinesis.mjs stop                               # stops what .cache/kinesis/run.json names
