@@ -1,7 +1,7 @@
 // Reading Kinesis within its limits: every reader of one process shares one poller per shard
 // (Kinesis allows 5 GetRecords calls per second per shard); and aggregated records read back.
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
-import { compareOffsets, defineCatalog, defineEvent, type Envelope, type LogRecord, type ReadBatch, t } from '@riverlog/core';
+import { compareOffsets, defineCatalog, defineEvent, type Envelope, type LogRecord, type ReadBatch, readEnds, t } from '@riverlog/core';
 import { kinesisLog } from '@riverlog/kinesis';
 import { until } from '@riverlog/testing';
 import { afterEach, expect, it } from 'vitest';
@@ -81,6 +81,31 @@ describeOn(kinesalite, 'Kinesis polling')('Kinesis reads within the limits (kine
     // 11 pages (10 full, 1 at the tip) read once for all three readers, give or take a page.
     expect(atTip).toBeLessThanOrEqual(13);
     expect(getRecordsAt.length - atTip).toBeLessThanOrEqual(5);
+  });
+
+  it("a read that starts while a follower waits at the tip does not take the follower's older empty page for the end: readEnds sees a record appended just before", async () => {
+    const stream = uniqueStream('stale-tip');
+    // Same endpoint, two log instances: one poller per shard. A long wait at the tip keeps the follower's empty page around.
+    const follower = streamLog(kinesalite, stream, 1, { pollIntervalMs: 5_000 });
+    const other = streamLog(kinesalite, stream, 1, { pollIntervalMs: 5_000, createStream: false });
+    const controller = new AbortController();
+    cleanups.push(
+      () => deleteStream(kinesalite, stream),
+      () => follower.close(),
+      () => other.close(),
+      async () => controller.abort(),
+    );
+    await follower.append([noted('s-0', 0)]);
+    let caughtUp = false;
+    const reading = (async () => {
+      for await (const batch of follower.read({ follow: true, signal: controller.signal })) if (batch.caughtUp) caughtUp = true;
+    })();
+    await until(() => caughtUp, 'the follower at the tip', 10_000);
+    const [position] = await other.append([noted('s-0', 1)]);
+    const ends = await readEnds(other, [position?.partition as string], {});
+    expect(ends).toEqual({ [position?.partition as string]: position?.offset });
+    controller.abort();
+    await reading;
   });
 
   it('with aggregate, one append packs each subject into one Kinesis record; reads unpack them at <seq>.<index>, resume after a sub-record, and a plain log reads them too', async () => {

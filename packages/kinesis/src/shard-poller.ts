@@ -43,6 +43,8 @@ export interface Cursor {
   releasedAt: number;
   /** Aborted when nobody holds the cursor any more: its waits end. */
   controller: AbortController;
+  /** Ends the wait at the tip early: a reader came that has not seen the last page (it needs a fresh one). */
+  hurry: AbortController | undefined;
   /** Records that arrived before this are dropped: an AT_TIMESTAMP start read from TRIM_HORIZON (see renewIterator). */
   arrivedFrom: number | undefined;
 }
@@ -118,6 +120,7 @@ export class ShardPoller {
         releasedAt: 0,
         controller: new AbortController(),
         arrivedFrom: undefined,
+        hurry: undefined,
       };
       this.cursors.set(key, cursor);
     }
@@ -169,6 +172,9 @@ export class ShardPoller {
           },
         );
       }
+      // A reader that started after the last page was fetched cannot use it: no waiting out the tip interval for it.
+      const stale = cursor.last as Fetched | undefined;
+      if (stale && after > stale.requestedAt) cursor.hurry?.abort();
       const outcome = await untilAborted(cursor.pending, signal);
       // Undefined without our signal: a poll its former readers gave up; poll again.
       if (outcome !== undefined && acceptable(outcome)) return outcome;
@@ -191,7 +197,12 @@ export class ShardPoller {
     const last = cursor.last;
     if (last && last.page.records.length === 0 && !last.page.ended) {
       const wait = last.requestedAt + this.settings.pollIntervalMs - Date.now();
-      if (wait > 0) await sleep(wait, signal);
+      if (wait > 0) {
+        const hurry = new AbortController();
+        cursor.hurry = hurry;
+        await sleep(wait, AbortSignal.any([signal, hurry.signal]));
+        cursor.hurry = undefined;
+      }
     }
     for (let attempt = 1; ; attempt++) {
       try {
