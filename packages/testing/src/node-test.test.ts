@@ -11,7 +11,7 @@ const noVitest = `data:text/javascript,${encodeURIComponent(
 )}`;
 
 function nodeTest(env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, ['--import', noVitest, '--test', fixture], {
+  return spawnSync(process.execPath, ['--import', noVitest, '--test', '--test-reporter=tap', fixture], {
     encoding: 'utf8',
     timeout: 60_000,
     env: { ...process.env, ...env, NODE_OPTIONS: '' },
