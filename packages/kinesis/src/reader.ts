@@ -24,7 +24,7 @@ interface ShardRead {
  */
 export async function* readKinesis(ctx: KinesisLogContext, options: ReadOptions): AsyncGenerator<ReadBatch> {
   ctx.ensureOpen();
-  const { reader } = await ctx.connect();
+  const { reader, maxEventBytes } = await ctx.connect();
   const { shards } = await ctx.partitions();
   const byId = new Map(shards.map((shard) => [shard.ShardId as string, shard]));
   const checked = checkReadOptions(withPlainOffsets(options), { name: `Kinesis log ${ctx.uri}`, partitions: [...byId.keys()] });
@@ -46,7 +46,7 @@ export async function* readKinesis(ctx: KinesisLogContext, options: ReadOptions)
       const read = shardRead(start, shard);
       const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
       const source = reader.open(id, read.start, controller.signal);
-      streams.push(shardBatches(ctx, source, id, read.fromIndex, { batchSize: checked.batchSize, types, follow, closed }));
+      streams.push(shardBatches(ctx, source, id, read.fromIndex, { batchSize: checked.batchSize, types, follow, closed, maxEventBytes }));
     }
     yield* merged(streams);
   } finally {
@@ -105,6 +105,8 @@ interface ShardReadOptions {
   readonly follow: boolean;
   /** Listed as closed when the read began: read to its end even when not following. */
   readonly closed: boolean;
+  /** Larger records are handed over as unreadable (with `error`), not as events. */
+  readonly maxEventBytes: number;
 }
 
 function matchesTypes(record: LogRecord, types: ReadonlySet<string> | undefined): boolean {
@@ -130,7 +132,8 @@ async function* shardBatches(
       if (page.childShards) ctx.noteChildren(page.childShards);
       const records: LogRecord[] = [];
       for (const record of page.records) {
-        for (const logRecord of logRecordsOf(partition, record, skip)) if (matchesTypes(logRecord, options.types)) records.push(logRecord);
+        for (const logRecord of logRecordsOf(partition, record, options.maxEventBytes, skip))
+          if (matchesTypes(logRecord, options.types)) records.push(logRecord);
         skip = 0;
       }
       const caughtUp = page.atTip || page.ended;

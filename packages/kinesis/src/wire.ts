@@ -96,11 +96,36 @@ function parsed(data: Uint8Array, what: string): Pick<LogRecord, 'event' | 'raw'
 }
 
 /**
+ * An envelope over `maxEventBytes` (charged as on append) is refused on
+ * reading too: a raw producer can write up to Kinesis's record limit, and
+ * an event this log would never have accepted must not pass as a good one.
+ */
+function oversize(
+  data: Uint8Array,
+  key: string,
+  what: string,
+  maxEventBytes: number,
+): Pick<LogRecord, 'event' | 'raw' | 'error'> | undefined {
+  const charged = chargedBytes(data.byteLength, Buffer.byteLength(key, 'utf8'));
+  if (charged <= maxEventBytes) return undefined;
+  return {
+    event: undefined,
+    raw: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'),
+    error:
+      `${what} is ${charged} bytes (data and the partition key beyond ${SUBJECT_ALLOWANCE} bytes), over this log's ` +
+      `maxEventBytes (${maxEventBytes}): riverlog never appends such an event; fix the producer that wrote it ` +
+      "or raise maxEventBytes (up to the stream's record size less 256 bytes)",
+  };
+}
+
+/**
  * The log records one Kinesis record holds: one for a plain record (offset
  * = its sequence number), or one per user record of a KPL aggregate (offset
- * `<sequence number>.<index>`), skipping indexes below `fromIndex`.
+ * `<sequence number>.<index>`), skipping indexes below `fromIndex`. A
+ * record that is not an envelope, or is larger than `maxEventBytes`, is a
+ * record with `error` (consumers dead-letter it).
  */
-export function logRecordsOf(shardId: string, record: KinesisRecord, fromIndex = 0): LogRecord[] {
+export function logRecordsOf(shardId: string, record: KinesisRecord, maxEventBytes: number, fromIndex = 0): LogRecord[] {
   const sequenceNumber = record.SequenceNumber as string;
   const storedAt = record.ApproximateArrivalTimestamp?.getTime();
   const data = record.Data ?? new Uint8Array(0);
@@ -111,7 +136,8 @@ export function logRecordsOf(shardId: string, record: KinesisRecord, fromIndex =
     const inAggregate = part.partitionKey !== undefined;
     const offset = inAggregate ? subOffset(sequenceNumber, index) : sequenceNumber;
     const what = inAggregate ? `record ${index} of the aggregate at ${sequenceNumber}` : `Kinesis record ${sequenceNumber}`;
-    const stored = parsed(part.data, what);
+    const key = part.partitionKey ?? record.PartitionKey ?? '';
+    const stored = oversize(part.data, key, what, maxEventBytes) ?? parsed(part.data, what);
     const position = { partition: shardId, offset };
     records.push(
       stored.error === undefined
