@@ -103,6 +103,29 @@ describe('handlerSpec', () => {
     expect(error.message).toContain('emitted, not expected: {"type":"product/rename","subject":"p2"');
   });
 
+  it('awaits an async check of the emitted events: one that rejects fails the spec', async () => {
+    const spec = handlerSpec({
+      catalog: shop,
+      handlers: { 'product/create': ignore, 'product/purchase': ignore, 'product/rename': ignore },
+    });
+    const error = await failureOf(
+      spec.given(create('p1')).thenEmitted(async (emitted) => {
+        await Promise.resolve();
+        throw new Error(`${emitted.length} emitted, wanted 1`);
+      }),
+    );
+    expect(error.message).toContain('the check of the emitted events threw: 0 emitted, wanted 1');
+  });
+
+  it('refuses unknown or malformed options with INVALID_OPTION, naming the closest option', () => {
+    const handlers = { 'product/create': ignore, 'product/purchase': ignore, 'product/rename': ignore };
+    expect(() => handlerSpec({ catalog: shop, handlers, retrys: { attempts: 2 } } as never)).toThrow(
+      /unknown option "retrys"; did you mean "retry"/,
+    );
+    expect(() => handlerSpec({ catalog: shop, handlers, partitions: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => handlerSpec({ catalog: shop, handlers, timeoutMs: -5 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+  });
+
   it('reports events of a type the catalog does not know as dead-lettered with UNKNOWN_EVENT_TYPE', async () => {
     const unknown = { ...shop.create('product/purchase', 'p1', { id: 'p1', buyer: 'ann' }, { source: 'test' }), type: 'product/return' };
     await handlerSpec({ catalog: shop, handlers: { 'product/create': ignore, 'product/purchase': ignore, 'product/rename': ignore } })

@@ -4,6 +4,7 @@ import type { DeadLetter, Envelope, EventLog, Position, PositionMap, StoredEvent
 import { memoryCheckpointStore, memoryDeadLetters, memoryLog, memoryViewStore, readEnds } from '@riverlog/core';
 import { type AnyView, runView, type ViewRunner } from '@riverlog/view-builder';
 import { type AnyCatalog, type GivenEvent, type GivenItem, toItems } from './given.js';
+import { checkSpecOptions } from './spec-options.js';
 import { SpecAssertionError, show, valueDiff } from './spec-report.js';
 
 /** What the handlers of a spec may use: the log the events are in (append to it to emit), and the store its views are built in. */
@@ -94,7 +95,7 @@ export interface HandlerScenario {
   /**
    * Checks the events the handlers appended: each expected one matches a
    * different emitted event (in any order) and no other was emitted; or
-   * `expected` (a check function) passes.
+   * `expected` (a check function, awaited when async) passes: `false` or a throw fails.
    *
    * @example
    * await spec.given(created).thenEmitted([{ type: 'photo/assigned', subject: 'p1', data: { id: 'p1', photographer: 'pia' } }]);
@@ -146,6 +147,12 @@ const where = (position: Position) => `${position.partition}@${position.offset}`
  * expect(sent).toEqual(['p1']);
  */
 export function handlerSpec<C extends AnyCatalog>(options: HandlerSpecOptions<C>): HandlerSpecBuilder<C> {
+  checkSpecOptions(
+    'handlerSpec',
+    options,
+    ['catalog', 'handlers', 'retry', 'views', 'unknownTypes', 'onUnreadable', 'partitions', 'timeoutMs'],
+    { partitions: 1, timeoutMs: 1 },
+  );
   const timeoutMs = options.timeoutMs ?? 10_000;
   return {
     given(...events) {
@@ -180,7 +187,8 @@ export function handlerSpec<C extends AnyCatalog>(options: HandlerSpecOptions<C>
           if (typeof expected === 'function') {
             let outcome: unknown;
             try {
-              outcome = expected(result.emitted);
+              // Awaited: an async check's promise would otherwise pass whatever it settles to.
+              outcome = await expected(result.emitted);
             } catch (error) {
               throw fail(result, `the check of the emitted events threw: ${(error as Error)?.message ?? String(error)}`, []);
             }

@@ -133,6 +133,26 @@ describe('viewSpec', () => {
     );
   });
 
+  it('awaits an async check: a check that rejects fails the spec', async () => {
+    const spec = viewSpec(purchases).given(buy('p1', 'ann'));
+    const rows = await failureOf(
+      spec.thenRows(async (r) => {
+        await Promise.resolve();
+        throw new Error(`count is ${r.p1?.count}, wanted 5`);
+      }),
+    );
+    expect(rows.message).toContain('The check threw: count is 1, wanted 5');
+    const row = await failureOf(spec.thenRow('p1', async () => false));
+    expect(row.message).toContain('The check returned false.');
+  });
+
+  it('refuses unknown or malformed options with INVALID_OPTION, naming the closest option', () => {
+    expect(() => viewSpec(purchases, { shufles: 8 } as never)).toThrow(/INVALID_OPTION|unknown option "shufles"; did you mean "shuffles"/);
+    expect(() => viewSpec(purchases, { shufles: 8 } as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => viewSpec(purchases, { shuffles: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => viewSpec(purchases, { timeoutMs: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+  });
+
   it('compares rows as the store keeps them (JSON): a field set to undefined is no field', async () => {
     await viewSpec(purchases)
       .given(buy('p1', 'ann'))

@@ -13,6 +13,7 @@ import {
 import { type AnyCatalog, type GivenEvent, toItems } from './given.js';
 import type { Delivery } from './scripted-log.js';
 import { scriptedLog } from './scripted-log.js';
+import { checkSpecOptions } from './spec-options.js';
 import { describeDeliveries, rowDiff, SpecAssertionError, show } from './spec-report.js';
 
 /** The catalog of a view. */
@@ -21,7 +22,7 @@ export type CatalogOfView<V> = V extends View<infer C, infer _S, infer _T, infer
 /** Rows by key, as a spec reads them back from the store (JSON values, as every store keeps them). */
 export type Rows<S> = Readonly<Record<string, S>>;
 
-/** A check of the rows: return `false` or throw (e.g. `expect(...)` inside) to fail; anything else passes. */
+/** A check of the rows: return `false` or throw (e.g. `expect(...)` inside) to fail; anything else passes. An async check is awaited. */
 export type RowsCheck<S> = (rows: Rows<S>) => unknown;
 
 /** Options of {@link viewSpec}. */
@@ -153,6 +154,11 @@ const INTERLEAVED_LATEST = 'partitions interleaved differently: whole partitions
  *   .thenRow('person:ann', (row) => row?.kind === 'person' && row.creatorPoints === 1);
  */
 export function viewSpec<V extends AnyView>(view: V, options: ViewSpecOptions = {}): ViewSpecBuilder<V> {
+  checkSpecOptions('viewSpec', options, ['partitionBy', 'duplicates', 'interleave', 'shuffles', 'seed', 'allowSkips', 'timeoutMs'], {
+    shuffles: 0,
+    seed: 0,
+    timeoutMs: 1,
+  });
   const v = view as View;
   const name = `viewSpec(${v.table})`;
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -271,13 +277,13 @@ export function viewSpec<V extends AnyView>(view: V, options: ViewSpecOptions = 
       }
 
       async function then(
-        check: (rows: Record<string, unknown>) => string[] | undefined,
+        check: (rows: Record<string, unknown>) => Promise<string[] | undefined> | string[] | undefined,
         compared?: (rows: Record<string, unknown>) => { actual: unknown; expected: unknown },
       ) {
         const firstRun = runs[0] as Run;
         // The expectation first, on the plainest run: a wrong expectation is reported as such, not as an order problem.
         const plain = await fold(firstRun);
-        const problems = check(plain.rows);
+        const problems = await check(plain.rows);
         if (problems) throw failure(firstRun, 'the rows are not as expected.', problems, compared?.(plain.rows));
         const { first, summaries } = await agreed(plain);
         return { rows: first.rows as Rows<RowOf<V>>, runs: summaries, skipped: first.skipped };
@@ -343,11 +349,14 @@ function normalised<S>(rows: Rows<S>): Record<string, unknown> {
   return JSON.parse(JSON.stringify(rows)) as Record<string, unknown>;
 }
 
-/** Runs a user's check: `false` or a throw is a failure, described with the rows it saw. */
-function runCheck(check: () => unknown, rows: Readonly<Record<string, unknown>>, key?: string): string[] | undefined {
+/**
+ * Runs a user's check: `false` or a throw is a failure, described with the rows it saw. An async check
+ * is awaited: its promise would otherwise pass whatever it settles to.
+ */
+async function runCheck(check: () => unknown, rows: Readonly<Record<string, unknown>>, key?: string): Promise<string[] | undefined> {
   let outcome: unknown;
   try {
-    outcome = check();
+    outcome = await check();
   } catch (error) {
     return [
       `The check threw: ${(error as Error)?.message ?? String(error)}`,
