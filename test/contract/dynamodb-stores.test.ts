@@ -10,13 +10,13 @@ function fresh(what: string) {
   const connect = () => {
     const client = dynamoClient();
     clients.push(client);
-    return { client, table, createTable: true };
+    return { client, table, createTables: true };
   };
   const cleanup = async () => {
     await clients[0]?.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
     for (const client of clients) client.destroy();
   };
-  return { options: { client: clients[0] as ReturnType<typeof dynamoClient>, table, createTable: true }, connect, cleanup };
+  return { options: { client: clients[0] as ReturnType<typeof dynamoClient>, table, createTables: true }, connect, cleanup };
 }
 
 describeDynamo('DynamoDB stores on the engine', () => {

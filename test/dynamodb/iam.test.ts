@@ -4,9 +4,17 @@
 // package README's policy document allows — no more (it would be refused in
 // production) and no fewer (the README would grant too much).
 import { readFileSync } from 'node:fs';
-import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import type { Lease } from '@riverlog/core';
-import { dynamoCheckpointStore, dynamoDeadLetters, dynamoLeaseStore, stateTableDefinition } from '@riverlog/dynamodb';
+import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient, ListTablesCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { type Lease, type RowWrite, ulid } from '@riverlog/core';
+import {
+  aliasTableDefinition,
+  dynamoCheckpointStore,
+  dynamoDeadLetters,
+  dynamoLeaseStore,
+  dynamoViewStore,
+  stateTableDefinition,
+  viewTableDefinition,
+} from '@riverlog/dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeDynamo, dynamoClient, uniqueTable } from './support.js';
 
@@ -69,7 +77,14 @@ describeDynamo('least privilege: the DynamoDB actions each store calls are exact
   });
 
   it('the README documents a statement per store', () => {
-    for (const sid of ['RiverlogCheckpoints', 'RiverlogLeases', 'RiverlogDeadLetters', 'RiverlogCreateTablesInDevelopment']) {
+    for (const sid of [
+      'RiverlogCheckpoints',
+      'RiverlogLeases',
+      'RiverlogDeadLetters',
+      'RiverlogViews',
+      'RiverlogListViewTables',
+      'RiverlogCreateTablesInDevelopment',
+    ]) {
       expect(documented.get(sid), sid).toBeDefined();
     }
   });
@@ -119,16 +134,86 @@ describeDynamo('least privilege: the DynamoDB actions each store calls are exact
     expect([...actions].sort()).toEqual(documented.get('RiverlogDeadLetters'));
   });
 
-  it('createTable: true adds only the development statement', async () => {
-    const { client, actions } = recordingClient();
-    const fresh = uniqueTable('iam-create');
+  it('dynamoViewStore on tables made by infrastructure code: every operation, the rare paths too', async () => {
+    const prefix = `iam${ulid().toLowerCase()}.`;
+    const TABLE = 'products@1';
+    await admin.send(new CreateTableCommand(viewTableDefinition(TABLE, { indexes: ['byCategory'], prefix })));
+    await admin.send(new CreateTableCommand(aliasTableDefinition(prefix)));
     try {
-      const store = dynamoCheckpointStore({ client, table: fresh, createTable: true });
-      await store.load('g');
-      const extra = [...actions].filter((action) => !documented.get('RiverlogCheckpoints')?.includes(action)).sort();
-      expect(extra).toEqual(documented.get('RiverlogCreateTablesInDevelopment'));
+      const { client, actions } = recordingClient();
+      const store = dynamoViewStore({ client, prefix, retry });
+      await store.createTable(TABLE, { indexes: ['byCategory'], idWindow: 10 });
+      const put = (key: string, category: string, expectedVersion: number): RowWrite => ({
+        key,
+        value: { category },
+        applied: { '0': '1' },
+        expectedVersion,
+        indexes: { byCategory: [category] },
+      });
+      const ids = (n: number, from: number) => Array.from({ length: n }, (_, i) => `e${from + i}`);
+      // 300 ids, then 10 more: the first chunk leaves the window of 10 and is pruned (BatchWriteItem).
+      await store.commit(TABLE, {
+        rows: [put('p1', 'shoes', 0), put('p2', 'hats', 0)],
+        ids: ids(300, 0),
+        positions: { '0': '1' },
+        fence: { '0': 2 },
+      });
+      await store.commit(TABLE, { rows: [put('p1', 'boots', 1)], ids: ids(10, 300), positions: { '0': '2' }, fence: { '0': 2 } });
+      await expect(store.commit(TABLE, { rows: [put('p2', 'caps', 0)], ids: ['x'], positions: { '0': '3' } })).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+      await expect(store.commit(TABLE, { rows: [], ids: ['y'], positions: { '0': '3' }, fence: { '0': 1 } })).rejects.toMatchObject({
+        code: 'LEASE_LOST',
+      });
+      expect(await store.get(TABLE, 'p1')).toEqual({ category: 'boots' });
+      expect([...(await store.rows(TABLE, ['p1', 'p2'])).keys()].sort()).toEqual(['p1', 'p2']);
+      expect((await store.list(TABLE)).rows.map((row) => row.key)).toEqual(['p1', 'p2']);
+      expect((await store.list(TABLE, { index: 'byCategory', prefix: ['hats'] })).rows.map((row) => row.key)).toEqual(['p2']);
+      expect(await store.positions(TABLE)).toEqual({ '0': '2' });
+      expect(await store.seen(TABLE, ['e305', 'e0'])).toEqual(new Set(['e305']));
+      expect(await store.alias('products')).toBeUndefined();
+      expect(await store.setAlias('products', TABLE, undefined)).toBe(true);
+      await store.drop(TABLE);
+      expect(await store.positions(TABLE)).toEqual({});
+      expect([...actions].sort()).toEqual(documented.get('RiverlogViews'));
+
+      actions.clear();
+      await store.createTable(TABLE, { indexes: ['byCategory'], idWindow: 10 });
+      expect(await store.tables()).toEqual([TABLE]);
+      const listing = [...actions].filter((action) => !documented.get('RiverlogViews')?.includes(action)).sort();
+      expect(listing).toEqual(documented.get('RiverlogListViewTables'));
+      await store.close();
     } finally {
-      await admin.send(new DeleteTableCommand({ TableName: fresh })).catch(() => undefined);
+      await deleteTables(prefix);
     }
   });
+
+  it('createTables: true (the state stores, the view store) adds only the development statement', async () => {
+    const { client, actions } = recordingClient();
+    const fresh = uniqueTable('iam-create');
+    const prefix = `iam${ulid().toLowerCase()}.`;
+    try {
+      const checkpoints = dynamoCheckpointStore({ client, table: fresh, createTables: true });
+      await checkpoints.load('g');
+      const extra = new Set([...actions].filter((action) => !documented.get('RiverlogCheckpoints')?.includes(action)));
+      actions.clear();
+      const store = dynamoViewStore({ client, prefix, createTables: true, retry });
+      await store.createTable('products@1', { indexes: ['byCategory'], idWindow: 10 });
+      await store.commit('products@1', { rows: [], ids: ['e1'], positions: { '0': '1' } });
+      expect(await store.setAlias('products', 'products@1', undefined)).toBe(true);
+      await store.drop('products@1');
+      for (const action of actions) if (!documented.get('RiverlogViews')?.includes(action)) extra.add(action);
+      expect([...extra].sort()).toEqual(documented.get('RiverlogCreateTablesInDevelopment'));
+      await Promise.all([checkpoints.close(), store.close()]);
+    } finally {
+      await admin.send(new DeleteTableCommand({ TableName: fresh })).catch(() => undefined);
+      await deleteTables(prefix);
+    }
+  });
+
+  async function deleteTables(prefix: string): Promise<void> {
+    for (const name of (await admin.send(new ListTablesCommand({}))).TableNames ?? []) {
+      if (name.startsWith(prefix)) await admin.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined);
+    }
+  }
 });

@@ -79,7 +79,7 @@ describeDynamo('three view builders on DynamoDB under SIGKILL and SIGSTOP', () =
       const log = sqliteLog({ path: logPath, partitions: 4 });
       for (let i = 0; i < FIRST; i += 10_000) await log.append(events.slice(i, i + 10_000));
       const store = dynamoViewStore({ client, prefix, createTables: true });
-      const leases = dynamoLeaseStore({ client, table: leaseTable, createTable: true });
+      const leases = dynamoLeaseStore({ client, table: leaseTable, createTables: true });
 
       const journal: Fact[] = [];
       let generation = 0;

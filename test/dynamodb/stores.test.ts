@@ -29,7 +29,7 @@ describe('DynamoDB stores: options', () => {
       expect(() => make({ client, tabel: 'x' } as never)).toThrow(/did you mean "table"/);
       expect(() => make({ client, table: 'a b' })).toThrow(/table must be a DynamoDB table name/);
       expect(() => make({ client: {} as DynamoDBClient })).toThrow(/client must be a DynamoDBClient/);
-      expect(() => make({ client, createTable: 'yes' as never })).toThrow(/createTable must be true or false/);
+      expect(() => make({ client, createTables: 'yes' as never })).toThrow(/createTables must be true or false/);
       expect(() => make({ client, retry: { initialMs: -1 } })).toThrow(/initialMs/);
     }
   });
@@ -48,21 +48,21 @@ describeDynamo('DynamoDB stores on the engine', () => {
     client.destroy();
   });
 
-  it('a missing table is STORE_OPEN_FAILED saying how to create it; createTable makes it from stateTableDefinition', async () => {
+  it('a missing table is STORE_OPEN_FAILED saying how to create it; createTables makes it from stateTableDefinition', async () => {
     const name = table('missing');
     const leases = dynamoLeaseStore({ client, table: name });
     const error = (await leases.list('g').catch((e) => e)) as RiverlogError;
     expect(error.code).toBe('STORE_OPEN_FAILED');
     expect(error.message).toContain(name);
-    expect(error.message).toMatch(/createTable: true/);
-    const created = dynamoCheckpointStore({ client, table: name, createTable: true });
+    expect(error.message).toMatch(/createTables: true/);
+    const created = dynamoCheckpointStore({ client, table: name, createTables: true });
     await created.save('g', { '0': '1' });
     const described = await client.send(new DescribeTableCommand({ TableName: name }));
     expect(described.Table?.KeySchema).toEqual(stateTableDefinition(name).KeySchema);
     expect(await leases.list('g')).toEqual([]);
   });
 
-  it('createTable refuses a table with other keys', async () => {
+  it('createTables refuses a table with other keys', async () => {
     const name = table('other-keys');
     await client.send(
       new CreateTableCommand({
@@ -72,7 +72,7 @@ describeDynamo('DynamoDB stores on the engine', () => {
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
-    const store = dynamoCheckpointStore({ client, table: name, createTable: true });
+    const store = dynamoCheckpointStore({ client, table: name, createTables: true });
     const error = (await store.load('g').catch((e) => e)) as RiverlogError;
     expect(error.code).toBe('STORE_OPEN_FAILED');
     expect(error.message).toMatch(/keys id:HASH/);
@@ -80,13 +80,13 @@ describeDynamo('DynamoDB stores on the engine', () => {
 
   it('several stores creating one table at once all see it active', async () => {
     const name = table('race');
-    const stores = Array.from({ length: 4 }, () => dynamoLeaseStore({ client: dynamoClient(), table: name, createTable: true }));
+    const stores = Array.from({ length: 4 }, () => dynamoLeaseStore({ client: dynamoClient(), table: name, createTables: true }));
     const taken = await Promise.all(stores.map((store, i) => store.take('g', '0', `o${i}`, undefined)));
     expect(taken.filter(Boolean)).toHaveLength(1);
   });
 
   it('a closed store rejects calls with CLOSED', async () => {
-    const store = dynamoLeaseStore({ client, table: table('closed'), createTable: true });
+    const store = dynamoLeaseStore({ client, table: table('closed'), createTables: true });
     await store.close();
     expect(await codeOf(store.list('g'))).toBe('CLOSED');
   });
@@ -105,7 +105,7 @@ describeDynamo('DynamoDB stores on the engine', () => {
         return out;
       },
     });
-    const store = dynamoLeaseStore({ client: lossy, table: name, createTable: true, retry: { initialMs: 1, maxMs: 2 } });
+    const store = dynamoLeaseStore({ client: lossy, table: name, createTables: true, retry: { initialMs: 1, maxMs: 2 } });
     await store.list('g'); // creates the table
     lose = 1;
     const first = await store.take('g', '0', 'a', undefined);
@@ -120,7 +120,7 @@ describeDynamo('DynamoDB stores on the engine', () => {
 
   it('a LEASE_LOST names the group, the partition, both epochs and the table', async () => {
     const name = table('lease-lost');
-    const store = dynamoCheckpointStore({ client, table: name, createTable: true });
+    const store = dynamoCheckpointStore({ client, table: name, createTables: true });
     await store.save('emailer', {}, { '7': 5 });
     const error = (await store.save('emailer', { '7': '1' }, { '7': 4 }).catch((e) => e)) as RiverlogError;
     expect(error.code).toBe('LEASE_LOST');
@@ -129,7 +129,7 @@ describeDynamo('DynamoDB stores on the engine', () => {
   });
 
   it('keeps a dead letter whose record is too large for an item, cut down and saying so', async () => {
-    const sink = dynamoDeadLetters({ client, table: table('large-letter'), createTable: true });
+    const sink = dynamoDeadLetters({ client, table: table('large-letter'), createTables: true });
     const big: DeadLetter = {
       group: 'g',
       record: { position: { partition: '0', offset: '9' }, event: undefined, raw: 'x'.repeat(500_000), error: 'not JSON' },
@@ -146,7 +146,7 @@ describeDynamo('DynamoDB stores on the engine', () => {
   });
 
   it('lists dead letters of a group in partition and offset order (digits as numbers)', async () => {
-    const sink = dynamoDeadLetters({ client, table: table('letter-order'), createTable: true });
+    const sink = dynamoDeadLetters({ client, table: table('letter-order'), createTables: true });
     const letter = (partition: string, offset: string): DeadLetter => ({
       group: 'g',
       record: { position: { partition, offset }, event: { id: `${partition}-${offset}` } },

@@ -28,7 +28,7 @@ function fresh(what: string, faults: FaultOptions = {}) {
     reals.push(real);
     const client = faultyClient(real, { seed, ...faults });
     counted.push(client);
-    return { client, table, createTable: true, retry };
+    return { client, table, createTables: true, retry };
   };
   const cleanup = async () => {
     await reals[0]?.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
@@ -108,7 +108,7 @@ describeDynamo('a view on DynamoDB, 30% of calls throttled and half of every Bat
         runView(view, {
           log,
           store: dynamoViewStore({ client, prefix, createTables: true, retry }),
-          leases: { store: dynamoLeaseStore({ client, table: leaseTable, createTable: true, retry }), ttlMs: 3000, owner: `r${i}` },
+          leases: { store: dynamoLeaseStore({ client, table: leaseTable, createTables: true, retry }), ttlMs: 3000, owner: `r${i}` },
           batchSize: 500,
           commitSize: 1000,
         }),

@@ -1,10 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type CheckpointStore, type DeadLetter, type DeadLetterSink, RiverlogError, type ViewStore } from '@riverlog/core';
-import { dynamoCheckpointStore, dynamoDeadLetters, dynamoViewStore, localDynamoClient } from '@riverlog/dynamodb';
+import { dynamoCheckpointStoreFromUri, dynamoDeadLettersFromUri, dynamoViewStoreFromUri } from '@riverlog/dynamodb';
 import { sqliteCheckpointStore, sqliteDeadLetters, sqliteViewStore } from '@riverlog/sqlite';
 
 /** The store URI schemes `openStores` understands, for messages. */
-export const STORE_SCHEMES = ['sqlite:<path>', 'dynamodb://<host:port>?prefix=<p>', 'dynamodb:?prefix=<p>'] as const;
+export const STORE_SCHEMES = ['sqlite:<path>', 'dynamodb://<host:port>?prefix=<p>', 'dynamodb:?region=<r>&prefix=<p>'] as const;
 
 /** Where the example keeps its views, checkpoints and dead letters. */
 export interface RetailStores {
@@ -21,13 +20,15 @@ export interface RetailStores {
  *
  * - `sqlite:<path>` — views, checkpoints and dead letters in one SQLite file;
  * - `dynamodb://<host:port>?prefix=<p>` — in a local DynamoDB-compatible
- *   server (dynalite), tables created on first use: views in
- *   `<p>view.<view>.v<version>`, aliases in `<p>aliases`, checkpoints and
- *   dead letters in `<p>state`;
- * - `dynamodb:?prefix=<p>` — the same in AWS, with the SDK's own
- *   configuration (region, credentials from the environment).
+ *   server (dynalite): views in `<p>view.<view>.v<version>`, aliases in
+ *   `<p>aliases`, checkpoints and dead letters in `<p>state`;
+ * - `dynamodb:?region=<r>&prefix=<p>` — the same tables in AWS, with the
+ *   SDK's default credentials.
  *
- * `prefix` defaults to `hello-retail.`.
+ * `dynamodb:` URIs are read by @riverlog/dynamodb's URI functions
+ * (`dynamoOptionsFromUri` documents the parameters). The example creates
+ * missing tables (it plays a day on fresh ones) unless the URI says
+ * `createTables=false`.
  *
  * @example
  * const stores = openStores(process.env.RIVERLOG_STORE ?? 'sqlite:views.db');
@@ -43,27 +44,19 @@ export function openStores(uri: string): RetailStores {
     return { uri, store, checkpoints, deadLetters, close: closeAll(store, checkpoints, deadLetters) };
   }
   if (uri.startsWith('dynamodb:')) {
-    const [rest = '', query = ''] = uri.slice('dynamodb:'.length).split('?', 2);
-    const prefix = new URLSearchParams(query).get('prefix') ?? 'hello-retail.';
-    const host = rest.replace(/^\/\//, '').replace(/\/$/, '');
-    const client = host === '' ? new DynamoDBClient({}) : localDynamoClient(`http://${host}`);
-    const state = { client, table: `${prefix}state`, createTable: true };
-    const store = dynamoViewStore({ client, prefix, createTables: true });
-    const checkpoints = dynamoCheckpointStore(state);
-    const deadLetters = dynamoDeadLetters(state);
-    const close = closeAll(store, checkpoints, deadLetters);
-    return {
-      uri,
-      store,
-      checkpoints,
-      deadLetters,
-      async close() {
-        await close();
-        client.destroy();
-      },
-    };
+    const own = withCreateTables(uri);
+    const store = dynamoViewStoreFromUri(own);
+    const checkpoints = dynamoCheckpointStoreFromUri(own);
+    const deadLetters = dynamoDeadLettersFromUri(own);
+    return { uri, store, checkpoints, deadLetters, close: closeAll(store, checkpoints, deadLetters) };
   }
   throw invalid(uri, 'unknown scheme');
+}
+
+/** The URI with `createTables=true` added, unless it sets `createTables` itself. */
+export function withCreateTables(uri: string): string {
+  if (/[?&]createTables=/.test(uri)) return uri;
+  return `${uri}${uri.includes('?') ? '&' : '?'}createTables=true`;
 }
 
 function closeAll(...stores: { close(): Promise<void> }[]): () => Promise<void> {

@@ -10,7 +10,7 @@ import { UsageError } from './errors.js';
 
 /** The URI forms this command understands, for messages. */
 export const LOG_URIS = 'sqlite:<path>, kafka://<host:port>/<topic>, kinesis://<stream>';
-export const STORE_URIS = 'sqlite:<path>, dynamodb://<table>';
+export const STORE_URIS = 'sqlite:<path>, dynamodb://<host:port>?prefix=<p>, dynamodb:?region=<r>&prefix=<p>';
 
 /** A dead-letter store the `dead-letters` command can read and tidy: the sink, a listing, and removal. */
 export interface DeadLetterStore extends DeadLetterSink {
@@ -128,10 +128,10 @@ function withoutCreate(uri: string): string {
 type StoreKind = 'view store' | 'checkpoint store' | 'dead-letter store' | 'lease store';
 
 const DYNAMO_NAMES: Record<StoreKind, readonly string[]> = {
-  'view store': ['dynamoViewStoreFromUri', 'viewStoreFromUri'],
-  'checkpoint store': ['dynamoCheckpointStoreFromUri', 'checkpointStoreFromUri'],
-  'dead-letter store': ['dynamoDeadLettersFromUri', 'deadLettersFromUri'],
-  'lease store': ['dynamoLeaseStoreFromUri', 'leaseStoreFromUri'],
+  'view store': ['dynamoViewStoreFromUri'],
+  'checkpoint store': ['dynamoCheckpointStoreFromUri'],
+  'dead-letter store': ['dynamoDeadLettersFromUri'],
+  'lease store': ['dynamoLeaseStoreFromUri'],
 };
 
 async function openStore(uri: string, base: string, kind: StoreKind): Promise<unknown> {

@@ -15,7 +15,7 @@ import { makeRun } from './program-kit.js';
 const EXIT_CODES = `
 Addresses:
   a log       sqlite:<path>  kafka://<host:port>[,<host:port>]/<topic>  kinesis://<stream>
-  a store     sqlite:<path>  dynamodb://<table>
+  a store     sqlite:<path>  dynamodb://<host:port>?prefix=<p>  dynamodb:?region=<r>&prefix=<p>
   or a riverlog.config.{js,mjs,json} in the working directory (or --config) naming them,
   the catalog module and the views modules.
 

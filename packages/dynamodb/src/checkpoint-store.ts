@@ -24,7 +24,7 @@ const NOT_NEWER = 'attribute_not_exists(#e) OR #e <= :e';
  * @example
  * import { dynamoCheckpointStore } from '@riverlog/dynamodb';
  *
- * const checkpoints = dynamoCheckpointStore({ client, table: 'riverlog' });
+ * const checkpoints = dynamoCheckpointStore({ client, table: 'riverlog.state' });
  * await checkpoints.save('emailer', {}, { '0': 3 });          // claim partition 0 under lease epoch 3
  * await checkpoints.save('emailer', { '0': '41' }, { '0': 3 });
  * await checkpoints.load('emailer'); // { '0': '41' }

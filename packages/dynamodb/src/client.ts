@@ -9,7 +9,7 @@ import { sleep } from '@riverlog/core/backend';
  *
  * @example
  * const client = localDynamoClient('http://127.0.0.1:4567');
- * const checkpoints = dynamoCheckpointStore({ client, table: 'riverlog-checkpoints', createTable: true });
+ * const checkpoints = dynamoCheckpointStore({ client, table: 'riverlog.state', createTables: true });
  */
 export function localDynamoClient(endpoint: string, options: { readonly region?: string } = {}): DynamoDBClient {
   if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint)) {

@@ -73,7 +73,7 @@ function toLetter(item: Record<string, AttributeValue>): DeadLetter {
  * @example
  * import { dynamoDeadLetters } from '@riverlog/dynamodb';
  *
- * const deadLetters = dynamoDeadLetters({ client, table: 'riverlog' });
+ * const deadLetters = dynamoDeadLetters({ client, table: 'riverlog.state' });
  * // hand it to a consumer or a view; later:
  * for (const letter of await deadLetters.list('emailer')) console.log(letter.code, letter.reason, letter.record.position);
  */

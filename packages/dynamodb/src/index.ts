@@ -21,4 +21,12 @@ export {
 export { type DynamoDeadLetters, dynamoDeadLetters } from './dead-letters.js';
 export { dynamoLeaseStore } from './lease-store.js';
 export { DEFAULT_STATE_TABLE, type DynamoStateStoreOptions, stateTableDefinition } from './state-table.js';
+export {
+  type DynamoUriOptions,
+  dynamoCheckpointStoreFromUri,
+  dynamoDeadLettersFromUri,
+  dynamoLeaseStoreFromUri,
+  dynamoOptionsFromUri,
+  dynamoViewStoreFromUri,
+} from './uri.js';
 export * from './view-store/index.js';

@@ -42,7 +42,7 @@ const same = (a: Lease | undefined, b: Lease): boolean =>
  * @example
  * import { dynamoLeaseStore } from '@riverlog/dynamodb';
  *
- * const leases = dynamoLeaseStore({ client, table: 'riverlog' });
+ * const leases = dynamoLeaseStore({ client, table: 'riverlog.state' });
  * const mine = await leases.take('views', '0', 'worker-1', undefined); // epoch 1, or undefined if someone has it
  * const renewed = mine && (await leases.renew(mine));                  // counter 2, or undefined once lost
  */

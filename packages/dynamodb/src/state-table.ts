@@ -12,7 +12,7 @@ import { checkOptions, sleep } from '@riverlog/core/backend';
 import { type CommandOutput, sendRetrying } from './client.js';
 
 /** The table the checkpoint, lease and dead-letter stores use when none is named. */
-export const DEFAULT_STATE_TABLE = 'riverlog';
+export const DEFAULT_STATE_TABLE = 'riverlog.state';
 
 /** Options of `dynamoCheckpointStore`, `dynamoLeaseStore` and `dynamoDeadLetters`. */
 export interface DynamoStateStoreOptions {
@@ -21,7 +21,7 @@ export interface DynamoStateStoreOptions {
   /**
    * The table, keyed `pk` (S, hash) and `sk` (S, range): see
    * {@link stateTableDefinition}. The three stores may share one table
-   * (their keys never collide). Default `riverlog`.
+   * (their keys never collide). Default `riverlog.state`.
    */
   readonly table?: string;
   /**
@@ -29,20 +29,20 @@ export interface DynamoStateStoreOptions {
    * and wait until it is active: for development. Default false: create it
    * from {@link stateTableDefinition} with your infrastructure as code.
    */
-  readonly createTable?: boolean;
+  readonly createTables?: boolean;
   /** Backoff for throttling and 5xx errors, retried for as long as they last. Default core's: 50 ms doubling to 10 s. */
   readonly retry?: BackoffOptions;
 }
 
-const OPTION_NAMES = ['client', 'table', 'createTable', 'retry'] as const;
+const OPTION_NAMES = ['client', 'table', 'createTables', 'retry'] as const;
 
 /**
  * The `CreateTable` input of the state table: `pk` (S) hash key, `sk` (S)
  * range key, on-demand billing. Use it with your infrastructure code, or let
- * a store create it with `createTable: true`.
+ * a store create it with `createTables: true`.
  *
  * @example
- * await client.send(new CreateTableCommand(stateTableDefinition('riverlog')));
+ * await client.send(new CreateTableCommand(stateTableDefinition('riverlog.state')));
  */
 export function stateTableDefinition(table: string = DEFAULT_STATE_TABLE): CreateTableCommandInput {
   return {
@@ -75,7 +75,7 @@ export class StateTable {
   readonly client: DynamoDBClient;
   readonly name: string;
   private readonly policy: BackoffPolicy | undefined;
-  private readonly createTable: boolean;
+  private readonly createTables: boolean;
   private ready: Promise<void> | undefined;
   private closed = false;
 
@@ -84,7 +84,7 @@ export class StateTable {
     options: DynamoStateStoreOptions,
   ) {
     checkOptions(where, options, OPTION_NAMES);
-    const { client, table = DEFAULT_STATE_TABLE, createTable = false, retry } = options;
+    const { client, table = DEFAULT_STATE_TABLE, createTables = false, retry } = options;
     if (client === null || typeof client !== 'object' || typeof (client as { send?: unknown }).send !== 'function') {
       throw new RiverlogError(
         'INVALID_OPTION',
@@ -97,8 +97,8 @@ export class StateTable {
         `${where}: table must be a DynamoDB table name (3–255 of A-Z a-z 0-9 _ . -), got ${JSON.stringify(table)}.`,
       );
     }
-    if (typeof createTable !== 'boolean') {
-      throw new RiverlogError('INVALID_OPTION', `${where}: createTable must be true or false, got ${JSON.stringify(createTable)}.`);
+    if (typeof createTables !== 'boolean') {
+      throw new RiverlogError('INVALID_OPTION', `${where}: createTables must be true or false, got ${JSON.stringify(createTables)}.`);
     }
     if (retry !== undefined && (retry === null || typeof retry !== 'object')) {
       throw new RiverlogError(
@@ -108,7 +108,7 @@ export class StateTable {
     }
     this.client = client;
     this.name = table;
-    this.createTable = createTable;
+    this.createTables = createTables;
     this.policy = retry === undefined ? undefined : backoffPolicy(retry);
   }
 
@@ -120,7 +120,7 @@ export class StateTable {
    */
   async send<C extends object>(command: C, note?: { retried: boolean }): Promise<CommandOutput<C>> {
     if (this.closed) throw new ClosedError(this.where);
-    if (this.createTable) {
+    if (this.createTables) {
       this.ready ??= this.ensureTable().catch((error) => {
         this.ready = undefined;
         throw error;
@@ -169,7 +169,7 @@ export class StateTable {
   private missing(cause: unknown): RiverlogError {
     return new RiverlogError(
       'STORE_OPEN_FAILED',
-      `${this.where}: DynamoDB table ${this.name} does not exist (${(cause as Error).message}). Create it with the schema in @riverlog/dynamodb's README (stateTableDefinition: pk S hash, sk S range), or pass createTable: true in development.`,
+      `${this.where}: DynamoDB table ${this.name} does not exist (${(cause as Error).message}). Create it with the schema in @riverlog/dynamodb's README (stateTableDefinition: pk S hash, sk S range), or pass createTables: true in development.`,
       { cause },
     );
   }

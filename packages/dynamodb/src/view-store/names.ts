@@ -21,6 +21,41 @@ export function dynamoName(name: string): string {
   return out;
 }
 
+/**
+ * The name {@link dynamoName} was made from, or undefined when `escaped` is
+ * not one of its results.
+ *
+ * @example
+ * fromDynamoName('products.v2'); // 'products@2'
+ */
+export function fromDynamoName(escaped: string): string | undefined {
+  let out = '';
+  let bytes: number[] = [];
+  const flush = () => {
+    out += Buffer.from(bytes).toString('utf8');
+    bytes = [];
+  };
+  for (let i = 0; i < escaped.length; ) {
+    const hex = escaped[i] === '.' ? /^[0-9a-f]{2}/.exec(escaped.slice(i + 1, i + 3))?.[0] : undefined;
+    if (hex !== undefined) {
+      bytes.push(Number.parseInt(hex, 16));
+      i += 3;
+      continue;
+    }
+    flush();
+    if (escaped.startsWith('.v', i)) {
+      out += '@';
+      i += 2;
+    } else {
+      out += escaped[i];
+      i++;
+    }
+  }
+  flush();
+  // Only a name dynamoName makes maps back (no stray dots, no bytes that are not UTF-8).
+  return dynamoName(out) === escaped ? out : undefined;
+}
+
 /** The prefix every table of a store starts with when none is given. */
 export const DEFAULT_VIEW_PREFIX = 'riverlog.';
 

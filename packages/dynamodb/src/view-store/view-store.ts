@@ -9,6 +9,8 @@ import {
   type DescribeTableCommandOutput,
   type DynamoDBClient,
   GetItemCommand,
+  ListTablesCommand,
+  type ListTablesCommandOutput,
   PutItemCommand,
   QueryCommand,
   type QueryCommandOutput,
@@ -49,7 +51,7 @@ import {
 import { batchWriteAll, sendRetrying } from '../client.js';
 import { IdWindow } from './id-window.js';
 import { eachLimited } from './limited.js';
-import { aliasTableName, checkPrefix, DEFAULT_VIEW_PREFIX, indexName, KEYS_INDEX, viewTableName } from './names.js';
+import { aliasTableName, checkPrefix, DEFAULT_VIEW_PREFIX, fromDynamoName, indexName, KEYS_INDEX, viewTableName } from './names.js';
 import { type Item, rowItem, storedRow } from './row-items.js';
 import { ATTR, aliasTableDefinition, LIVE, META_PK, rowPk, viewTableDefinition } from './schema.js';
 import { fromSortBytes, sortBytes } from './sort-bytes.js';
@@ -90,6 +92,16 @@ export interface DynamoViewStoreOptions {
 }
 
 const OPTION_NAMES = ['client', 'prefix', 'createTables', 'maxInFlight', 'retry'] as const;
+
+/** A DynamoDB view store: the `ViewStore` port, and the view tables it holds. */
+export interface DynamoViewStore extends ViewStore {
+  /**
+   * The view tables (e.g. `products@1`) this store's prefix holds, created
+   * and not dropped, in name order: for tools such as the `riverlog`
+   * command's `views list` and `status`. Needs `dynamodb:ListTables`.
+   */
+  tables(): Promise<string[]>;
+}
 
 /** What a view table's record holds. */
 interface TableRecord {
@@ -135,7 +147,7 @@ const BATCH_GET_MAX = 100;
  * const runner = runView(products, { log, store });
  * await openView(products, store).list({ index: 'byCategory', prefix: ['shoes'] });
  */
-export function dynamoViewStore(options: DynamoViewStoreOptions): ViewStore {
+export function dynamoViewStore(options: DynamoViewStoreOptions): DynamoViewStore {
   const where = 'dynamoViewStore';
   checkOptions(where, options, OPTION_NAMES);
   const { client, createTables = false, maxInFlight = DEFAULT_MAX_IN_FLIGHT, retry } = options;
@@ -696,6 +708,30 @@ export function dynamoViewStore(options: DynamoViewStoreOptions): ViewStore {
         }
         start = page.LastEvaluatedKey;
       } while (start);
+    },
+
+    async tables() {
+      ensureOpen();
+      const start = `${prefix}view.`;
+      const found: string[] = [];
+      let last: string | undefined;
+      do {
+        const page: ListTablesCommandOutput = await send(
+          new ListTablesCommand(last === undefined ? {} : { ExclusiveStartTableName: last }),
+        );
+        for (const name of page.TableNames ?? []) {
+          const table = name.startsWith(start) ? fromDynamoName(name.slice(start.length)) : undefined;
+          if (table !== undefined) found.push(table);
+        }
+        last = page.LastEvaluatedTableName;
+      } while (last !== undefined);
+      // A table made by infrastructure code but never created by a view, or dropped (emptied), has no record.
+      const created = new Set<string>();
+      await eachLimited(found, maxInFlight, async (table) => {
+        const record = await readRecordOrAbsence(table);
+        if (record !== undefined && record !== 'no-table') created.add(table);
+      });
+      return found.filter((table) => created.has(table)).sort();
     },
 
     async close() {
