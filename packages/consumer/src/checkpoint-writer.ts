@@ -23,8 +23,12 @@ export interface CheckpointWriterOptions {
   /** Whether a partition's progress may still be written: worked on, and not lost. */
   readonly mayWrite: (partition: string) => boolean;
   readonly onWritten: (positions: PositionMap) => void;
-  /** The store refused a write under our fence (or we no longer hold the lease): stop the partition; its pending checkpoint is dropped. */
-  readonly onLeaseLost: (partition: string, error: unknown) => void;
+  /**
+   * The store refused a write under our fence at `epoch` (undefined: we no
+   * longer hold the lease at all): stop the partition's tenure under that
+   * epoch, if it is still the one worked on; what this write held for it is dropped.
+   */
+  readonly onLeaseLost: (partition: string, epoch: number | undefined, error: unknown) => void;
   readonly onRetry: (report: RetryReport) => void;
   readonly onRecovered: () => void;
 }
@@ -146,9 +150,9 @@ export class CheckpointWriter {
     }
   }
 
-  private lost(positions: Record<string, string>, partition: string, error: unknown): void {
+  private lost(positions: Record<string, string>, partition: string, epoch: number | undefined, error: unknown): void {
     delete positions[partition];
-    this.options.onLeaseLost(partition, error);
+    this.options.onLeaseLost(partition, epoch, error);
   }
 
   private async writeOnce(): Promise<void> {
@@ -160,7 +164,7 @@ export class CheckpointWriter {
           Object.assign(fence, this.options.fence([partition]));
         } catch (error) {
           if (!isLeaseLost(error)) throw error;
-          this.lost(positions, partition, error);
+          this.lost(positions, partition, undefined, error);
         }
       }
       if (Object.keys(positions).length === 0) return;
@@ -169,7 +173,7 @@ export class CheckpointWriter {
       } catch (error) {
         if (isLeaseLost(error)) {
           const refused = error instanceof LeaseLostError && error.partition in positions ? [error.partition] : Object.keys(positions);
-          for (const partition of refused) this.lost(positions, partition, error);
+          for (const partition of refused) this.lost(positions, partition, fence[partition], error);
           continue;
         }
         this.restore(positions);

@@ -115,7 +115,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
 
   const hooks: AssignmentHooks = {
     acquired: (partition, epoch) => startPartition(partition, epoch),
-    lost: (partition) => losePartition(partition),
+    lost: (partition, epoch) => losePartition(partition, epoch),
     handBack: (partition) => stopPartition(partition, 'rebalanced'),
     onError: (error, partition) => reportError(error, 'lease', partition),
   };
@@ -145,9 +145,9 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
         fence: (partitions) => assignment?.fence(partitions) ?? {},
         mayWrite: (partition): boolean => (member ? member.holds(partition) : writable.has(partition)),
         onWritten: (positions) => emit('onCheckpoint', { positions }),
-        onLeaseLost: (partition, error) => {
+        onLeaseLost: (partition, epoch, error) => {
           reportError(error, 'checkpoint', partition);
-          losePartition(partition, error);
+          losePartition(partition, epoch, error);
         },
         onRetry: ({ attempt, error, delayMs }) => retrying({ stage: 'checkpoint', attempt, error, delayMs }),
         onRecovered: () => recovered('checkpoint'),
@@ -312,7 +312,7 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
         } else {
           // The claim or the start was refused: the partition is someone else's now.
           reportError(error, 'claim', partition);
-          losePartition(partition, error);
+          losePartition(partition, epoch, error);
         }
       },
       changed,
@@ -357,9 +357,16 @@ export function createConsumer<C extends Catalog>(options: ConsumerOptions<C>): 
     });
   }
 
-  /** The partition is no longer ours, now: stop it without waiting, and write nothing more for it. */
-  function losePartition(partition: string, error?: unknown): void {
+  /**
+   * The partition's tenure under `epoch` (undefined: the one worked on now) is
+   * no longer ours: stop it without waiting, and write nothing more for it. A
+   * loss of an older tenure than the worker's — a checkpoint saved before this
+   * process took the partition again, refused after — is ignored: stopping
+   * the new worker would leave a lease renewed that nobody works under.
+   */
+  function losePartition(partition: string, epoch: number | undefined, error?: unknown): void {
     const worker = workers.get(partition);
+    if (worker && epoch !== undefined && epoch < worker.epoch) return;
     writable.delete(partition);
     writer?.forget(partition);
     if (!worker) return;

@@ -9,7 +9,7 @@ import type { Fence } from './ports.js';
  * @example
  * const hooks: AssignmentHooks = {
  *   acquired: (partition, epoch) => workers.start(partition, epoch),
- *   lost: (partition) => workers.abort(partition),
+ *   lost: (partition, epoch) => workers.abort(partition, epoch),
  *   handBack: (partition) => workers.finish(partition),
  *   onError: (error, partition) => console.warn(`assignment ${partition ?? ''}`, error),
  * };
@@ -27,8 +27,14 @@ export interface AssignmentHooks {
    * store did not answer in time) or the store refused to renew it (someone
    * else took it, also while it was being handed back). Stop working on it at
    * once; writes under its fence will be refused. Nothing is released.
+   *
+   * `epoch` is the lease epoch of the tenure that ended. The partition may
+   * be taken again (a higher epoch, `acquired` again) before the host acts on
+   * a loss — and a write made under the old epoch may be refused with
+   * `LEASE_LOST` after that — so a host drops its work on the partition only
+   * when that work is of `epoch` or older, never a newer tenure's.
    */
-  lost?(partition: string): void | Promise<void>;
+  lost?(partition: string, epoch: number): void | Promise<void>;
   /**
    * This process should give the partition up (it holds more than its fair
    * share, or the partition is no longer listed): finish its in-flight work

@@ -99,7 +99,7 @@ interface Held {
  *   renewEveryMs: 3_000,
  *   partitions: async () => readyPartitions(),
  *   acquired: (partition, epoch) => startWorker(partition, epoch),
- *   lost: (partition) => abortWorker(partition),
+ *   lost: (partition, epoch) => abortWorker(partition, epoch),
  *   handBack: (partition) => finishWorker(partition),
  *   onError: (error) => console.warn(error),
  * });
@@ -263,8 +263,10 @@ export class LeaseBalancer implements PartitionAssignment {
   }
 
   private lose(partition: string): void {
-    if (!this.held.delete(partition)) return;
-    callHook(this.report, () => this.options.lost?.(partition), partition);
+    const entry = this.held.get(partition);
+    if (!entry) return;
+    this.held.delete(partition);
+    callHook(this.report, () => this.options.lost?.(partition, entry.lease.epoch), partition);
   }
 
   private async balance(): Promise<void> {

@@ -122,12 +122,22 @@ export class Builder {
       }
     }
     if (this.parts.stopping.aborted) return;
+    // Taken again meanwhile at a higher epoch (a claim answered late): that tenure stands.
+    if ((this.building.get(partition) ?? -1) > epoch) return;
     this.building.set(partition, epoch);
     this.requestRestart('keep');
   }
 
-  /** The partition is no longer ours: drop its work at once and read on without it. */
-  lost(partition: string): void {
+  /**
+   * The partition's tenure under `epoch` ended (undefined: the one held now):
+   * drop its work at once and read on without it. A loss of an older tenure
+   * than the one held — a commit made before this process took the partition
+   * again, refused after — is ignored: dropping the new tenure would leave a
+   * lease renewed that nobody builds under.
+   */
+  lost(partition: string, epoch?: number): void {
+    const held = this.building.get(partition);
+    if (epoch !== undefined && held !== undefined && epoch < held) return;
     this.notifyEnd(partition, 'gone');
     if (!this.building.delete(partition)) return;
     this.leaving.get(partition)?.();
@@ -322,9 +332,9 @@ export class Builder {
         throw new ReadAgain(true);
       }
       if (codeOf(error) === 'LEASE_LOST') {
+        // Refused under the epochs of this fence: a loss of those tenures, which may be over already.
         const partition = (error as { partition?: unknown }).partition;
-        if (typeof partition === 'string') this.lost(partition);
-        else for (const p of partitions) this.lost(p);
+        for (const p of typeof partition === 'string' ? [partition] : partitions) this.lost(p, fence[p]);
         throw new ReadAgain(false);
       }
       throw error;

@@ -175,7 +175,7 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
   let lastAssignmentError: string | undefined;
   const assignment = assignmentFor(v, options, resolved, {
     acquired: (partition, epoch) => builder.acquired(partition, epoch),
-    lost: (partition) => builder.lost(partition),
+    lost: (partition, epoch) => builder.lost(partition, epoch),
     handBack: (partition) => builder.handBack(partition),
     onError: (error, partition) => {
       // The next round tries again; say so once per distinct failure rather than at every round.

@@ -3,6 +3,7 @@
 // again at epoch 2 — must not drop the newer tenure: the balancer would go on
 // renewing a lease nobody builds under, and the partition would hang for good.
 import { type Lease, type LeaseStore, memoryLeaseStore, memoryLog, memoryViewStore, type ViewStore } from '@riverlog/core';
+import { LeaseBalancer } from '@riverlog/core/backend';
 import { until } from '@riverlog/testing';
 import { describe, expect, test } from 'vitest';
 import { defineView } from './define-view.js';
@@ -94,6 +95,32 @@ describe('a stale lease loss', () => {
       commitGate.release();
       renewGate.release();
       await runner.stop();
+    }
+  });
+
+  test("the balancer's lost hook names the epoch of the tenure that ended, so a late one is told from the next tenure", async () => {
+    let clock = 0;
+    const events: string[] = [];
+    const balancer = new LeaseBalancer({
+      store: memoryLeaseStore(),
+      group: 'g',
+      owner: 'x',
+      ttlMs: 300,
+      renewEveryMs: 100,
+      now: () => clock,
+      partitions: async () => ['0'],
+      acquired: (partition, epoch) => void events.push(`acquired ${partition}@${epoch}`),
+      lost: (partition, epoch) => void events.push(`lost ${partition}@${epoch}`),
+    });
+    try {
+      await balancer.start();
+      expect(events).toEqual(['acquired 0@1']);
+      clock += 1_000; // past the TTL by the balancer's clock: lost, then taken again
+      await balancer.refresh();
+      await until(() => events.length === 3, 'lost and taken again');
+      expect(events).toEqual(['acquired 0@1', 'lost 0@1', 'acquired 0@2']);
+    } finally {
+      await balancer.stop();
     }
   });
 });
