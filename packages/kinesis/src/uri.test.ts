@@ -15,6 +15,12 @@ describe('kinesisOptionsFromUri', () => {
     expect(kinesisOptionsFromUri('kinesis://s?endpoint=http://localhost:1&onDemand=true').createStream).toEqual({ onDemand: true });
   });
 
+  it('reads the wait at the tip (pollIntervalMs), leaving the read budget at its default', () => {
+    const options = kinesisOptionsFromUri('kinesis://s?endpoint=http://127.0.0.1:4567&pollIntervalMs=50');
+    expect(options).toEqual({ stream: 's', endpoint: 'http://127.0.0.1:4567', pollIntervalMs: 50 });
+    expect(kinesisOptionsFromUri('kinesis://s?endpoint=http://127.0.0.1:4567&pollIntervalMs=0').pollIntervalMs).toBe(0);
+  });
+
   it('takes an ARN as the stream, and makes a client for the region when there is no endpoint', () => {
     const arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/retail-stream';
     const options = kinesisOptionsFromUri(`kinesis://${arn}?region=eu-west-1`);
@@ -31,6 +37,8 @@ describe('kinesisOptionsFromUri', () => {
     ['kinesis://', 'names no stream'],
     ['kinesis://s?shards=0', 'shards must be a whole number'],
     ['kinesis://s?partitions=3', 'unknown parameter "partitions"'],
+    ['kinesis://s?pollIntervalMs=fast', 'pollIntervalMs must be a whole number of milliseconds'],
+    ['kinesis://s?pollIntervalMs=-1', 'pollIntervalMs must be a whole number of milliseconds'],
     ['retail', 'not a URI'],
   ])('refuses %s with INVALID_OPTION saying why', (uri, reason) => {
     expect(() => kinesisOptionsFromUri(uri)).toThrow(

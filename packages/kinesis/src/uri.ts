@@ -2,12 +2,14 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { RiverlogError } from '@riverlog/core';
 import { type KinesisLog, type KinesisLogOptions, kinesisLog } from './kinesis-log.js';
 
-const EXPECTED = 'Expected kinesis://<stream name or ARN>[?region=…&endpoint=…&shards=…&aggregate=true]';
+const EXPECTED = 'Expected kinesis://<stream name or ARN>[?region=…&endpoint=…&shards=…&onDemand=true&aggregate=true&pollIntervalMs=…]';
 
 /**
- * Parses `kinesis://<stream>[?region=eu-west-1&endpoint=http://127.0.0.1:4567&shards=4&onDemand=true&aggregate=true]`
+ * Parses `kinesis://<stream>[?region=eu-west-1&endpoint=http://127.0.0.1:4567&shards=4&onDemand=true&aggregate=true&pollIntervalMs=1000]`
  * into `kinesisLog` options. `<stream>` is a name or an ARN. With `shards`
  * or `onDemand=true` the stream is created when missing (development).
+ * `pollIntervalMs` is the wait at a shard's tip before polling again (the
+ * read budget, 5 GetRecords calls per second per shard, still applies).
  * Without `endpoint`, riverlog makes a client for `region` (or the SDK's
  * default region) with the SDK's default credentials.
  *
@@ -25,11 +27,14 @@ export function kinesisOptionsFromUri(uri: string): KinesisLogOptions {
   if (stream.length === 0) throw invalid(uri, 'it names no stream');
   const params = new URLSearchParams(parts?.[2] ?? '');
   for (const name of params.keys()) {
-    if (!['region', 'endpoint', 'shards', 'onDemand', 'aggregate'].includes(name))
+    if (!['region', 'endpoint', 'shards', 'onDemand', 'aggregate', 'pollIntervalMs'].includes(name))
       throw invalid(uri, `unknown parameter ${JSON.stringify(name)}`);
   }
   const shardsText = params.get('shards');
   if (shardsText !== null && !/^[1-9]\d*$/.test(shardsText)) throw invalid(uri, 'shards must be a whole number ≥ 1');
+  const pollText = params.get('pollIntervalMs');
+  if (pollText !== null && !/^(?:0|[1-9]\d*)$/.test(pollText))
+    throw invalid(uri, `pollIntervalMs must be a whole number of milliseconds ≥ 0, got ${JSON.stringify(pollText)}`);
   const onDemand = params.get('onDemand') === 'true';
   const region = params.get('region') ?? undefined;
   const endpoint = params.get('endpoint') ?? undefined;
@@ -39,6 +44,7 @@ export function kinesisOptionsFromUri(uri: string): KinesisLogOptions {
     ...(region !== undefined && endpoint !== undefined ? { region } : {}),
     ...(shardsText !== null ? { createStream: { shards: Number(shardsText) } } : onDemand ? { createStream: { onDemand: true } } : {}),
     ...(params.get('aggregate') === 'true' ? { aggregate: true } : {}),
+    ...(pollText !== null ? { pollIntervalMs: Number(pollText) } : {}),
   };
 }
 
