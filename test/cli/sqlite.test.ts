@@ -62,6 +62,21 @@ describe('conventions', () => {
     expect(memory.code).toBe(2);
   });
 
+  it('refuses a malformed --max-failures and --drop-previous without --rebuild (exit 2), instead of ignoring them', async () => {
+    const [notNumber, negative, dropAlone] = await Promise.all([
+      riverlog(['check', '--log', LOG, '--catalog', `${CATALOG}#catalog`, '--max-failures', 'abc']),
+      riverlog(['check', '--log', LOG, '--catalog', `${CATALOG}#catalog`, '--max-failures=-1']),
+      riverlog(['replay', '--log', LOG, '--view', 'tally', '--drop-previous']),
+    ]);
+    for (const ran of [notNumber, negative, dropAlone]) {
+      expect(ran.code).toBe(2);
+      expect(ran.stderr.trim().split('\n')).toHaveLength(1);
+      expect(ran.stderr).toMatch(/^riverlog: INVALID_OPTION: /);
+    }
+    expect(notNumber.stderr).toContain('--max-failures');
+    expect(dropAlone.stderr).toContain('--drop-previous goes with --rebuild');
+  });
+
   it('exits 1 with the riverlog code when the log cannot be opened, and creates nothing', async () => {
     const missing = join(tmp.dir, 'missing.db');
     const ran = await riverlog(['status', '--log', `sqlite:${missing}`]);

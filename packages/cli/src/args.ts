@@ -1,4 +1,5 @@
 import type { PositionMap, ReadFrom } from '@riverlog/core';
+import { InvalidArgumentError } from 'commander';
 import { UsageError } from './errors.js';
 
 // Parsing of the values commands take: starts, ends, repeated filters.
@@ -14,11 +15,14 @@ export function collect(value: string, previous: string[] = []): string[] {
   ];
 }
 
-/** A whole number ≥ `min`, for commander. */
+/**
+ * A whole number ≥ `min`, for commander. It throws commander's
+ * `InvalidArgumentError`, so the one-line error names the option
+ * (`option '--limit <n>' argument '0' is invalid. …`).
+ */
 export function wholeNumber(min: number): (value: string) => number {
   return (value) => {
-    if (!/^\d+$/.test(value) || Number(value) < min)
-      throw new UsageError(`expected a whole number ≥ ${min}, got ${JSON.stringify(value)}.`);
+    if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`Expected a whole number ≥ ${min}.`);
     return Number(value);
   };
 }

@@ -5,6 +5,7 @@ import type { Catalog, LogRecord } from '@riverlog/core';
 import { dataschemaVersion, decodeRecord } from '@riverlog/core';
 import { readLineage } from '@riverlog/core/backend';
 import type { Command } from 'commander';
+import { wholeNumber } from '../args.js';
 import { EXIT } from '../errors.js';
 import { table } from '../format.js';
 import type { Output } from '../output.js';
@@ -53,7 +54,7 @@ export function registerCheck(program: Command, run: Run): void {
     .command('check')
     .description('Decode every record of the log (or of a JSON Lines file) against the catalog; exit 1 on any violation.')
     .option('--file <path>', 'check a JSON Lines history (.jsonl, or .jsonl.gz) instead of the log')
-    .option('--max-failures <n>', 'list at most this many failures (all are counted)', (v) => Number(v), 100);
+    .option('--max-failures <n>', 'list at most this many failures (all are counted)', wholeNumber(0), 100);
   examples(command, [
     'riverlog check --log sqlite:./retail.db --catalog ./dist/catalog.js',
     'riverlog check --file history.jsonl.gz --catalog ./dist/catalog.js#retailCatalog --json',

@@ -51,6 +51,8 @@ export function registerReplay(program: Command, run: Run): void {
         throw new UsageError('replay needs one target: --handler <module> or --view <name>.');
       }
       if (options.rebuild && !options.view) throw new UsageError('--rebuild goes with --view.');
+      if (options.dropPrevious && !options.rebuild)
+        throw new UsageError('--drop-previous goes with --rebuild (it drops the version reads used before the rebuild).');
       const { rebuildView, replay } = await import('@riverlog/view-builder');
       const log = await ctx.log();
       const started = performance.now();
