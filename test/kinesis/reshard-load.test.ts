@@ -188,6 +188,8 @@ describeOn(kinesisLocal, 'resharding under load')('resharding under load (kinesi
     expect(rows).toEqual(fold);
 
     const duplicates = handled.length - ids.size;
-    console.log(`resharding under load${AGGREGATE ? ' (aggregate)' : ''}: ${timings.join('; ')}; ${duplicates} redeliveries; shards: ${[...shards].sort().join(', ')}`);
+    console.log(
+      `resharding under load${AGGREGATE ? ' (aggregate)' : ''}: ${timings.join('; ')}; ${duplicates} redeliveries; shards: ${[...shards].sort().join(', ')}`,
+    );
   }, 900_000);
 });

@@ -113,7 +113,10 @@ interface ReadResult {
 /** The records of each partition, in the order read. */
 function byPartition(records: readonly LogRecord[]): Record<string, LogRecord[]> {
   const grouped: Record<string, LogRecord[]> = {};
-  for (const record of records) (grouped[record.position.partition] ??= []).push(record);
+  for (const record of records) {
+    const partition = record.position.partition;
+    grouped[partition] = [...(grouped[partition] ?? []), record];
+  }
   return grouped;
 }
 
