@@ -85,6 +85,42 @@ describe('conventions', () => {
     expect(existsSync(missing)).toBe(false);
   });
 
+  it('read-only commands refuse a missing store file with STORE_OPEN_FAILED (exit 1) and create nothing', async () => {
+    const missing = (name: string) => join(tmp.dir, `missing-${name}.db`);
+    const runs = await Promise.all([
+      riverlog(['dead-letters', 'list', '--dead-letters', `sqlite:${missing('dl')}`]),
+      riverlog(['dead-letters', 'show', '0:1', '--dead-letters', `sqlite:${missing('dl-show')}`]),
+      riverlog(['views', 'list', '--store', `sqlite:${missing('views')}`]),
+      riverlog(['status', '--log', LOG, '--checkpoints', `sqlite:${missing('checkpoints')}`, '--group', 'g']),
+      riverlog(['status', '--log', LOG, '--store', `sqlite:${missing('status-views')}`]),
+      riverlog(['status', '--log', LOG, '--dead-letters', `sqlite:${missing('status-dl')}`]),
+      riverlog(['status', '--log', LOG, '--leases', `sqlite:${missing('leases')}`]),
+    ]);
+    for (const ran of runs) {
+      expect(ran.code, ran.stderr).toBe(1);
+      expect(ran.stderr.trim().split('\n')).toHaveLength(1);
+      expect(ran.stderr).toMatch(/^riverlog: STORE_OPEN_FAILED: No .* store at .*missing-/);
+    }
+    for (const name of ['dl', 'dl-show', 'views', 'checkpoints', 'status-views', 'status-dl', 'leases'])
+      expect(existsSync(missing(name)), name).toBe(false);
+  });
+
+  it('refuses a RIVERLOG_PROGRESS_MS that is not a whole number of milliseconds (exit 2, naming it)', async () => {
+    const replay = (value: string) =>
+      riverlog(['replay', '--log', LOG, '--catalog', `${CATALOG}#catalog`, '--handler', join(FIXTURES, 'count.mjs'), '--json'], {
+        env: { RIVERLOG_PROGRESS_MS: value },
+      });
+    const [word, negative, empty] = await Promise.all([replay('soon'), replay('-5'), replay('')]);
+    for (const ran of [word, negative]) {
+      expect(ran.code).toBe(2);
+      expect(ran.stderr.trim().split('\n')).toHaveLength(1);
+      expect(ran.stderr).toMatch(/^riverlog: INVALID_OPTION: RIVERLOG_PROGRESS_MS /);
+    }
+    expect(word.stderr).toContain('"soon"');
+    // Empty is unset: the default applies.
+    expect(empty.code, empty.stderr).toBe(0);
+  });
+
   it('colours only a terminal and never with NO_COLOR', async () => {
     const tail = ['tail', '--log', LOG, '--from', 'earliest', '--no-follow'];
     const [plain, forced, noColor] = await Promise.all([
@@ -262,6 +298,20 @@ describe('replay', () => {
     expect(JSON.parse(filtered.stdout).result).toEqual({ events: 2, types: { 'product/purchase': 2 }, subjects: ['p1', 'p3'] });
   });
 
+  it('picks the handler export as lambda does: the named one, else handler, default or the only function', async () => {
+    const replay = (spec: string) => riverlog(['replay', '--log', LOG, '--catalog', `${CATALOG}#catalog`, '--handler', spec, '--json']);
+    const [only, named, missing] = await Promise.all([
+      replay(join(FIXTURES, 'on-event.mjs')),
+      replay(`${join(FIXTURES, 'on-event.mjs')}#onEvent`),
+      replay(`${join(FIXTURES, 'on-event.mjs')}#nothing`),
+    ]);
+    expect(only.code, only.stderr).toBe(0);
+    expect(JSON.parse(only.stdout)).toMatchObject({ records: 16, events: 16 });
+    expect(named.code, named.stderr).toBe(0);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^riverlog: INVALID_OPTION: handler module .*on-event\.mjs: its export "nothing" is missing/);
+  });
+
   it('replays from a position to a position, and from a time', async () => {
     const tail = jsonLines(
       (await riverlog(['tail', '--log', LOG, '--from', 'earliest', '--no-follow', '--json', '--partition', '0'])).stdout,
@@ -303,9 +353,32 @@ describe('export and import', () => {
     const file = join(tmp.dir, 'broken.jsonl');
     const good = catalog.create('product/purchase', 'p1', { id: 'p1' }, { source: 'test' });
     writeFileSync(file, `${JSON.stringify(good)}\n{"no":"envelope"}\n`);
-    const ran = await riverlog(['import', file, '--log', `sqlite:${join(tmp.dir, 'broken.db')}`]);
+    const partial = join(tmp.dir, 'broken.db');
+    const ran = await riverlog(['import', file, '--log', `sqlite:${partial}`]);
     expect(ran.code).toBe(1);
     expect(ran.stderr).toMatch(/riverlog: IMPORT_FAILED: .*line 2/);
+    // Line 1 was imported (as the message says): the log it made stays.
+    expect(jsonLines((await riverlog(['export', '-', '--log', `sqlite:${partial}`])).stdout)).toHaveLength(1);
+  });
+
+  it('leaves no log file behind when a failed import created it and imported nothing, and never removes one that was there', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const bad = join(tmp.dir, 'bad-first.jsonl');
+    writeFileSync(bad, '{"no":"envelope"}\n');
+    const existing = join(tmp.dir, 'existing.db');
+    await sqliteLog({ path: existing }).close();
+    const [created, intoExisting, noInput] = await Promise.all([
+      riverlog(['import', bad, '--log', `sqlite:${join(tmp.dir, 'created.db')}`]),
+      riverlog(['import', bad, '--log', `sqlite:${existing}`]),
+      riverlog(['import', join(tmp.dir, 'no-such.jsonl'), '--log', `sqlite:${join(tmp.dir, 'never.db')}`]),
+    ]);
+    expect(created.code).toBe(1);
+    expect(created.stderr).toMatch(/^riverlog: IMPORT_FAILED: .*line 1/);
+    expect(existsSync(join(tmp.dir, 'created.db'))).toBe(false);
+    expect(intoExisting.code).toBe(1);
+    expect(existsSync(existing)).toBe(true);
+    expect(noInput.code).toBe(1);
+    expect(existsSync(join(tmp.dir, 'never.db'))).toBe(false);
   });
 });
 

@@ -134,11 +134,22 @@ const DYNAMO_NAMES: Record<StoreKind, readonly string[]> = {
   'lease store': ['dynamoLeaseStoreFromUri'],
 };
 
-async function openStore(uri: string, base: string, kind: StoreKind): Promise<unknown> {
+/** How a store is opened: a missing `sqlite:` file is created only with `create` (commands that write). */
+export interface OpenStoreOptions {
+  readonly create?: boolean;
+}
+
+async function openStore(uri: string, base: string, kind: StoreKind, options: OpenStoreOptions): Promise<unknown> {
   const { scheme } = parse(uri, `The ${kind} address`, STORE_URIS);
   switch (scheme) {
     case 'sqlite': {
       const path = sqlitePath(uri, base);
+      if (!options.create && !existsSync(path)) {
+        throw new RiverlogError(
+          'STORE_OPEN_FAILED',
+          `No ${kind} at ${path} (from ${uri}): check the path; only commands that write (replay, views rebuild, lambda) create one.`,
+        );
+      }
       const sqlite = await import('@riverlog/sqlite');
       if (kind === 'view store') return sqlite.sqliteViewStore({ path });
       if (kind === 'checkpoint store') return sqlite.sqliteCheckpointStore({ path });
@@ -156,15 +167,23 @@ async function openStore(uri: string, base: string, kind: StoreKind): Promise<un
   }
 }
 
-/** Opens a view store by URI (`sqlite:./views.db`, `dynamodb://…`). */
-export const openViewStoreUri = (uri: string, base: string) => openStore(uri, base, 'view store') as Promise<ListableViewStore>;
-/** Opens a checkpoint store by URI. */
-export const openCheckpointsUri = (uri: string, base: string) => openStore(uri, base, 'checkpoint store') as Promise<CheckpointStore>;
-/** Opens a lease store by URI. */
-export const openLeasesUri = (uri: string, base: string) => openStore(uri, base, 'lease store') as Promise<LeaseStore>;
-/** Opens a dead-letter store by URI; it must be able to list its letters. */
-export async function openDeadLettersUri(uri: string, base: string): Promise<DeadLetterStore> {
-  const store = (await openStore(uri, base, 'dead-letter store')) as Partial<DeadLetterStore>;
+/**
+ * Opens a view store by URI (`sqlite:./views.db`, `dynamodb://…`). A `sqlite:` file must exist unless `create` is set.
+ *
+ * @example
+ * const store = await openViewStoreUri('sqlite:./views.db', process.cwd(), { create: true });
+ */
+export const openViewStoreUri = (uri: string, base: string, options: OpenStoreOptions = {}) =>
+  openStore(uri, base, 'view store', options) as Promise<ListableViewStore>;
+/** Opens a checkpoint store by URI (a `sqlite:` file must exist unless `create` is set). */
+export const openCheckpointsUri = (uri: string, base: string, options: OpenStoreOptions = {}) =>
+  openStore(uri, base, 'checkpoint store', options) as Promise<CheckpointStore>;
+/** Opens a lease store by URI (a `sqlite:` file must exist unless `create` is set). */
+export const openLeasesUri = (uri: string, base: string, options: OpenStoreOptions = {}) =>
+  openStore(uri, base, 'lease store', options) as Promise<LeaseStore>;
+/** Opens a dead-letter store by URI; it must be able to list its letters (a `sqlite:` file must exist unless `create` is set). */
+export async function openDeadLettersUri(uri: string, base: string, options: OpenStoreOptions = {}): Promise<DeadLetterStore> {
+  const store = (await openStore(uri, base, 'dead-letter store', options)) as Partial<DeadLetterStore>;
   if (typeof store.list !== 'function') {
     throw new RiverlogError('UNSUPPORTED', `The dead-letter store ${uri} cannot list its letters, so riverlog cannot show them.`);
   }

@@ -7,6 +7,7 @@ import {
   type DeadLetterStore,
   type ListableViewStore,
   LOG_URIS,
+  type OpenStoreOptions,
   openCheckpointsUri,
   openDeadLettersUri,
   openLeasesUri,
@@ -177,12 +178,13 @@ export class Context {
     key: string,
     flag: string | undefined,
     configured: string | T | undefined,
-    open: (uri: string, base: string) => Promise<T>,
+    open: (uri: string, base: string, options: OpenStoreOptions) => Promise<T>,
+    options: OpenStoreOptions,
   ): Promise<T | undefined> {
     return this.once(key, async () => {
       const s = this.setting<string | T>(flag, configured);
       if (!s) return undefined;
-      return typeof s.value === 'string' ? open(s.value, s.base) : s.value;
+      return typeof s.value === 'string' ? open(s.value, s.base, options) : s.value;
     }).then((store) => store) as Promise<T | undefined>;
   }
 
@@ -194,26 +196,27 @@ export class Context {
     });
   }
 
-  viewStore(): Promise<ListableViewStore | undefined> {
-    return this.store('store', this.options.store, this.config.store, openViewStoreUri);
+  // Stores: a missing `sqlite:` file is an error unless `create` is set (only commands that write pass it).
+  viewStore(options: OpenStoreOptions = {}): Promise<ListableViewStore | undefined> {
+    return this.store('store', this.options.store, this.config.store, openViewStoreUri, options);
   }
-  requireViewStore(): Promise<ListableViewStore> {
-    return this.required(this.viewStore(), 'store', 'store', 'view store');
+  requireViewStore(options: OpenStoreOptions = {}): Promise<ListableViewStore> {
+    return this.required(this.viewStore(options), 'store', 'store', 'view store');
   }
-  checkpoints(): Promise<CheckpointStore | undefined> {
-    return this.store('checkpoints', this.options.checkpoints, this.config.checkpoints, openCheckpointsUri);
+  checkpoints(options: OpenStoreOptions = {}): Promise<CheckpointStore | undefined> {
+    return this.store('checkpoints', this.options.checkpoints, this.config.checkpoints, openCheckpointsUri, options);
   }
-  requireCheckpoints(): Promise<CheckpointStore> {
-    return this.required(this.checkpoints(), 'checkpoints', 'checkpoints', 'checkpoint store');
+  requireCheckpoints(options: OpenStoreOptions = {}): Promise<CheckpointStore> {
+    return this.required(this.checkpoints(options), 'checkpoints', 'checkpoints', 'checkpoint store');
   }
-  deadLetters(): Promise<DeadLetterStore | undefined> {
-    return this.store('deadLetters', this.options.deadLetters, this.config.deadLetters, openDeadLettersUri);
+  deadLetters(options: OpenStoreOptions = {}): Promise<DeadLetterStore | undefined> {
+    return this.store('deadLetters', this.options.deadLetters, this.config.deadLetters, openDeadLettersUri, options);
   }
-  requireDeadLetters(): Promise<DeadLetterStore> {
-    return this.required(this.deadLetters(), 'dead-letters', 'deadLetters', 'dead-letter store');
+  requireDeadLetters(options: OpenStoreOptions = {}): Promise<DeadLetterStore> {
+    return this.required(this.deadLetters(options), 'dead-letters', 'deadLetters', 'dead-letter store');
   }
-  leases(): Promise<LeaseStore | undefined> {
-    return this.store('leases', this.options.leases, this.config.leases, openLeasesUri);
+  leases(options: OpenStoreOptions = {}): Promise<LeaseStore | undefined> {
+    return this.store('leases', this.options.leases, this.config.leases, openLeasesUri, options);
   }
 
   /** The views of `--views` modules, else the config's. */

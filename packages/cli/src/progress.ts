@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { UsageError } from './errors.js';
 import type { Output } from './output.js';
 
 /** Progress of a long command: a bar on a terminal, plain lines otherwise (stderr either way: stdout stays data). */
@@ -20,6 +21,7 @@ export interface Progress {
  * progress.stop();
  */
 export function makeProgress(out: Output, verb: string, total: number | undefined, unit = 'records'): Progress {
+  const every = progressEveryMs();
   const started = performance.now();
   let done = 0;
   let all = total;
@@ -58,7 +60,6 @@ export function makeProgress(out: Output, verb: string, total: number | undefine
       },
     };
   }
-  const every = Number(process.env.RIVERLOG_PROGRESS_MS ?? 2000);
   let last = started;
   const line = (final: boolean) => {
     const r = rate();
@@ -81,4 +82,15 @@ export function makeProgress(out: Output, verb: string, total: number | undefine
       line(true);
     },
   };
+}
+
+/** How often plain progress lines are printed: `RIVERLOG_PROGRESS_MS` (empty or unset: 2000). */
+function progressEveryMs(): number {
+  const text = process.env.RIVERLOG_PROGRESS_MS;
+  if (text === undefined || text === '') return 2000;
+  if (!/^\d+$/.test(text))
+    throw new UsageError(
+      `RIVERLOG_PROGRESS_MS ${JSON.stringify(text)}: expected a whole number of milliseconds ≥ 0 (e.g. 2000), or unset it.`,
+    );
+  return Number(text);
 }

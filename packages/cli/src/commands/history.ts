@@ -1,10 +1,12 @@
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, rmSync, statSync } from 'node:fs';
 import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { exportLog, importLog } from '@riverlog/core';
+import { type EventLog, exportLog, importLog } from '@riverlog/core';
 import type { Command } from 'commander';
+import { sqlitePath } from '../addresses.js';
 import { collect, formatPositions, parseFrom, wholeNumber } from '../args.js';
+import type { Context } from '../config.js';
 import { logHeads, recordCount } from '../heads.js';
 import { examples, type Run } from '../program-kit.js';
 import { makeProgress } from '../progress.js';
@@ -87,47 +89,70 @@ export function registerHistory(program: Command, run: Run): void {
   importer.action(
     run<ImportOptions>(async ({ ctx, out, options, args, signal }) => {
       const file = args[0] as string;
+      const created = logFileToCreate(ctx);
       const log = await ctx.log({ create: true });
-      const catalog = options.check !== false && ctx.hasCatalog() ? await ctx.catalog() : undefined;
-      const fromStdin = file === '-';
-      const size = fromStdin ? undefined : statSync(file).size;
-      const progress = makeProgress(out, 'imported', size, 'bytes');
-      const before = recordCount(await logHeads(log, ctx.logUri()));
-      let bytes = 0;
-      const counted = new PassThrough();
-      counted.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        progress.update(bytes);
-      });
-      const input = fromStdin ? process.stdin : createReadStream(file);
-      const gzip = await isGzip(file, fromStdin);
-      const text = new PassThrough();
-      const feeding = pipeline([input, counted, ...(gzip ? [createGunzip()] : []), text] as NodeJS.ReadWriteStream[]);
-      const result = await importLog(log, text, {
-        ...(catalog ? { catalog } : {}),
-        ...(options.dryRun ? { dryRun: true } : {}),
-        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-        signal,
-      });
-      await feeding;
-      progress.stop();
-      const after = options.dryRun ? before : recordCount(await logHeads(log, ctx.logUri()));
-      const added = before !== undefined && after !== undefined ? after - before : undefined;
-      const report = {
-        file,
-        ...result,
-        ...(added !== undefined ? { added, alreadyPresent: result.appended - added } : {}),
-        dryRun: options.dryRun === true,
-      };
-      if (out.json) out.data(report);
-      else {
-        const present = added !== undefined ? `, ${added} new, ${result.appended - added} already in the log` : '';
-        out.line(
-          `${out.color.green('✓')} ${result.lines} lines${options.dryRun ? ' checked (dry run, nothing appended)' : `: ${result.appended} appended${present}`}${result.duplicates ? `, ${result.duplicates} repeated in the file` : ''}`,
-        );
+      try {
+        const catalog = options.check !== false && ctx.hasCatalog() ? await ctx.catalog() : undefined;
+        const fromStdin = file === '-';
+        const size = fromStdin ? undefined : statSync(file).size;
+        const progress = makeProgress(out, 'imported', size, 'bytes');
+        const before = recordCount(await logHeads(log, ctx.logUri()));
+        let bytes = 0;
+        const counted = new PassThrough();
+        counted.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          progress.update(bytes);
+        });
+        const input = fromStdin ? process.stdin : createReadStream(file);
+        const gzip = await isGzip(file, fromStdin);
+        const text = new PassThrough();
+        const feeding = pipeline([input, counted, ...(gzip ? [createGunzip()] : []), text] as NodeJS.ReadWriteStream[]);
+        const result = await importLog(log, text, {
+          ...(catalog ? { catalog } : {}),
+          ...(options.dryRun ? { dryRun: true } : {}),
+          ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+          signal,
+        });
+        await feeding;
+        progress.stop();
+        const after = options.dryRun ? before : recordCount(await logHeads(log, ctx.logUri()));
+        const added = before !== undefined && after !== undefined ? after - before : undefined;
+        const report = {
+          file,
+          ...result,
+          ...(added !== undefined ? { added, alreadyPresent: result.appended - added } : {}),
+          dryRun: options.dryRun === true,
+        };
+        if (out.json) out.data(report);
+        else {
+          const present = added !== undefined ? `, ${added} new, ${result.appended - added} already in the log` : '';
+          out.line(
+            `${out.color.green('✓')} ${result.lines} lines${options.dryRun ? ' checked (dry run, nothing appended)' : `: ${result.appended} appended${present}`}${result.duplicates ? `, ${result.duplicates} repeated in the file` : ''}`,
+          );
+        }
+      } catch (error) {
+        // A log file this import created and put nothing in is not left behind (one that was there before stays).
+        if (created !== undefined) await removeIfEmpty(log, created, ctx.logUri());
+        throw error;
       }
     }),
   );
+}
+
+/** The `sqlite:` file of the log when it does not exist yet (the import will create it), else undefined. */
+function logFileToCreate(ctx: Context): string | undefined {
+  const uri = ctx.logUri();
+  if (uri === undefined || !/^sqlite:/i.test(uri) || /^sqlite::memory:/i.test(uri)) return undefined;
+  const path = sqlitePath(uri, ctx.cwd);
+  return existsSync(path) ? undefined : path;
+}
+
+/** Closes the log and removes its file (with SQLite's side files) when it holds no record. */
+async function removeIfEmpty(log: EventLog, path: string, uri: string | undefined): Promise<void> {
+  const records = await logHeads(log, uri).then(recordCount, () => undefined);
+  if (records !== 0) return;
+  await log.close();
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) rmSync(file, { force: true });
 }
 
 /** A .gz name, or the gzip magic bytes at the start of the file. */

@@ -80,7 +80,7 @@ export function registerLambda(program: Command, run: Run): void {
     run<LambdaOptions>(async ({ ctx, out, options, args, signal }) => {
       const handler = await loadFunction<LambdaHandler>(args[0] as string, ctx.cwd, 'handler', 'Lambda handler module');
       const log = await ctx.log();
-      const checkpoints = await ctx.checkpoints();
+      const checkpoints = await ctx.checkpoints({ create: true });
       const group = `lambda:${options.functionName}`;
       const saved: PositionMap = checkpoints ? await checkpoints.load(group) : {};
       const from: ReadFrom = Object.keys(saved).length > 0 ? { after: saved } : parseFrom(options.from, 'earliest');

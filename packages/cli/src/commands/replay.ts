@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { collect, formatPositions, parseFrom, parseTo, wholeNumber } from '../args.js';
 import { EXIT, UsageError } from '../errors.js';
 import { logHeads, recordCount } from '../heads.js';
-import { importUserModule, splitSpec } from '../modules.js';
+import { importUserModule, loadFunction, splitSpec } from '../modules.js';
 import { examples, type Run } from '../program-kit.js';
 import { makeProgress } from '../progress.js';
 import { findView } from '../views-lookup.js';
@@ -63,7 +63,7 @@ export function registerReplay(program: Command, run: Run): void {
           `${out.errColor.yellow('skipped')} ${skip.record.position.partition}:${skip.record.position.offset} ${skip.code}: ${skip.reason}`,
         );
       };
-      const deadLetters = await ctx.deadLetters();
+      const deadLetters = await ctx.deadLetters({ create: true });
       const sinks = deadLetters ? { deadLetters, onSkip } : { onSkip };
       const batchSize = options.batchSize === undefined ? {} : { batchSize: options.batchSize };
       const whole = options.from === undefined && options.to === undefined && !options.type && !options.subject;
@@ -72,11 +72,9 @@ export function registerReplay(program: Command, run: Run): void {
       let summary: Record<string, unknown>;
 
       if (options.handler !== undefined) {
-        const { path, name } = splitSpec(options.handler);
-        const module = await importUserModule(path, ctx.cwd, 'handler module');
-        const handler = (name !== undefined ? module[name] : (module.handler ?? module.default)) as Handler | undefined;
-        if (typeof handler !== 'function')
-          throw new UsageError(`handler module ${path} exports no function ${name ?? 'handler (or default)'}.`);
+        const handler = await loadFunction<Handler>(options.handler, ctx.cwd, 'handler', 'handler module');
+        // The same module (imports are cached), for its optional finish().
+        const module = await importUserModule(splitSpec(options.handler).path, ctx.cwd, 'handler module');
         const to = parseTo(options.to);
         const from = parseFrom(options.from, 'earliest');
         const result = await replay({
@@ -98,7 +96,7 @@ export function registerReplay(program: Command, run: Run): void {
         summary = { ...result, ...(finished !== undefined ? { result: finished } : {}) };
       } else {
         const view = await findView(ctx, options.view as string);
-        const store = await ctx.requireViewStore();
+        const store = await ctx.requireViewStore({ create: true });
         if (options.type || options.subject || options.to) {
           throw new UsageError(
             'Into a view, replay folds everything after its checkpoint: --type, --subject and --to are for --handler (a view is a fold of the whole log).',

@@ -96,9 +96,9 @@ export function registerViews(program: Command, run: Run): void {
   rebuild.action(
     run<{ readonly dropPrevious?: boolean }>(async ({ ctx, out, options, args, signal }) => {
       const view = await findView(ctx, args[0] as string);
-      const store = await ctx.requireViewStore();
+      const store = await ctx.requireViewStore({ create: true });
       const log = await ctx.log();
-      const deadLetters = await ctx.deadLetters();
+      const deadLetters = await ctx.deadLetters({ create: true });
       const progress = makeProgress(out, `built ${view.table}:`, undefined);
       let records = 0;
       const { rebuildView } = await import('@riverlog/view-builder');
