@@ -11,6 +11,8 @@ import { catalog } from './fixtures/catalog-v2.mjs';
 import { jsonLines, riverlog, start, tempDir } from './support.js';
 
 const tmp = tempDir();
+/** The emulator's address for URIs (empty when it is absent: the tests skip then). */
+const at = kinesalite.endpoint ? `endpoint=${kinesalite.endpoint}&region=${kinesalite.region}` : '';
 const streams: string[] = [];
 const opened: KinesisLog[] = [];
 
@@ -20,7 +22,7 @@ function open(what: string, shards: number): { log: KinesisLog; uri: string; str
   streams.push(stream);
   const log = streamLog(kinesalite, stream, shards);
   opened.push(log);
-  return { log, stream, uri: `kinesis://${stream}?endpoint=${kinesalite.endpoint}&region=${kinesalite.region}&pollIntervalMs=50` };
+  return { log, stream, uri: `kinesis://${stream}?${at}&pollIntervalMs=50` };
 }
 
 function events(): Envelope[] {
@@ -171,7 +173,7 @@ describeOn(kinesalite, 'riverlog on Kinesis')('riverlog on a Kinesis log (kinesi
 
   it('a stream that does not exist is LOG_OPEN_FAILED in one line, and reading commands do not create it', async () => {
     const stream = uniqueStream('cli-missing');
-    const ran = await riverlog(['status', '--log', `kinesis://${stream}?endpoint=${kinesalite.endpoint}&region=${kinesalite.region}`]);
+    const ran = await riverlog(['status', '--log', `kinesis://${stream}?${at}`]);
     expect(ran.code).toBe(1);
     expect(ran.stderr).toMatch(new RegExp(`^riverlog: LOG_OPEN_FAILED: .*${stream}`, 'm'));
     const probe = streamLog(kinesalite, stream, 1, { createStream: false });
