@@ -139,7 +139,7 @@ describeOn(kinesalite, 'Kinesis polling')('Kinesis reads within the limits (kine
       const records = batches.flatMap((b) => b.records);
       expect(records.map((r) => (r.event as Envelope).id).sort()).toEqual(events.map((e) => e.id).sort());
       const byId = new Map(records.map((r) => [(r.event as Envelope).id, r.position]));
-      events.forEach((event, i) => expect(byId.get(event.id)).toEqual(positions[i]));
+      for (const [i, event] of events.entries()) expect(byId.get(event.id)).toEqual(positions[i]);
       for (const partition of new Set(records.map((r) => r.position.partition))) {
         const offsets = records.filter((r) => r.position.partition === partition).map((r) => r.position.offset);
         for (let i = 1; i < offsets.length; i++) expect(compareOffsets(offsets[i - 1] as string, offsets[i] as string)).toBe(-1);

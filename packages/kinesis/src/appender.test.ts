@@ -75,7 +75,7 @@ describe('KinesisAppender: per-subject order across partial failures', () => {
     expect(kinesis.stored).toHaveLength(2_000);
     for (const [subject, seqs] of storedOrder(kinesis.stored)) expect(seqs, subject).toEqual(seqs.map((_, i) => i));
     const bySequence = new Map(kinesis.stored.map((s) => [s.sequenceNumber, JSON.parse(s.data) as Envelope]));
-    calls.flat().forEach((event, i) => expect(bySequence.get((results.flat()[i] as Position).offset)?.id).toBe(event.id));
+    for (const [i, event] of calls.flat().entries()) expect(bySequence.get((results.flat()[i] as Position).offset)?.id).toBe(event.id);
   });
 
   it('never has two records of one subject in one PutRecords call', async () => {
@@ -110,7 +110,7 @@ describe('KinesisAppender: per-subject order across partial failures', () => {
     expect(error).toBeInstanceOf(KinesisAppendError);
     expect(error.code).toBe('LOG_WRITE_FAILED');
     const storedIds = new Set(kinesis.stored.map((s) => (JSON.parse(s.data) as Envelope).id));
-    events.forEach((event, i) => expect(storedIds.has(event.id), `event ${i}`).toBe(error.accepted[i] !== undefined));
+    for (const [i, event] of events.entries()) expect(storedIds.has(event.id), `event ${i}`).toBe(error.accepted[i] !== undefined);
     expect(error.accepted.some((p) => p === undefined)).toBe(true);
   });
 
