@@ -46,3 +46,8 @@ export function upperBound(prefix: Buffer): Buffer {
   bound[bound.length - 1] = 1;
   return bound;
 }
+
+/** An SQL identifier in double quotes, any `"` doubled. */
+export function quoted(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}

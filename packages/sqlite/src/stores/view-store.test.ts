@@ -125,6 +125,24 @@ describe('sqliteViewStore', () => {
     expect(await b.seen('v', ['e1', 'e2', 'e3'])).toEqual(new Set(['e1']));
   });
 
+  it("answers ids from a cache that follows another connection's commits and pruning", async () => {
+    const a = open();
+    const b = open();
+    await a.createTable('v', { indexes: [], idWindow: 300 });
+    const old = Array.from({ length: 300 }, (_, i) => `old-${i}`);
+    await a.commit('v', { rows: [], ids: old, positions: {} });
+    expect((await b.seen('v', old)).size).toBe(300); // b's cache now holds them
+    let n = 0;
+    for (let c = 0; c < 6; c++) await a.commit('v', { rows: [], ids: Array.from({ length: 100 }, () => `new-${n++}`), positions: {} });
+    // a pruned the first row: b forgets it too, and knows every newer id.
+    expect(await b.seen('v', ['old-0', 'old-299'])).toEqual(new Set());
+    expect((await b.seen('v', ['new-300', 'new-599'])).size).toBe(2);
+    await b.commit('v', { rows: [], ids: ['old-0'], positions: {} });
+    await expect(a.commit('v', { rows: [], ids: ['x', 'old-0'], positions: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(b.commit('v', { rows: [], ids: ['new-599'], positions: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(await a.seen('v', ['x', 'old-0'])).toEqual(new Set(['old-0']));
+  });
+
   it('rewrites rows that keep their sort keys and rows that change them in one commit, guarded alike, the index right after each', async () => {
     const sqlite = open();
     const memory = memoryViewStore();
@@ -174,7 +192,7 @@ describe('sqliteViewStore', () => {
     expect((await sqlite.list('v', { index: 'byName', prefix: ['e1'] })).rows).toEqual([{ key: 'k1', value: 'back' }]);
   });
 
-  it('holds at most the id window plus one pruning step of ids', async () => {
+  it('holds at most the id window plus one pruning step and two commits of ids', async () => {
     const store = open();
     await store.createTable('v', { indexes: [], idWindow: 1000 });
     let n = 0;
@@ -187,9 +205,10 @@ describe('sqliteViewStore', () => {
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE '%\\_ids' ESCAPE '\\'")
         .pluck()
         .all() as string[];
-      const count = db.prepare(`SELECT count(*) FROM "${name}"`).pluck().get() as number;
+      // One row per commit: a row is pruned once all its ids are older than the window.
+      const count = db.prepare(`SELECT sum(json_array_length(ids)) FROM "${name}"`).pluck().get() as number;
       expect(count).toBeGreaterThanOrEqual(1000);
-      expect(count).toBeLessThan(1000 + 256 + 97);
+      expect(count).toBeLessThan(1000 + 256 + 2 * 97);
     } finally {
       db.close();
     }

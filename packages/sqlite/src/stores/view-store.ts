@@ -21,7 +21,8 @@ import {
   tableMismatch,
   unknownTable,
 } from '@riverlog/core/backend';
-import { openStoreConnection, type SqliteSource, sqliteCode, whileBusy } from '../connection.js';
+import { openStoreConnection, type SqliteSource, whileBusy } from '../connection.js';
+import type { IdWindow } from './view-ids.js';
 import { fromSortable, sortable, upperBound } from './view-keys.js';
 import { chunkFor, VIEW_SCHEMA, type ViewTable, ViewTables } from './view-tables.js';
 
@@ -118,17 +119,21 @@ export function sqliteViewStore(source: SqliteSource): SqliteViewStore {
 
   /**
    * Runs `work` in a write transaction, waiting for another connection's lock
-   * asynchronously (`connection.write`); a rolled back transaction may have
-   * undone DDL the cache saw, so the cache goes.
+   * asynchronously (`connection.write`), then `committed` with its result
+   * right after the commit, before anything else can use the connection; a
+   * rolled back transaction may have undone DDL the cache saw, so the cache goes.
    */
-  function write<T>(work: () => T): Promise<T> {
+  function write<T>(work: () => T, committed?: (result: T) => void): Promise<T> {
     return connection.write(() => {
+      let result: T;
       try {
-        return inTransaction.immediate(work) as T;
+        result = inTransaction.immediate(work) as T;
       } catch (error) {
         tables.forget();
         throw error;
       }
+      committed?.(result);
+      return result;
     });
   }
   /** Runs `work` in a read transaction now (one snapshot; the schema cannot change between checking it and reading). */
@@ -257,28 +262,18 @@ export function sqliteViewStore(source: SqliteSource): SqliteViewStore {
     return rowConflict(table, key, expected, stored.get(key) ?? 0);
   }
 
-  /** Remembers the commit's ids (refusing one already remembered) and prunes the oldest once per `idPruneEvery`. */
-  function rememberIds(target: ViewTable, table: string, ids: readonly string[]): void {
-    if (target.idWindow === 0 || ids.length === 0) return;
+  /** Checks the commit's ids against the window (and each other) and stores them; an id already there is a `CONFLICT`. */
+  function rememberIds(target: ViewTable, table: string, ids: readonly string[]): IdWindow | undefined {
+    const window = target.ids;
+    if (window === undefined || ids.length === 0) return undefined;
+    window.sync();
     const fresh = new Set<string>();
     for (const id of ids) {
-      if (fresh.has(id)) throw idConflict(table, id);
+      if (fresh.has(id) || window.has(id)) throw idConflict(table, id);
       fresh.add(id);
     }
-    let last: number;
-    try {
-      last = target.remember(ids);
-    } catch (error) {
-      if (!sqliteCode(error)?.startsWith('SQLITE_CONSTRAINT')) throw error;
-      let again: string | undefined;
-      target.seen(ids, (id) => {
-        again ??= id;
-      });
-      throw again === undefined ? error : idConflict(table, again);
-    }
-    const every = idPruneEvery(target.idWindow);
-    const first = last - ids.length + 1;
-    if (last > target.idWindow && Math.floor(last / every) > Math.floor((first - 1) / every)) target.forget(last - target.idWindow);
+    window.append(ids, idPruneEvery(window.window));
+    return window;
   }
 
   return {
@@ -337,7 +332,13 @@ export function sqliteViewStore(source: SqliteSource): SqliteViewStore {
     },
     async seen(table, ids) {
       const found = new Set<string>();
-      if (ids.length > 0) await read(table, (target) => target?.seen(ids, (id) => found.add(id)));
+      if (ids.length === 0) return found;
+      await read(table, (target) => {
+        const window = target?.ids;
+        if (window === undefined) return;
+        window.sync();
+        for (const id of ids) if (window.has(id)) found.add(id);
+      });
       return found;
     },
     async commit(table, commit) {
@@ -346,18 +347,22 @@ export function sqliteViewStore(source: SqliteSource): SqliteViewStore {
       let hint = tables.find(table);
       let checked = hint ? checkCommit(table, commit, limits, hint.indexes) : undefined;
       try {
-        await write(() => {
-          const target = tables.find(table);
-          if (!target) throw unknownTable(table);
-          if (target !== hint || !checked) {
-            hint = target;
-            checked = checkCommit(table, commit, limits, target.indexes);
-          }
-          checkAndStoreFence(target, table, commit);
-          writeRows(target, table, commit, checked);
-          rememberIds(target, table, commit.ids);
-          for (const partition in commit.positions) putPosition.run(target.id, partition, commit.positions[partition]);
-        });
+        await write(
+          () => {
+            const target = tables.find(table);
+            if (!target) throw unknownTable(table);
+            if (target !== hint || !checked) {
+              hint = target;
+              checked = checkCommit(table, commit, limits, target.indexes);
+            }
+            checkAndStoreFence(target, table, commit);
+            writeRows(target, table, commit, checked);
+            const ids = rememberIds(target, table, commit.ids);
+            for (const partition in commit.positions) putPosition.run(target.id, partition, commit.positions[partition]);
+            return ids;
+          },
+          (ids) => ids?.settle(),
+        );
       } catch (error) {
         throw error instanceof MovedRows ? conflictOf(table, error) : error;
       }

@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { IdWindow } from './view-ids.js';
+import { quoted } from './view-keys.js';
 
 /**
  * The tables every view table shares: the registry (which SQL tables hold a
@@ -47,11 +49,6 @@ export function chunkFor(remaining: number, width: number): number {
 /** Keys per `IN (…)` list: a read of n keys pads its last list to the next size by repeating a key. */
 const IN_SIZES = [1, 8, 64, 512] as const;
 
-/** An SQL identifier in double quotes, any `"` doubled. */
-export function quoted(identifier: string): string {
-  return `"${identifier.replaceAll('"', '""')}"`;
-}
-
 /** The SQL table name for a view table: the registry id keeps it unique, the rest only helps a person reading the file. */
 function sqlNameOf(id: number, table: string): string {
   return `riverlog_view_${id}_${table.replace(/[^A-Za-z0-9]+/g, '_').slice(0, 40)}`;
@@ -69,13 +66,14 @@ export type RowTuple = [string, number, string, string | null];
  *   WITHOUT ROWID, `value` NULL for a tombstone, a column per declared index
  *   holding the row's sort key in it (NULL: not in that index, and always
  *   for a tombstone) with a partial SQL index on it;
- * - ids (when the id window is not 0): `(seq INTEGER PRIMARY KEY, id TEXT UNIQUE)`,
- *   `seq` counting the ids in the order folded, so the oldest are a range to delete.
+ * - ids (when the id window is not 0): one row per commit, see {@link IdWindow}.
  */
 export class ViewTable {
   /** The index columns, in declared order. */
   readonly columns: readonly string[];
   readonly idsName: string;
+  /** The id window (undefined when `idWindow` is 0). */
+  readonly ids: IdWindow | undefined;
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
@@ -85,9 +83,12 @@ export class ViewTable {
     readonly sqlName: string,
     readonly indexes: readonly string[],
     readonly idWindow: number,
+    /** The id window's cache this connection kept for the table, if any: it outlives a rolled back transaction. */
+    ids?: IdWindow,
   ) {
     this.columns = indexes.map((_, i) => `i${i + 1}`);
     this.idsName = `${sqlName}_ids`;
+    this.ids = idWindow > 0 ? (ids ?? new IdWindow(db, this.idsName, idWindow)) : undefined;
   }
 
   /** Creates the SQL tables and indexes. Call inside a write transaction. */
@@ -95,12 +96,12 @@ export class ViewTable {
     const t = quoted(this.sqlName);
     const columns = this.columns.map((c) => `, ${quoted(c)} BLOB`).join('');
     this.db.exec(
-      `CREATE TABLE ${t} (key TEXT PRIMARY KEY, version INTEGER NOT NULL, applied TEXT NOT NULL, value TEXT${columns}) WITHOUT ROWID`,
+      `CREATE TABLE ${t} (key TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, applied TEXT NOT NULL, value TEXT${columns}) WITHOUT ROWID`,
     );
     for (const column of this.columns) {
       this.db.exec(`CREATE INDEX ${quoted(`${this.sqlName}_${column}`)} ON ${t} (${quoted(column)}) WHERE ${quoted(column)} IS NOT NULL`);
     }
-    if (this.idWindow > 0) this.db.exec(`CREATE TABLE ${quoted(this.idsName)} (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)`);
+    if (this.idWindow > 0) this.db.exec(IdWindow.schema(this.idsName));
   }
 
   /** Drops the SQL tables (with their indexes). Call inside a write transaction. */
@@ -260,33 +261,6 @@ export class ViewTable {
     args.push(limit);
     return statement.all(args) as [string, string, Buffer | string][];
   }
-
-  /** Ids among `ids` that the table remembers. */
-  seen(ids: readonly string[], each: (id: string) => void): void {
-    if (this.idWindow === 0) return;
-    const statement = this.statement(
-      'seen',
-      () => `SELECT id FROM ${quoted(this.idsName)} WHERE id IN (SELECT value FROM json_each(?))`,
-      'pluck',
-    );
-    for (const id of statement.all(JSON.stringify(ids)) as string[]) each(id);
-  }
-
-  /**
-   * Remembers `ids` (one statement) and returns the sequence number of the
-   * last; throws better-sqlite3's constraint error when one is already there.
-   */
-  remember(ids: readonly string[]): number {
-    const info = this.statement('remember', () => `INSERT INTO ${quoted(this.idsName)} (id) SELECT value FROM json_each(?)`).run(
-      JSON.stringify(ids),
-    );
-    return Number(info.lastInsertRowid);
-  }
-
-  /** Forgets the ids numbered `upTo` and below. */
-  forget(upTo: number): void {
-    this.statement('forget', () => `DELETE FROM ${quoted(this.idsName)} WHERE seq <= ?`).run(upTo);
-  }
 }
 
 /** What the registry holds for a view table. */
@@ -302,10 +276,14 @@ interface Registered {
  * may change under it (another connection creates or drops a table), so
  * `sync()` — called inside the transaction of every operation — compares
  * `PRAGMA schema_version` with the one the cache was built on and drops the
- * cache when it moved.
+ * cache when it moved. The id windows' caches are kept apart, by SQL name
+ * (its registry id is never reused once committed), so that neither a schema change nor a rolled back
+ * transaction makes a connection read a whole window again.
  */
 export class ViewTables {
   private readonly cache = new Map<string, ViewTable | null>();
+  private readonly windows = new Map<string, IdWindow>();
+  private readonly registryNames: Database.Statement;
   private version = -1;
   private readonly schemaVersion: Database.Statement;
   private readonly findTable: Database.Statement;
@@ -317,6 +295,7 @@ export class ViewTables {
 
   constructor(private readonly db: Database.Database) {
     this.schemaVersion = db.prepare('PRAGMA schema_version').pluck();
+    this.registryNames = db.prepare('SELECT sql_name FROM riverlog_view_registry').pluck();
     this.findTable = db.prepare(
       'SELECT id, sql_name AS sqlName, indexes, id_window AS idWindow FROM riverlog_view_registry WHERE table_name = ?',
     );
@@ -333,6 +312,10 @@ export class ViewTables {
     if (version !== this.version) {
       this.cache.clear();
       this.version = version;
+      if (this.windows.size > 0) {
+        const live = new Set(this.registryNames.all() as string[]);
+        for (const id of this.windows.keys()) if (!live.has(id)) this.windows.delete(id);
+      }
     }
   }
 
@@ -347,7 +330,10 @@ export class ViewTables {
     let found = this.cache.get(table);
     if (found === undefined) {
       const row = this.findTable.get(table) as Registered | undefined;
-      found = row ? new ViewTable(this.db, row.id, row.sqlName, JSON.parse(row.indexes) as string[], row.idWindow) : null;
+      found = row
+        ? new ViewTable(this.db, row.id, row.sqlName, JSON.parse(row.indexes) as string[], row.idWindow, this.windows.get(row.sqlName))
+        : null;
+      if (found?.ids) this.windows.set(found.sqlName, found.ids);
       this.cache.set(table, found);
     }
     return found ?? undefined;
@@ -361,6 +347,7 @@ export class ViewTables {
     const created = new ViewTable(this.db, id, sqlName, indexes, idWindow);
     created.create();
     this.cache.set(table, created);
+    if (created.ids) this.windows.set(sqlName, created.ids);
     this.version = this.schemaVersion.get() as number;
     return created;
   }
@@ -374,6 +361,7 @@ export class ViewTables {
     this.deleteFences.run(found.id);
     this.unregister.run(found.id);
     this.cache.delete(table);
+    this.windows.delete(found.sqlName);
     this.version = this.schemaVersion.get() as number;
   }
 }
