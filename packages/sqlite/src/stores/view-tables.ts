@@ -62,10 +62,14 @@ export type RowTuple = [string, number, string, string | null];
  * One view table in SQL, with its statements (prepared once per connection
  * and schema):
  *
- * - rows: `(key TEXT PRIMARY KEY, version INTEGER, applied TEXT, value TEXT, i1 BLOB, …)`
- *   WITHOUT ROWID, `value` NULL for a tombstone, a column per declared index
- *   holding the row's sort key in it (NULL: not in that index, and always
- *   for a tombstone) with a partial SQL index on it;
+ * - rows: `(key TEXT NOT NULL PRIMARY KEY, version INTEGER, applied TEXT, value TEXT, i1 BLOB, …)`,
+ *   `value` NULL for a tombstone, a column per declared index holding the
+ *   row's sort key in it (NULL: not in that index, and always for a
+ *   tombstone) with a partial SQL index on it. A rowid table: its rows are a
+ *   few hundred bytes of JSON, which WITHOUT ROWID would keep in interior
+ *   pages too and order by key, so that a commit rewrote pages all over the
+ *   table; here new rows append to its last pages, and the key and sort key
+ *   indexes hold a rowid rather than the row;
  * - ids (when the id window is not 0): one row per commit, see {@link IdWindow}.
  */
 export class ViewTable {
@@ -96,7 +100,7 @@ export class ViewTable {
     const t = quoted(this.sqlName);
     const columns = this.columns.map((c) => `, ${quoted(c)} BLOB`).join('');
     this.db.exec(
-      `CREATE TABLE ${t} (key TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, applied TEXT NOT NULL, value TEXT${columns}) WITHOUT ROWID`,
+      `CREATE TABLE ${t} (key TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, applied TEXT NOT NULL, value TEXT${columns})`,
     );
     for (const column of this.columns) {
       this.db.exec(`CREATE INDEX ${quoted(`${this.sqlName}_${column}`)} ON ${t} (${quoted(column)}) WHERE ${quoted(column)} IS NOT NULL`);
