@@ -126,3 +126,41 @@ describe('KinesisAppender: per-subject order across partial failures', () => {
     expect(error.accepted.filter(Boolean)).toHaveLength(1);
   });
 });
+
+describe('KinesisAppender: concurrent calls of one subject', () => {
+  it('a call queued behind a failed call of the same subject is not sent (it would land before the failed event, and the caller’s retry after it)', async () => {
+    const stored: number[] = [];
+    let refuseSeqZero = true;
+    let sequence = 100;
+    const client = {
+      async send(command: PutRecordsCommand) {
+        return {
+          Records: (command.input.Records ?? []).map((record) => {
+            const seq = (JSON.parse(Buffer.from(record.Data as Uint8Array).toString()) as { data: { seq: number } }).data.seq;
+            if (seq === 0 && refuseSeqZero) return { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' };
+            stored.push(seq);
+            sequence++;
+            return { ShardId: 'shardId-000000000000', SequenceNumber: String(sequence) };
+          }),
+        };
+      },
+    } as unknown as KinesisClient;
+    const log = appender(client, { appendTimeoutMs: 30 });
+    const first = log.append([step('S', 0)]).catch((e: unknown) => e);
+    // Queued while the first call's run is under way: the next run.
+    const second = log.append([step('S', 1), step('other', 7)]).catch((e: unknown) => e);
+    const [firstError, secondOutcome] = await Promise.all([first, second]);
+    expect(firstError).toBeInstanceOf(KinesisAppendError);
+    expect(secondOutcome).toBeInstanceOf(KinesisAppendError);
+    const secondError = secondOutcome as KinesisAppendError;
+    expect(secondError.accepted[0]).toBeUndefined();
+    expect(secondError.accepted[1]).toBeDefined();
+    expect(secondError.message).toContain('"S"');
+    expect(stored).toEqual([7]);
+    // The caller retries both in order once Kinesis takes records again: S keeps its order.
+    refuseSeqZero = false;
+    await log.append([step('S', 0)]);
+    await log.append([step('S', 1)]);
+    expect(stored).toEqual([7, 0, 1]);
+  });
+});

@@ -46,6 +46,12 @@ interface Unit {
 interface Job {
   readonly items: Item[];
   readonly positions: (Position | undefined)[];
+  /**
+   * Subjects (partition keys) of which an earlier call's event failed while
+   * this call waited: its events of these subjects are not sent, or they
+   * would land before the failed one and before the caller's retry of it.
+   */
+  blocked: ReadonlySet<string> | undefined;
   readonly resolve: (positions: Position[]) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -79,7 +85,10 @@ const MAX_CALLS_IN_FLIGHT = 4;
  * closes); any other failure ends the run: calls whose events were all
  * accepted resolve, the others reject with `LOG_WRITE_FAILED`, and their
  * accepted events are remembered, so appending the same events again
- * returns their positions instead of writing them twice.
+ * returns their positions instead of writing them twice. Calls that were
+ * already queued when a run failed send nothing of the subjects that failed
+ * in it (they reject for those events): a later event of a subject is never
+ * accepted before an earlier one, nor before the caller's retry of it.
  */
 export class KinesisAppender {
   private queue: Job[] = [];
@@ -92,6 +101,7 @@ export class KinesisAppender {
     const job: Job = {
       items: [],
       positions: new Array<Position | undefined>(events.length).fill(undefined),
+      blocked: undefined,
       resolve: () => {},
       reject: () => {},
     };
@@ -133,11 +143,16 @@ export class KinesisAppender {
     const firstOfId = new Map<string, Item>();
     const repeats: [Item, Item][] = [];
     const bySubject = new Map<string, Item[]>();
+    // A subject blocked for one call is blocked for every later call of this run too.
+    const blocked = new Set<string>();
+    let firstBlocked: Item | undefined;
     for (const job of jobs) {
+      for (const key of job.blocked ?? []) blocked.add(key);
       for (const item of job.items) {
         const known = window.get(item.event.id);
         const first = firstOfId.get(item.event.id);
         if (known) job.positions[item.index] = known;
+        else if (blocked.has(item.key)) firstBlocked ??= item;
         else if (first) repeats.push([item, first]);
         else {
           firstOfId.set(item.event.id, item);
@@ -159,9 +174,19 @@ export class KinesisAppender {
       const position = first.job.positions[first.index];
       if (position) item.job.positions[item.index] = position;
     }
+    const failedKeys = new Set<string>();
+    for (const job of jobs) for (const item of job.items) if (job.positions[item.index] === undefined) failedKeys.add(item.key);
+    // Calls that arrived while this run went on are the next run: they must not overtake what failed here.
+    if (failedKeys.size > 0) for (const waiting of this.queue) waiting.blocked = failedKeys;
+    const blockedFailure: RunFailure = {
+      cause: new Error(
+        'an earlier append of the same subject failed while this call waited, so this call did not send its events of that subject (they would have landed before the failed one); append them again after it',
+      ),
+      item: firstBlocked,
+    };
     for (const job of jobs) {
       if (job.positions.every((position) => position !== undefined)) job.resolve(job.positions as Position[]);
-      else job.reject(this.failed(job, failure));
+      else job.reject(this.failed(job, failure ?? blockedFailure));
     }
   }
 
