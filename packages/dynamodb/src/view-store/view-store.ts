@@ -181,7 +181,15 @@ export function dynamoViewStore(options: DynamoViewStoreOptions): DynamoViewStor
   const ensureOpen = () => {
     if (closed) throw new ClosedError('DynamoDB view store');
   };
-  const send = <C extends object>(command: C) => sendRetrying(client, command, { policy });
+  const send = <C extends object>(command: C, note?: { retried: boolean }) =>
+    sendRetrying(client, command, {
+      policy,
+      onRetry: note
+        ? () => {
+            note.retried = true;
+          }
+        : undefined,
+    });
   const dynamoTable = (table: string) => viewTableName(prefix, table);
 
   /** The table's record; `'no-table'` when its DynamoDB table does not exist, undefined when it exists without one. */
@@ -292,8 +300,11 @@ export function dynamoViewStore(options: DynamoViewStoreOptions): DynamoViewStor
           )
         ).Item;
         const found = Number(stored?.[ATTR.version]?.N ?? 0);
+        // The version this write makes: expected + 1, or more when the commit wrote the key several times.
         const mine =
-          found === expected + 1 && stored?.[ATTR.applied]?.S === item[ATTR.applied]?.S && stored?.[ATTR.value]?.S === item[ATTR.value]?.S;
+          found === Number(item[ATTR.version]?.N) &&
+          stored?.[ATTR.applied]?.S === item[ATTR.applied]?.S &&
+          stored?.[ATTR.value]?.S === item[ATTR.value]?.S;
         if (!mine) throw rowConflict(table, key, expected, found);
       }
     });
@@ -632,6 +643,7 @@ export function dynamoViewStore(options: DynamoViewStoreOptions): DynamoViewStor
         throw new RiverlogError('INVALID_OPTION', `setAlias(${JSON.stringify(name)}): the table must be a non-empty string.`);
       }
       const put = async (): Promise<boolean> => {
+        const note = { retried: false };
         try {
           await send(
             new PutItemCommand({
@@ -645,11 +657,17 @@ export function dynamoViewStore(options: DynamoViewStoreOptions): DynamoViewStor
                     ExpressionAttributeValues: { ':expected': { S: expected } },
                   }),
             }),
+            note,
           );
           return true;
         } catch (error) {
-          if (isConditionFailed(error)) return false;
-          throw error;
+          if (!isConditionFailed(error)) throw error;
+          // A retried call whose first attempt switched the alias (its answer lost) finds it pointing at `table`.
+          if (!note.retried) return false;
+          const now = await send(
+            new GetItemCommand({ TableName: aliasTableName(prefix), Key: { [ATTR.pk]: { S: name } }, ConsistentRead: true }),
+          );
+          return now.Item?.t?.S === table;
         }
       };
       return aliasCall(put, async () => {
