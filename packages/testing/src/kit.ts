@@ -7,6 +7,21 @@
  * @example
  * import { viewSpec } from '@riverlog/testing/kit';
  */
+
+// The Lambda event builders live beside the adapters that parse their shapes (riverlog lambda builds with them too).
+export {
+  type KafkaEventOptions,
+  type KinesisEventOptions,
+  kinesisEvent,
+  type LambdaContextOptions,
+  type LambdaRecordInput,
+  lambdaContext,
+  type MskEventOptions,
+  mskEvent,
+  type RawRecord,
+  type SelfManagedKafkaEventOptions,
+  selfManagedKafkaEvent,
+} from '@riverlog/consumer/lambda';
 export { type AnyCatalog, type CreateInput, DEFAULT_SOURCE, type GivenEvent, type PlacedEvent } from './given.js';
 export {
   type EmittedMatch,
@@ -20,19 +35,6 @@ export {
   handlerSpec,
   type OutcomeKind,
 } from './handler-spec.js';
-export {
-  type KafkaEventOptions,
-  type KinesisEventOptions,
-  kinesisEvent,
-  type LambdaContextOptions,
-  type LambdaRecordInput,
-  lambdaContext,
-  type MskEventOptions,
-  mskEvent,
-  type RawRecord,
-  type SelfManagedKafkaEventOptions,
-  selfManagedKafkaEvent,
-} from './lambda-events.js';
 export { SpecAssertionError } from './spec-report.js';
 export { until } from './until.js';
 export {

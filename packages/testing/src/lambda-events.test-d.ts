@@ -10,7 +10,7 @@ import type {
   SelfManagedKafkaHandler,
 } from 'aws-lambda';
 import { describe, expectTypeOf, it } from 'vitest';
-import { kinesisEvent, lambdaContext, mskEvent, selfManagedKafkaEvent } from './lambda-events.js';
+import { kinesisEvent, lambdaContext, mskEvent, selfManagedKafkaEvent } from './kit.js';
 import { shop } from './shop.fixture.js';
 
 const created = shop.create('product/create', 'p1', { id: 'p1', name: 'Boot' }, { source: 'test' });

@@ -1,7 +1,7 @@
 import { kafkaHandler, kinesisHandler } from '@riverlog/consumer/lambda';
 import { type DeadLetter, ignore, memoryDeadLetters } from '@riverlog/core';
 import { describe, expect, it } from 'vitest';
-import { kinesisEvent, lambdaContext, mskEvent, selfManagedKafkaEvent } from './lambda-events.js';
+import { kinesisEvent, lambdaContext, mskEvent, selfManagedKafkaEvent } from './kit.js';
 import { shop } from './shop.fixture.js';
 
 const create = (id: string) => shop.create('product/create', id, { id, name: `Product ${id}` }, { source: 'test' });

@@ -1,10 +1,10 @@
+import { kinesisEvent, lambdaContext, mskEvent } from '@riverlog/consumer/lambda';
 import type { LogRecord, PositionMap, ReadFrom } from '@riverlog/core';
 import { backoffPolicy, PARTITION_END } from '@riverlog/core';
 import { readLineage } from '@riverlog/core/backend';
 import type { Command } from 'commander';
 import { formatPositions, parseFrom, wholeNumber } from '../args.js';
 import { EXIT, UsageError } from '../errors.js';
-import { type EventSource, kinesisEvent, lambdaContext, mskEvent } from '../lambda-events.js';
 import { loadFunction } from '../modules.js';
 import type { Output } from '../output.js';
 import { examples, type Run } from '../program-kit.js';
@@ -20,6 +20,13 @@ interface LambdaOptions {
   readonly timeout: number;
   readonly region: string;
   readonly source?: string;
+}
+
+/** Where the events say they come from: the region, the stream (Kinesis) or topic (MSK), and the log's partitions (an MSK partition is numbered by its index here unless it is a number). */
+interface EventSource {
+  readonly region: string;
+  readonly name: string;
+  readonly partitions: string[];
 }
 
 type LambdaHandler = (event: unknown, context: unknown, callback?: (error: unknown, result?: unknown) => void) => unknown;
@@ -84,7 +91,11 @@ export function registerLambda(program: Command, run: Run): void {
       const group = `lambda:${options.functionName}`;
       const saved: PositionMap = checkpoints ? await checkpoints.load(group) : {};
       const from: ReadFrom = Object.keys(saved).length > 0 ? { after: saved } : parseFrom(options.from, 'earliest');
-      const source: EventSource = { region: options.region, name: options.source ?? sourceName(ctx.logUri() ?? log.uri) };
+      const source: EventSource = {
+        region: options.region,
+        name: options.source ?? sourceName(ctx.logUri() ?? log.uri),
+        partitions: (await log.partitions()).map((p) => p.id),
+      };
       const runner = new MappingRunner(handler, options, source, out, signal);
       const positions: Record<string, string> = { ...saved };
       const checkpoint = async (partition: string, offset: string) => {
@@ -98,6 +109,8 @@ export function registerLambda(program: Command, run: Run): void {
         signal,
         batchSize: Math.max(options.batchSize, 100),
       })) {
+        // A shard that appears later (a split under --follow) is numbered after those listed at the start.
+        if (!source.partitions.includes(batch.partition)) source.partitions.push(batch.partition);
         const feed = feeds.get(batch.partition) ?? new PartitionFeed(batch.partition);
         feeds.set(batch.partition, feed);
         feed.pending.push(...batch.records);
@@ -230,8 +243,16 @@ class MappingRunner {
   }
 
   private async invoke(records: readonly LogRecord[], attempt: number): Promise<Outcome> {
-    const event = this.options.shape === 'kinesis' ? kinesisEvent(records, this.source) : mskEvent(records, this.source);
-    const context = lambdaContext(this.options.functionName, this.options.region, this.options.timeout * 1000);
+    const { region, name, partitions } = this.source;
+    const event =
+      this.options.shape === 'kinesis'
+        ? kinesisEvent(records, { streamArn: `arn:aws:kinesis:${region}:123456789012:stream/${name}` })
+        : mskEvent(records, {
+            topic: name,
+            clusterArn: `arn:aws:kafka:${region}:123456789012:cluster/riverlog-local/00000000-0000-0000-0000-000000000000-1`,
+            logPartitions: partitions,
+          });
+    const context = lambdaContext({ functionName: this.options.functionName, region, remainingMs: this.options.timeout * 1000 });
     this.counts.invocations++;
     let outcome: Outcome;
     try {
