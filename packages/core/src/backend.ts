@@ -13,7 +13,7 @@ export { LocalAssignment, type LocalAssignmentOptions } from './assignment-local
 export { assertEnvelopeFits, EnvelopeCodec, envelopeText, invalidEnvelope, serializeEnvelope } from './envelope.js';
 export { checkFence } from './fence.js';
 export { envelopeFromHttp, type HttpWireMessage } from './http-wire.js';
-export { encodeIndexKey } from './index-key.js';
+export { encodeIndexKey, fromSortableBytes, sortableBytes } from './index-key.js';
 export { preview, readingContext, toIssues } from './issues.js';
 export {
   envelopeFromKafkaRecord,

@@ -1,8 +1,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type PositionMap, RiverlogError, type RowWrite, type StoredRow } from '@riverlog/core';
+import { sortableBytes } from '@riverlog/core/backend';
 import { indexName } from './names.js';
 import { ATTR, LIVE, rowPk } from './schema.js';
-import { sortBytes } from './sort-bytes.js';
 
 /** DynamoDB's largest item: 400 KB, attribute names included. */
 export const MAX_ITEM_BYTES = 400 * 1024;
@@ -35,7 +35,7 @@ export function rowItem(
       `View table ${table}, row ${JSON.stringify(key)}: the key holds a lone surrogate, which DynamoDB (UTF-8 strings) cannot keep. Nothing more of the commit was written.`,
     );
   }
-  const keyBytes = sortBytes(key);
+  const keyBytes = sortableBytes(key);
   if (keyBytes.length > MAX_SORT_KEY_BYTES) {
     throw new RiverlogError(
       'INVALID_VIEW_VALUE',
@@ -59,7 +59,7 @@ export function rowItem(
     if (sorts) {
       for (const [index, sort] of sorts) {
         const name = indexName(table, index);
-        const bytes = sortBytes(sort);
+        const bytes = sortableBytes(sort);
         if (bytes.length > MAX_SORT_KEY_BYTES) {
           throw new RiverlogError(
             'INVALID_VIEW_VALUE',

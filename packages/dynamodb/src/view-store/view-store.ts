@@ -41,10 +41,12 @@ import {
   checkQuery,
   checkTableSpec,
   encodeCursor,
+  fromSortableBytes,
   idConflict,
   rowConflict,
   sameIndexes,
   sleep,
+  sortableBytes,
   tableMismatch,
   unknownTable,
 } from '@riverlog/core/backend';
@@ -54,7 +56,6 @@ import { eachLimited } from './limited.js';
 import { aliasTableName, checkPrefix, DEFAULT_VIEW_PREFIX, fromDynamoName, indexName, KEYS_INDEX, viewTableName } from './names.js';
 import { type Item, rowItem, storedRow } from './row-items.js';
 import { ATTR, aliasTableDefinition, LIVE, META_PK, rowPk, viewTableDefinition } from './schema.js';
-import { fromSortBytes, sortBytes } from './sort-bytes.js';
 
 /**
  * The DynamoDB view store's limits: 2,500 row writes per commit (each is
@@ -424,12 +425,12 @@ export function dynamoViewStore(options: DynamoViewStoreOptions): DynamoViewStor
     q: { prefix: string; reverse: boolean; after: string | undefined },
     want: number,
   ): Promise<{ pk: string; sort: Uint8Array }[]> {
-    const prefix = q.prefix === '' ? undefined : sortBytes(q.prefix);
+    const prefix = q.prefix === '' ? undefined : sortableBytes(q.prefix);
     const values: Record<string, AttributeValue> = { ':live': { S: LIVE } };
     let condition = '#g = :live';
     if (q.after !== undefined) {
       condition += q.reverse ? ' AND #s < :after' : ' AND #s > :after';
-      values[':after'] = { B: sortBytes(q.after) };
+      values[':after'] = { B: sortableBytes(q.after) };
     } else if (prefix) {
       condition += ' AND begins_with(#s, :prefix)';
       values[':prefix'] = { B: prefix };
@@ -577,7 +578,7 @@ export function dynamoViewStore(options: DynamoViewStoreOptions): DynamoViewStor
       }
       const last = page[page.length - 1];
       if (entries.length <= q.limit || !last) return { rows };
-      return { rows, cursor: encodeCursor(fromSortBytes(last.sort)) };
+      return { rows, cursor: encodeCursor(fromSortableBytes(last.sort)) };
     },
 
     async positions(table) {
