@@ -162,4 +162,31 @@ describeOn(kinesalite, 'Kinesis polling')('Kinesis reads within the limits (kine
     // '1.5' is still no offset: a sub-record's sequence number is a Kinesis one.
     await expect(read({ after: { [first.partition]: '1.5' } })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
   });
+
+  it("a read from a time no record reaches yet (kinesalite: read from the start, older records dropped) yields none of the older records, on any page; a time after the server's clock reads from the tip", async () => {
+    const stream = uniqueStream('time-fallback');
+    // Two records a GetRecords call: the older records fill several pages.
+    const log = streamLog(kinesalite, stream, 1, { recordsPerCall: 2 });
+    cleanups.push(
+      () => deleteStream(kinesalite, stream),
+      () => log.close(),
+    );
+    await log.append(Array.from({ length: 7 }, (_, i) => noted('s-0', i)));
+    const appended = Date.now();
+    await until(() => Date.now() > appended, 'a later millisecond', 1_000);
+    const older: number[] = [];
+    for await (const batch of log.read({ from: { time: Date.now() } }))
+      for (const record of batch.records) older.push((record.event as Envelope<'test/noted', { n: number }>).data.n);
+    expect(older).toEqual([]);
+    // A time after the server's now (a host clock ahead of Kinesis's): Kinesis refuses it to GetShardIterator; read from the tip instead.
+    const from = { time: Date.now() + 50 };
+    for await (const batch of log.read({ from })) expect(batch.records).toEqual([]);
+    // A record that comes later is read.
+    await until(() => Date.now() > from.time, 'past the time', 1_000);
+    await log.append([noted('s-0', 7)]);
+    const later: number[] = [];
+    for await (const batch of log.read({ from }))
+      for (const record of batch.records) later.push((record.event as Envelope<'test/noted', { n: number }>).data.n);
+    expect(later).toEqual([7]);
+  });
 });

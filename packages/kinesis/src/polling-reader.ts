@@ -30,6 +30,11 @@ export function pollingShardReader(context: FetchContext & { readonly clientKey:
       const openedAt = Date.now();
       let cursor: Cursor | undefined = poller.hold(cursorKey(start, ulid()), start);
       let seenAfter = openedAt - 1;
+      // Until the first record at or after the time, older ones are dropped: a shard's poller may read an
+      // AT_TIMESTAMP start from TRIM_HORIZON (see ShardPoller.renewIterator), and later pages come from cursors
+      // other readers share, so this reader filters its own pages.
+      let arrivedFrom = start.type === 'AT_TIMESTAMP' ? start.timestamp.getTime() : undefined;
+      let passedFirst = false;
       const source = {
         async next(): Promise<ShardPage | undefined> {
           if (!cursor || signal.aborted) return undefined;
@@ -38,6 +43,17 @@ export function pollingShardReader(context: FetchContext & { readonly clientKey:
           let page = fetched.page;
           // A page fetched before this source opened says nothing of the tip now.
           if (fetched.requestedAt < openedAt && page.atTip && !page.ended) page = { ...page, atTip: false };
+          // A LATEST cursor renewed from a time may have fallen back the same way.
+          if (!passedFirst) arrivedFrom ??= cursor.arrivedFrom;
+          if (arrivedFrom !== undefined && page.records.length > 0) {
+            const from = arrivedFrom;
+            const first = page.records.findIndex((record) => (record.ApproximateArrivalTimestamp?.getTime() ?? from) >= from);
+            if (first >= 0) {
+              arrivedFrom = undefined;
+              passedFirst = true;
+            }
+            page = { ...page, records: first >= 0 ? page.records.slice(first) : [] };
+          } else if (page.records.length > 0) passedFirst = true;
           if (fetched.nextKey === undefined) {
             source.close();
           } else if (fetched.nextKey !== cursor.key) {

@@ -1,7 +1,7 @@
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { type BackoffPolicy, RiverlogError } from '@riverlog/core';
 import { sleep } from '@riverlog/core/backend';
-import { describeError, isExpiredIterator, isRetriableRead } from './aws-errors.js';
+import { describeError, errorName, isExpiredIterator, isRetriableRead } from './aws-errors.js';
 import { DEFAULT_READ_LIMITS, type ReadLimits, ShardBudget } from './read-budget.js';
 import type { ShardPage, ShardStart } from './shard-reader.js';
 import { type StreamRef, streamParams } from './stream.js';
@@ -45,7 +45,7 @@ export interface Cursor {
   controller: AbortController;
   /** Ends the wait at the tip early: a reader came that has not seen the last page (it needs a fresh one). */
   hurry: AbortController | undefined;
-  /** Records that arrived before this are dropped: an AT_TIMESTAMP start read from TRIM_HORIZON (see renewIterator). */
+  /** Set when an AT_TIMESTAMP start is read from TRIM_HORIZON (see renewIterator); its sources drop the older records. */
   arrivedFrom: number | undefined;
 }
 
@@ -249,9 +249,14 @@ export class ShardPoller {
       try {
         ({ ShardIterator: iterator } = await request('AT_TIMESTAMP', AbortSignal.any([signal, patience])));
       } catch (error) {
-        if (!patience.aborted || signal.aborted) throw error;
-        cursor.arrivedFrom = start.timestamp.getTime();
-        ({ ShardIterator: iterator } = await request('TRIM_HORIZON', signal));
+        if (signal.aborted) throw error;
+        if (isFutureTimestamp(error)) {
+          // A time after Kinesis's now (or this host's clock ahead of it): what arrives from now on; sources drop what arrives before the time.
+          ({ ShardIterator: iterator } = await request('LATEST', signal));
+        } else if (patience.aborted) {
+          cursor.arrivedFrom = start.timestamp.getTime();
+          ({ ShardIterator: iterator } = await request('TRIM_HORIZON', signal));
+        } else throw error;
       }
     } else {
       ({ ShardIterator: iterator } = await request(cursor.arrivedFrom === undefined ? start.type : 'TRIM_HORIZON', signal));
@@ -270,19 +275,14 @@ export class ShardPoller {
     },
     requestedAt: number,
   ): Fetched {
-    const fetchedRecords = output.Records ?? [];
+    const records = output.Records ?? [];
     let bytes = 0;
-    for (const record of fetchedRecords) bytes += record.Data?.length ?? 0;
-    const from = cursor.arrivedFrom;
-    const records =
-      from === undefined
-        ? fetchedRecords
-        : fetchedRecords.filter((record) => (record.ApproximateArrivalTimestamp?.getTime() ?? from) >= from);
+    for (const record of records) bytes += record.Data?.length ?? 0;
     this.budget.spend(bytes);
     const next = output.NextShardIterator ?? undefined;
     const ended = next === undefined;
     const millisBehindLatest = output.MillisBehindLatest;
-    const atTip = ended || ((millisBehindLatest ?? 0) === 0 && fetchedRecords.length < this.settings.recordsPerCall);
+    const atTip = ended || ((millisBehindLatest ?? 0) === 0 && records.length < this.settings.recordsPerCall);
     const page: ShardPage = {
       records,
       millisBehindLatest,
@@ -292,7 +292,7 @@ export class ShardPoller {
       bytes,
     };
     let nextKey: string | undefined = cursor.key;
-    const lastRecord = fetchedRecords[fetchedRecords.length - 1];
+    const lastRecord = records[records.length - 1];
     if (ended) nextKey = undefined;
     else if (lastRecord?.SequenceNumber !== undefined) {
       nextKey = `after:${lastRecord.SequenceNumber}`;
@@ -323,6 +323,11 @@ export class ShardPoller {
       { cause: error },
     );
   }
+}
+
+/** GetShardIterator's answer to an AT_TIMESTAMP after the server's clock. */
+function isFutureTimestamp(error: unknown): boolean {
+  return errorName(error) === 'InvalidArgumentException' && /greater than the currentTimestamp/i.test(describeError(error));
 }
 
 /** A poll given up because nobody waits for it any more. */
