@@ -55,7 +55,7 @@ export function rowItem(
     item[ATTR.value] = { S: json };
     item[ATTR.live] = { S: LIVE };
     item[ATTR.key] = { B: keyBytes };
-    size += 1 + (json.length * 3 > MAX_ITEM_BYTES ? Buffer.byteLength(json) : json.length) + 2 + 1 + keyBytes.length;
+    size += 1 + 2 + 1 + keyBytes.length;
     if (sorts) {
       for (const [index, sort] of sorts) {
         const name = indexName(table, index);
@@ -70,6 +70,8 @@ export function rowItem(
         size += name.length + bytes.length;
       }
     }
+    // A code unit is at most 3 UTF-8 bytes: the value is measured only when that bound would not fit.
+    size += size + json.length * 3 > MAX_ITEM_BYTES ? Buffer.byteLength(json) : json.length * 3;
   }
   if (size > MAX_ITEM_BYTES) {
     throw new RiverlogError(
