@@ -10,6 +10,7 @@
  */
 export type { AssignmentHooks, PartitionAssignment } from './assignment.js';
 export { LocalAssignment, type LocalAssignmentOptions } from './assignment-local.js';
+export { DedupeWindow } from './dedupe-window.js';
 export { assertEnvelopeFits, EnvelopeCodec, envelopeText, invalidEnvelope, serializeEnvelope } from './envelope.js';
 export { checkFence } from './fence.js';
 export { envelopeFromHttp, type HttpWireMessage } from './http-wire.js';

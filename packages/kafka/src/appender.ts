@@ -1,7 +1,6 @@
 import { type Envelope, EventTooLargeError, type Position, RiverlogError } from '@riverlog/core';
-import { envelopeText, invalidEnvelope } from '@riverlog/core/backend';
+import { type DedupeWindow, envelopeText, invalidEnvelope } from '@riverlog/core/backend';
 import type { ClientShape, KafkaClientLike, KafkaProducerLike, KafkaRecordMetadata, ProducerSettings } from './client.js';
-import type { DedupeWindow } from './dedupe-window.js';
 import { partitionCache } from './partitioner.js';
 import { BATCH_OVERHEAD, chargedBytes, recordBytes, toKafkaMessage } from './wire.js';
 

@@ -1,4 +1,5 @@
 import { backoffPolicy, ClosedError, PartitionCountError, type RetryForeverOptions, RiverlogError, retryForever } from '@riverlog/core';
+import { DedupeWindow } from '@riverlog/core/backend';
 import { isRetriable, retryingAdmin } from './admin.js';
 import { KafkaAppender } from './appender.js';
 import {
@@ -10,7 +11,6 @@ import {
   TOPIC_RESOURCE,
   type TopicMetadata,
 } from './client.js';
-import { DedupeWindow } from './dedupe-window.js';
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, maxEventBytesFor } from './wire.js';
 
 /** How to create the topic when it does not exist yet. */

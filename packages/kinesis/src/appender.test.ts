@@ -1,8 +1,8 @@
 import type { KinesisClient, PutRecordsCommand, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { backoffPolicy, defineCatalog, defineEvent, type Envelope, type Position, t } from '@riverlog/core';
+import { DedupeWindow } from '@riverlog/core/backend';
 import { describe, expect, it } from 'vitest';
 import { KinesisAppendError, KinesisAppender } from './appender.js';
-import { DedupeWindow } from './dedupe-window.js';
 
 const Step = defineEvent('test/step', { data: { seq: t.number } });
 const catalog = defineCatalog([Step]);

@@ -1,8 +1,14 @@
 import { type KinesisClient, PutRecordsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { type BackoffPolicy, type Envelope, EventTooLargeError, type Position, RiverlogError } from '@riverlog/core';
-import { encodeKinesisAggregate, envelopeText, invalidEnvelope, KinesisAggregateSize, sleep } from '@riverlog/core/backend';
+import {
+  type DedupeWindow,
+  encodeKinesisAggregate,
+  envelopeText,
+  invalidEnvelope,
+  KinesisAggregateSize,
+  sleep,
+} from '@riverlog/core/backend';
 import { describeError, isRetriableWrite } from './aws-errors.js';
-import type { DedupeWindow } from './dedupe-window.js';
 import { type StreamRef, streamParams } from './stream.js';
 import { chargedBytes, PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_RECORDS, partitionKeyOf } from './wire.js';
 

@@ -1,9 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import type { KinesisClient, Shard, StreamDescriptionSummary } from '@aws-sdk/client-kinesis';
 import { type BackoffPolicy, backoffPolicy, ClosedError, type PartitionInfo, RiverlogError, retryForever } from '@riverlog/core';
+import { DedupeWindow } from '@riverlog/core/backend';
 import { KinesisAppender } from './appender.js';
 import { describeError, errorName, isRetriableRead } from './aws-errors.js';
-import { DedupeWindow } from './dedupe-window.js';
 import { clientKey, pollingShardReader } from './polling-reader.js';
 import type { ReadLimits } from './read-budget.js';
 import type { ShardReader, ShardReaderContext } from './shard-reader.js';

@@ -1,9 +1,16 @@
-import type { Position } from '@riverlog/core';
+import type { Position } from './position.js';
 
 /**
  * The positions of the most recently acknowledged event ids, oldest evicted
- * first. Kafka itself keeps no index of ids, so this is how a log instance
- * recognises an event it already wrote (e.g. a retried append).
+ * first. Kafka and Kinesis keep no index of ids, so this is how a log
+ * instance recognises an event it already wrote (a caller retrying a failed
+ * append): the appender answers with the remembered position instead of
+ * writing it again.
+ *
+ * @example
+ * const window = new DedupeWindow(10_000);
+ * window.remember(event.id, position);
+ * window.get(event.id); // position
  */
 export class DedupeWindow {
   private readonly positions = new Map<string, Position>();
