@@ -83,6 +83,49 @@ describeOn(kinesalite, 'Kinesis polling')('Kinesis reads within the limits (kine
     expect(getRecordsAt.length - atTip).toBeLessThanOrEqual(5);
   });
 
+  it('three readers of one shard through three client objects on one endpoint (e.g. a consumer and two views, each with its own client) share one budget: ≤ 5 GetRecords calls in any second', async () => {
+    const stream = uniqueStream('polling-clients');
+    const writer = streamLog(kinesalite, stream, 1);
+    cleanups.push(
+      () => deleteStream(kinesalite, stream),
+      () => writer.close(),
+    );
+    await writer.append(Array.from({ length: 200 }, (_, i) => noted(`s-${i % 10}`, i)));
+    const getRecordsAt: number[] = [];
+    const clients = [0, 1, 2].map(() => {
+      const client = rawClient(kinesalite);
+      client.middlewareStack.add(
+        (next, context) => (args) => {
+          if (context.commandName === 'GetRecordsCommand') getRecordsAt.push(Date.now());
+          return next(args);
+        },
+        { step: 'initialize', name: 'timeGetRecords' },
+      );
+      return client;
+    });
+    // Pollers per client object would poll 5 times a second each.
+    const readers = clients.map((client) => kinesisLog({ client, stream, recordsPerCall: 10 }));
+    const controller = new AbortController();
+    cleanups.push(async () => {
+      controller.abort();
+      for (const reader of readers) await reader.close();
+      for (const client of clients) client.destroy();
+    });
+    const seen = [0, 0, 0];
+    const reading = readers.map(async (reader, r) => {
+      for await (const batch of reader.read({ from: 'earliest', follow: true, signal: controller.signal })) {
+        seen[r] = (seen[r] as number) + batch.records.length;
+      }
+    });
+    await until(() => seen.every((n) => n === 200), 'every reader through the backlog', 30_000);
+    controller.abort();
+    await Promise.all(reading);
+    expect(
+      busiestSecond(getRecordsAt),
+      `GetRecords calls at ${getRecordsAt.map((at) => at - (getRecordsAt[0] as number)).join(', ')} ms`,
+    ).toBeLessThanOrEqual(5);
+  });
+
   it("a read that starts while a follower waits at the tip does not take the follower's older empty page for the end: readEnds sees a record appended just before", async () => {
     const stream = uniqueStream('stale-tip');
     // Same endpoint, two log instances: one poller per shard. A long wait at the tip keeps the follower's empty page around.

@@ -4,7 +4,7 @@ import { type BackoffPolicy, backoffPolicy, ClosedError, type PartitionInfo, Riv
 import { DedupeWindow } from '@riverlog/core/backend';
 import { KinesisAppender } from './appender.js';
 import { describeError, errorName, isRetriableRead } from './aws-errors.js';
-import { clientKey, pollingShardReader } from './polling-reader.js';
+import { pollerScope, pollingShardReader } from './polling-reader.js';
 import type { ReadLimits } from './read-budget.js';
 import type { ShardReader, ShardReaderContext } from './shard-reader.js';
 import { createStream, describeStream, type KinesisStreamSpec, listShards, partitionOf, type StreamRef } from './stream.js';
@@ -228,7 +228,7 @@ export class KinesisLogContext {
     const reader = settings.fanOut
       ? settings.fanOut({ client, streamName: settings.stream.name, streamArn, uri: this.uri, retry: settings.retry })
       : pollingShardReader(
-          { ...readerContext, clientKey: clientKey(client, settings.client ? undefined : settings.endpoint, settings.region) },
+          { ...readerContext, pollerScope: await pollerScope(client, streamArn, settings.stream.name) },
           { limits: settings.readLimits, pollIntervalMs: settings.pollIntervalMs, recordsPerCall: settings.recordsPerCall },
         );
     return { client, streamArn, maxRecordBytes, maxEventBytes, appender, reader };

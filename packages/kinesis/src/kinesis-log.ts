@@ -42,7 +42,7 @@ export interface KinesisLogOptions {
   readonly dedupeWindow?: number;
   /**
    * The read budget of one shard for the whole process (every log instance
-   * on the same client or endpoint shares it). Default Kinesis's limits: 5
+   * reading the stream at the same endpoint shares it, whatever its client). Default Kinesis's limits: 5
    * GetRecords calls and 2 MiB per second. The first reader of a shard in
    * the process sets it.
    */

@@ -3,18 +3,17 @@ import { ulid } from '@riverlog/core';
 import { type Cursor, cursorKey, type FetchContext, type PollSettings, shardPoller } from './shard-poller.js';
 import type { ShardPage, ShardPageSource, ShardReader, ShardStart } from './shard-reader.js';
 
-/** Client identities for sharing pollers: the user's client object, or the endpoint a log made its client for. */
-const clientIds = new WeakMap<KinesisClient, string>();
-
-/** The key that decides which logs share a shard's poller: same endpoint (and region), or the same client object. */
-export function clientKey(client: KinesisClient, endpoint: string | undefined, region: string | undefined): string {
-  if (endpoint !== undefined) return `endpoint:${endpoint}|${region ?? ''}`;
-  let id = clientIds.get(client);
-  if (id === undefined) {
-    id = `client:${ulid()}`;
-    clientIds.set(client, id);
-  }
-  return id;
+/**
+ * What decides which logs share a shard's poller (and so its read budget):
+ * the same stream at the same service endpoint, whichever client object
+ * each log calls it through — one budget per real shard in the process.
+ */
+export async function pollerScope(client: KinesisClient, streamArn: string, streamName: string): Promise<string> {
+  const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;
+  const service = endpoint
+    ? `${endpoint.protocol}//${endpoint.hostname}:${endpoint.port ?? ''}${endpoint.path}`
+    : `aws:${await client.config.region()}`;
+  return `${service}|${streamArn || streamName}`;
 }
 
 /**
@@ -22,11 +21,11 @@ export function clientKey(client: KinesisClient, endpoint: string | undefined, r
  * shard's process-wide poller (see `ShardPoller`), moving to the next cursor
  * with each page of records.
  */
-export function pollingShardReader(context: FetchContext & { readonly clientKey: string }, settings: PollSettings): ShardReader {
+export function pollingShardReader(context: FetchContext & { readonly pollerScope: string }, settings: PollSettings): ShardReader {
   const sources = new Set<{ close(): void }>();
   return {
     open(shardId: string, start: ShardStart, signal: AbortSignal): ShardPageSource {
-      const poller = shardPoller(context.clientKey, context.stream.name, shardId, settings);
+      const poller = shardPoller(context.pollerScope, shardId, settings);
       const openedAt = Date.now();
       let cursor: Cursor | undefined = poller.hold(cursorKey(start, ulid()), start);
       let seenAfter = openedAt - 1;

@@ -11,6 +11,14 @@ export interface ReadLimits {
 export const DEFAULT_READ_LIMITS = { callsPerSecond: 5, bytesPerSecond: 2 * 1024 * 1024 } as const;
 
 /**
+ * The window calls are counted over: a little more than a second, because a
+ * call reaches Kinesis some milliseconds after it is counted here, and not
+ * always the same number: with an exact second, the 6th call could land
+ * within 1 s of the 1st.
+ */
+const CALL_WINDOW_MS = 1_050;
+
+/**
  * One shard's read budget: at most `callsPerSecond` calls in any second,
  * and on average `bytesPerSecond` (a call that brought many bytes delays
  * the next ones, after a one-second burst), as Kinesis counts them.
@@ -27,9 +35,9 @@ export class ShardBudget {
     for (;;) {
       if (signal?.aborted) return false;
       const now = Date.now();
-      while (this.recent.length > 0 && (this.recent[0] as number) <= now - 1000) this.recent.shift();
+      while (this.recent.length > 0 && (this.recent[0] as number) <= now - CALL_WINDOW_MS) this.recent.shift();
       let wait = this.bytesFreeAt - 1000 - now;
-      if (this.recent.length >= this.limits.callsPerSecond) wait = Math.max(wait, (this.recent[0] as number) + 1000 - now);
+      if (this.recent.length >= this.limits.callsPerSecond) wait = Math.max(wait, (this.recent[0] as number) + CALL_WINDOW_MS - now);
       if (wait <= 0) {
         this.recent.push(now);
         return true;

@@ -83,7 +83,7 @@ export function cursorKey(start: ShardStart, unique: string): string {
 
 /**
  * The one poller of a shard in this process: every reader of the shard
- * (any log instance on the same client or endpoint and stream) goes
+ * (any log instance on the same stream at the same endpoint, whatever its client) goes
  * through it. It keeps the shard's read budget (GetRecords calls per second
  * and bytes per second) for all of them, and readers standing at the same
  * position (cursor) share each GetRecords call and its page: several
@@ -356,12 +356,12 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
   });
 }
 
-/** Every shard poller of this process, by client (or endpoint), stream and shard. */
+/** Every shard poller of this process, by endpoint, stream and shard (see `pollerScope`). */
 const pollers = new Map<string, ShardPoller>();
 
 /** The process's poller of a shard, made with `settings` by the first reader. */
-export function shardPoller(clientKey: string, streamName: string, shardId: string, settings: PollSettings): ShardPoller {
-  const key = `${clientKey}\u0000${streamName}\u0000${shardId}`;
+export function shardPoller(scope: string, shardId: string, settings: PollSettings): ShardPoller {
+  const key = `${scope}\u0000${shardId}`;
   let poller = pollers.get(key);
   if (!poller) {
     const made: ShardPoller = new ShardPoller(shardId, settings, () => {
