@@ -35,7 +35,7 @@ const isConditionFailed = (error: unknown) => (error as { name?: string } | null
  * ids.has('01J…');
  */
 export class IdWindow {
-  private readonly chunks: Chunk[] = [];
+  private chunks: Chunk[] = [];
   private last = 0;
 
   constructor(
@@ -132,7 +132,10 @@ export class IdWindow {
     }
     if (old < idPruneEvery(this.window)) return;
     const gone: Chunk[] = [];
-    while (this.chunks[0] && this.chunks[0].ids === undefined) gone.push(this.chunks.shift() as Chunk);
+    for (const chunk of this.chunks) {
+      if (chunk.ids !== undefined) break;
+      gone.push(chunk);
+    }
     await batchWriteAll(
       this.client,
       {
@@ -142,6 +145,9 @@ export class IdWindow {
       },
       { policy: this.policy },
     );
+    // Forgotten only once deleted (a prune that failed is done again by the next), by identity: prunes may overlap.
+    const deleted = new Set(gone);
+    this.chunks = this.chunks.filter((chunk) => !deleted.has(chunk));
   }
 
   private add(item: Item): void {

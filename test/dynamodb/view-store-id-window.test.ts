@@ -1,0 +1,62 @@
+// The DynamoDB view store's id window: chunks older than the window are
+// deleted in bulk; a prune that failed is done again by a later commit, not
+// forgotten (chunks left in the table for good).
+import { BatchWriteItemCommand, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { dynamoViewStore, viewTableName } from '@riverlog/dynamodb';
+import { expect, it } from 'vitest';
+import { describeDynamo, dynamoClient, uniqueTable } from './support.js';
+
+/** A client whose next `failures` BatchWriteItem calls are refused (a validation error: not retried). */
+function failingBatches(real: DynamoDBClient): DynamoDBClient & { failures: number } {
+  const client = Object.assign(Object.create(real) as DynamoDBClient, { failures: 0 });
+  client.send = (async (command: object) => {
+    if (command instanceof BatchWriteItemCommand && client.failures > 0) {
+      client.failures--;
+      throw Object.assign(new Error('refused (injected by the test)'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+    }
+    return real.send(command as never);
+  }) as DynamoDBClient['send'];
+  return client;
+}
+
+const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `id-${from + i}`);
+
+describeDynamo('DynamoDB view store: id window pruning', () => {
+  it('chunks a failed prune left are deleted by the next prune', async () => {
+    const prefix = `${uniqueTable('prune')}.`;
+    const real = dynamoClient();
+    const client = failingBatches(real);
+    const store = dynamoViewStore({ client, prefix, createTables: true });
+    // Window 256: a prune once 256 ids (idPruneEvery's floor) are past it.
+    await store.createTable('w@1', { indexes: [], idWindow: 256 });
+    let next = 0;
+    const commit = async (n: number) => {
+      await store.commit('w@1', { rows: [], ids: ids(next, n), positions: { '0': String(next + n - 1) } });
+      next += n;
+    };
+    for (let i = 0; i < 3; i++) await commit(128); // 384 ids: one chunk of 128 wholly past the window, no prune yet
+    client.failures = 1;
+    const failed = await commit(128).then(
+      () => undefined,
+      (error) => error,
+    );
+    expect(failed?.name).toBe('ValidationException');
+    next += 128; // the commit itself landed: only its prune failed
+    for (let i = 0; i < 3; i++) await commit(128);
+    const chunks = await real.send(
+      new QueryCommand({
+        TableName: viewTableName(prefix, 'w@1'),
+        KeyConditionExpression: 'pk = :i',
+        ExpressionAttributeValues: { ':i': { S: 'i' } },
+        ConsistentRead: true,
+      }),
+    );
+    // 8 chunks of 128 written; every chunk wholly older than the newest 256 ids must be gone (two or three stay).
+    expect(chunks.Items?.length).toBeLessThanOrEqual(3);
+    // The window still holds the newest ids.
+    expect([...(await store.seen('w@1', [`id-${next - 1}`, `id-${next - 256}`]))].sort()).toEqual(
+      [`id-${next - 1}`, `id-${next - 256}`].sort(),
+    );
+    await store.drop('w@1');
+  });
+});
