@@ -104,9 +104,12 @@ export class IdWindow {
             }),
             { policy: this.policy },
           );
-          this.chunks.push({ seq, count: part.length, ids: new Set(part) });
-          this.last = seq;
-          this.age();
+          // A refresh running meanwhile may have read this chunk already.
+          if (seq > this.last) {
+            this.chunks.push({ seq, count: part.length, ids: new Set(part) });
+            this.last = seq;
+            this.age();
+          }
           break;
         } catch (error) {
           if (!isConditionFailed(error)) throw error;
