@@ -109,4 +109,34 @@ describeDynamo('DynamoDB view store: id window pruning', () => {
     expect(await store.seen('w@1', ['id-0', `id-${next - 1}`])).toEqual(new Set([`id-${next - 1}`]));
     await store.drop('w@1');
   });
+
+  it('a chunk whose answer was lost, read meanwhile by a lookup of the same store, counts as written', async () => {
+    const prefix = `${uniqueTable('lost-chunk')}.`;
+    const real = dynamoClient();
+    let during: (() => Promise<unknown>) | undefined;
+    const client = Object.assign(Object.create(real) as DynamoDBClient);
+    client.send = (async (command: object) => {
+      const out = await real.send(command as never);
+      const item = command instanceof PutItemCommand ? command.input.Item : undefined;
+      if (item?.pk?.S === 'i' && during) {
+        const run = during;
+        during = undefined;
+        await run();
+        throw Object.assign(new Error('InternalServerError (injected after the write)'), {
+          name: 'InternalServerError',
+          $metadata: { httpStatusCode: 500 },
+        });
+      }
+      return out;
+    }) as DynamoDBClient['send'];
+    const store = dynamoViewStore({ client, prefix, createTables: true, retry: { initialMs: 1, maxMs: 5 } });
+    await store.createTable('w@1', { indexes: [], idWindow: 1_000 });
+    await store.commit('w@1', { rows: [], ids: ['a'], positions: { '0': '0' } });
+    during = () => store.seen('w@1', ['a']);
+    await store.commit('w@1', { rows: [], ids: ['b'], positions: { '0': '1' } });
+    expect(during).toBeUndefined();
+    expect(await store.positions('w@1')).toEqual({ '0': '1' });
+    expect(await store.seen('w@1', ['a', 'b', 'c'])).toEqual(new Set(['a', 'b']));
+    await store.drop('w@1');
+  });
 });

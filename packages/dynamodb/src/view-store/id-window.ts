@@ -114,9 +114,9 @@ export class IdWindow {
         } catch (error) {
           if (!isConditionFailed(error)) throw error;
           // Another writer took this number (or our own write landed and its answer was lost): read what came, check again.
-          const before = this.last;
+          // (A lookup running meanwhile may have read that chunk already: what counts is that it is known now.)
           await this.refresh();
-          if (this.last === before) throw error;
+          if (this.last < seq) throw error;
           const landed = this.chunks.find((chunk) => chunk.seq === seq);
           if (landed?.ids && landed.count === part.length && part.every((id) => landed.ids?.has(id))) break;
           const again = part.find((id) => this.has(id));
