@@ -143,6 +143,7 @@ const BATCH_GET_MAX = 100;
  * @example
  * import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
  * import { dynamoViewStore } from '@riverlog/dynamodb';
+ * import { openView, runView } from '@riverlog/view-builder';
  *
  * const store = dynamoViewStore({ client: new DynamoDBClient({ region: 'eu-west-1' }), prefix: 'retail.' });
  * const runner = runView(products, { log, store });
