@@ -102,7 +102,7 @@ describe('KinesisAppender: per-subject order across partial failures', () => {
     expect(ofFirst).toEqual(ofFirst.map((_, i) => `${(ofFirst[0] as string).split('.')[0]}.${i}`));
   });
 
-  it('a call that keeps being throttled past appendTimeoutMs rejects with KinesisAppendError saying which events were accepted; the others are not stored', async () => {
+  it('a call that keeps being throttled past appendTimeoutMs rejects with KinesisAppendError: accepted events are stored, refused ones are not, none unknown', async () => {
     const kinesis = throttlingKinesis(0.6, 3);
     const events = Array.from({ length: 100 }, (_, i) => step(`s-${i % 4}`, i));
     const blocked = appender(kinesis.client, { appendTimeoutMs: 0 });
@@ -110,12 +110,14 @@ describe('KinesisAppender: per-subject order across partial failures', () => {
     expect(error).toBeInstanceOf(KinesisAppendError);
     expect(error.code).toBe('LOG_WRITE_FAILED');
     const storedIds = new Set(kinesis.stored.map((s) => (JSON.parse(s.data) as Envelope).id));
-    for (const [i, event] of events.entries()) expect(storedIds.has(event.id), `event ${i}`).toBe(error.accepted[i] !== undefined);
-    expect(error.accepted.some((p) => p === undefined)).toBe(true);
+    const statuses = error.outcomes.map((outcome) => outcome.status);
+    for (const [i, event] of events.entries()) expect(storedIds.has(event.id), `event ${i}`).toBe(statuses[i] === 'accepted');
+    expect(statuses).toContain('refused');
+    expect(statuses).not.toContain('unknown');
   });
 
   it('a call refused for good (AccessDenied) rejects at once, and no later record of that subject is sent', async () => {
-    const denied = Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' });
+    const denied = Object.assign(new Error('not allowed'), { name: 'AccessDeniedException', $fault: 'client' });
     const kinesis = throttlingKinesis(0, 1, (call) => (call === 2 ? denied : undefined));
     const events = Array.from({ length: 12 }, (_, i) => step('only', i));
     const error = (await appender(kinesis.client)
@@ -123,7 +125,7 @@ describe('KinesisAppender: per-subject order across partial failures', () => {
       .catch((e: unknown) => e)) as KinesisAppendError;
     expect(error.message).toContain('AccessDeniedException');
     expect(storedOrder(kinesis.stored).get('only')).toEqual([0]);
-    expect(error.accepted.filter(Boolean)).toHaveLength(1);
+    expect(error.outcomes.map((outcome) => outcome.status)).toEqual(['accepted', ...events.slice(1).map(() => 'refused')]);
   });
 });
 
@@ -153,8 +155,7 @@ describe('KinesisAppender: concurrent calls of one subject', () => {
     expect(firstError).toBeInstanceOf(KinesisAppendError);
     expect(secondOutcome).toBeInstanceOf(KinesisAppendError);
     const secondError = secondOutcome as KinesisAppendError;
-    expect(secondError.accepted[0]).toBeUndefined();
-    expect(secondError.accepted[1]).toBeDefined();
+    expect(secondError.outcomes.map((outcome) => outcome.status)).toEqual(['refused', 'accepted']);
     expect(secondError.message).toContain('"S"');
     expect(stored).toEqual([7]);
     // The caller retries both in order once Kinesis takes records again: S keeps its order.
@@ -162,5 +163,93 @@ describe('KinesisAppender: concurrent calls of one subject', () => {
     await log.append([step('S', 0)]);
     await log.append([step('S', 1)]);
     expect(stored).toEqual([7, 0, 1]);
+  });
+});
+
+/** A fake Kinesis that stores every record it is sent, then answers as `answer` says for that call (1-based). */
+function writingKinesis(answer: (call: number, entries: PutRecordsResultEntry[]) => unknown) {
+  const stored: string[] = [];
+  let calls = 0;
+  let sequence = 500;
+  const client = {
+    async send(command: PutRecordsCommand) {
+      calls++;
+      const entries = (command.input.Records ?? []).map((record): PutRecordsResultEntry => {
+        stored.push((JSON.parse(Buffer.from(record.Data as Uint8Array).toString()) as Envelope).id);
+        sequence++;
+        return { ShardId: 'shardId-000000000000', SequenceNumber: String(sequence) };
+      });
+      const failure = answer(calls, entries);
+      if (failure) throw failure;
+      return { Records: entries, $metadata: { attempts: 1 } };
+    },
+  } as unknown as KinesisClient;
+  return { client, stored, calls: () => calls };
+}
+
+const statusesOf = (error: unknown) => (error as KinesisAppendError).outcomes.map((outcome) => outcome.status);
+
+describe('KinesisAppendError: accepted, refused or unknown per event', () => {
+  it('a call that fails on the network after Kinesis wrote it leaves its events unknown, not refused; the subject’s later events are refused (never sent)', async () => {
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const kinesis = writingKinesis((call) => (call === 2 ? reset : undefined));
+    const events = [step('a', 0), step('b', 0), step('a', 1), step('b', 1), step('a', 2)];
+    const error = await appender(kinesis.client)
+      .append(events)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KinesisAppendError);
+    // Round 1 wrote a0 and b0; round 2 (a1, b1) was written, then its answer lost; a2 was never sent.
+    expect(statusesOf(error)).toEqual(['accepted', 'accepted', 'unknown', 'unknown', 'refused']);
+    expect(kinesis.stored).toEqual(events.slice(0, 4).map((e) => e.id));
+    expect((error as Error).message).toContain('2 unknown');
+  });
+
+  it('a call answered 5xx until appendTimeoutMs leaves its events unknown (each attempt may have been written)', async () => {
+    const internal = Object.assign(new Error('We encountered an internal error'), {
+      name: 'InternalFailure',
+      $fault: 'server',
+      $metadata: { httpStatusCode: 500, attempts: 1 },
+    });
+    const kinesis = writingKinesis(() => internal);
+    const events = [step('a', 0), step('a', 1)];
+    const error = await appender(kinesis.client, { appendTimeoutMs: 20 })
+      .append(events)
+      .catch((e: unknown) => e);
+    expect(statusesOf(error)).toEqual(['unknown', 'refused']);
+    expect(kinesis.calls()).toBeGreaterThan(1);
+    expect(new Set(kinesis.stored)).toEqual(new Set([events[0]?.id]));
+  });
+
+  it('an entry answered ProvisionedThroughputExceeded until appendTimeoutMs is refused, and is not in the stream', async () => {
+    const kinesis = throttlingKinesis(1);
+    const events = [step('a', 0), step('a', 1), step('b', 0)];
+    const error = await appender(kinesis.client, { appendTimeoutMs: 20 })
+      .append(events)
+      .catch((e: unknown) => e);
+    expect(statusesOf(error)).toEqual(['refused', 'refused', 'refused']);
+    expect(kinesis.calls()).toBeGreaterThan(1);
+    expect(kinesis.stored).toEqual([]);
+  });
+
+  it('a whole call refused with a 4xx is refused; after the SDK retried a call itself, an entry error is unknown (an earlier attempt may have been written)', async () => {
+    const throttled = Object.assign(new Error('Rate exceeded'), {
+      name: 'ProvisionedThroughputExceededException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400, attempts: 1 },
+    });
+    let sdkRetried = false;
+    const refusing = {
+      async send() {
+        if (!sdkRetried) throw throttled;
+        return {
+          Records: [{ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard' }],
+          $metadata: { httpStatusCode: 200, attempts: 2 },
+        };
+      },
+    } as unknown as KinesisClient;
+    const log = appender(refusing, { appendTimeoutMs: 10 });
+    expect(statusesOf(await log.append([step('a', 0)]).catch((e: unknown) => e))).toEqual(['refused']);
+    sdkRetried = true;
+    expect(statusesOf(await log.append([step('a', 1)]).catch((e: unknown) => e))).toEqual(['unknown']);
   });
 });

@@ -8,7 +8,7 @@ import {
   KinesisAggregateSize,
   sleep,
 } from '@riverlog/core/backend';
-import { describeError, isRetriableWrite } from './aws-errors.js';
+import { describeError, isRetriableWrite, provesNotWritten } from './aws-errors.js';
 import { type StreamRef, streamParams } from './stream.js';
 import { chargedBytes, PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_RECORDS, partitionKeyOf } from './wire.js';
 
@@ -37,6 +37,11 @@ interface Item {
   readonly event: Envelope;
   readonly data: Uint8Array;
   readonly key: string;
+  /**
+   * A call that carried it lost its answer (network error, abort, 5xx, or a
+   * retry inside the SDK): it may be in the stream though not accepted.
+   */
+  maybeWritten: boolean;
 }
 
 /** What one Kinesis record carries: one event, or several of one subject aggregated. */
@@ -89,7 +94,8 @@ const MAX_CALLS_IN_FLIGHT = 4;
  * together in the next run, in call order; each resolves with its own
  * positions. Throttling is retried for as long as it lasts (until the log
  * closes); any other failure ends the run: calls whose events were all
- * accepted resolve, the others reject with `LOG_WRITE_FAILED`, and their
+ * accepted resolve, the others reject with `KinesisAppendError` (each
+ * event accepted, refused or unknown: see `KinesisAppendOutcome`), and their
  * accepted events are remembered, so appending the same events again
  * returns their positions instead of writing them twice. Calls that were
  * already queued when a run failed send nothing of the subjects that failed
@@ -141,7 +147,7 @@ export class KinesisAppender {
     const key = partitionKeyOf(event.subject);
     const charged = chargedBytes(data.length, Buffer.byteLength(key, 'utf8'));
     if (charged > this.options.maxEventBytes) throw new EventTooLargeError(event.type, event.id, charged, this.options.maxEventBytes);
-    return { job, index, event, data, key };
+    return { job, index, event, data, key, maybeWritten: false };
   }
 
   private async run(jobs: readonly Job[]): Promise<void> {
@@ -179,6 +185,7 @@ export class KinesisAppender {
     for (const [item, first] of repeats) {
       const position = first.job.positions[first.index];
       if (position) item.job.positions[item.index] = position;
+      item.maybeWritten = first.maybeWritten;
     }
     const failedKeys = new Set<string>();
     for (const job of jobs) for (const item of job.items) if (job.positions[item.index] === undefined) failedKeys.add(item.key);
@@ -256,6 +263,8 @@ export class KinesisAppender {
         } else if (entry?.ErrorCode !== undefined && isRetriableWrite({ name: entry.ErrorCode })) {
           throttled = true;
         } else {
+          // An entry answered with an error code was not written; an entry missing from the answer may have been.
+          if (entry?.ErrorCode === undefined) maybeWritten(unit);
           const cause = new Error(
             entry?.ErrorCode ? `${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}` : 'PutRecords answered without a record',
           );
@@ -272,7 +281,11 @@ export class KinesisAppender {
     return undefined;
   }
 
-  /** One PutRecords call; a whole call refused by throttling or a 5xx is sent again after a backoff wait. */
+  /**
+   * One PutRecords call; a whole call refused by throttling or a 5xx is sent
+   * again after a backoff wait. An attempt whose answer may hide a write
+   * marks the call's events `maybeWritten`, whatever later attempts answer.
+   */
   private async put(call: readonly Unit[], signal: AbortSignal): Promise<PutRecordsResultEntry[]> {
     const { client, stream, retry, closing } = this.options;
     const command = new PutRecordsCommand({
@@ -281,9 +294,12 @@ export class KinesisAppender {
     });
     for (let attempt = 1; ; attempt++) {
       try {
-        const { Records = [] } = await client.send(command, { abortSignal: closing });
+        const { Records = [], $metadata } = await client.send(command, { abortSignal: closing });
+        // The SDK retried the call itself: an earlier attempt may have been written before its answer was lost.
+        if (($metadata?.attempts ?? 1) > 1) for (const unit of call) maybeWritten(unit);
         return Records;
       } catch (error) {
+        if (!provesNotWritten(error)) for (const unit of call) maybeWritten(unit);
         if (!isRetriableWrite(error) || signal.aborted) throw error;
         if (!(await sleep(retry.delay(attempt), signal))) throw error;
       }
@@ -300,39 +316,80 @@ export class KinesisAppender {
   }
 
   private failed(job: Job, failure: RunFailure | undefined): KinesisAppendError {
-    const acknowledged = job.positions.filter((position) => position !== undefined).length;
+    const outcomes = job.items.map((item): KinesisAppendOutcome => {
+      const position = job.positions[item.index];
+      if (position) return { status: 'accepted', position };
+      return { status: item.maybeWritten ? 'unknown' : 'refused' };
+    });
+    const count = (status: KinesisAppendOutcome['status']) => outcomes.filter((outcome) => outcome.status === status).length;
     const cause = failure?.cause;
     const where = failure?.item
-      ? ` (first refused: ${failure.item.event.type} ${failure.item.event.id}, subject ${JSON.stringify(failure.item.event.subject)})`
+      ? ` (first failed: ${failure.item.event.type} ${failure.item.event.id}, subject ${JSON.stringify(failure.item.event.subject)})`
       : '';
+    const accepted = count('accepted');
+    const unknown = count('unknown');
+    const tally = `Of its ${job.items.length} event(s): ${accepted} accepted, ${count('refused')} refused (not written), ${unknown} unknown (see the error's outcomes).`;
     const partly =
-      acknowledged > 0
-        ? ` ${acknowledged} of its ${job.items.length} event(s) were accepted before the failure; appending the same events again through this log returns their positions instead of writing them twice.`
+      accepted > 0 ? ' Appending the accepted events again through this log returns their positions instead of writing them twice.' : '';
+    const doubt =
+      unknown > 0
+        ? ' An unknown event was in a call whose answer was lost (network, 5xx, abort): it may be in the stream; appending it again may store it twice (same id).'
         : '';
     return new KinesisAppendError(
-      `Kinesis did not accept an append of ${job.items.length} event(s) to ${this.options.uri}: ${describeError(cause)}${where}. The call as a whole is not acknowledged; no later event of a refused subject was sent.${partly}`,
-      [...job.positions],
+      `Kinesis did not accept an append of ${job.items.length} event(s) to ${this.options.uri}: ${describeError(cause)}${where}. The call as a whole is not acknowledged; no later event of a failed subject was sent. ${tally}${partly}${doubt}`,
+      outcomes,
       cause,
     );
   }
 }
 
+/** Marks a record's events as perhaps in the stream. */
+function maybeWritten(unit: Unit): void {
+  for (const item of unit.items) item.maybeWritten = true;
+}
+
+/**
+ * What became of one event of a failed append:
+ * - `accepted`: Kinesis stored it at `position`;
+ * - `refused`: it is not in the stream — Kinesis answered its record with an
+ *   error code (throttled until `appendTimeoutMs` or `close()`), refused the
+ *   whole call with a 4xx, or it was never sent (a subject's events after
+ *   its first failed one, a call queued behind a failed subject, the log closed);
+ * - `unknown`: a call that carried it lost its answer (a network error, a
+ *   5xx, an abort while in flight, or a retry inside the SDK): it may or may
+ *   not be in the stream.
+ */
+export type KinesisAppendOutcome =
+  | { readonly status: 'accepted'; readonly position: Position }
+  | { readonly status: 'refused' }
+  | { readonly status: 'unknown' };
+
 /**
  * An append Kinesis did not accept as a whole (code `LOG_WRITE_FAILED`).
- * `accepted` says, per event of the call, where Kinesis stored it, or
- * `undefined` for an event it did not accept (none of a subject's events
- * after its first refused one is ever sent). Only a call that failed on the
- * network leaves its records' fate unknown; those count as not accepted.
+ * `outcomes[i]` tells what became of event `i` of the call: `accepted` (with
+ * its position), `refused` (certainly not in the stream) or `unknown` (its
+ * call's answer was lost: it may be in the stream). Only `refused` events are
+ * known to be absent; an `unknown` one sent again may be stored twice, with
+ * the same id (a view leaves the repeat out within its id window; a
+ * consumer handler sees both). No event of a subject after its first refused
+ * or unknown one was sent.
  *
  * @example
- * try { await log.append(events); } catch (error) {
- *   if (error instanceof KinesisAppendError) retry(events.filter((_, i) => !error.accepted[i]));
+ * try {
+ *   await log.append(events);
+ * } catch (error) {
+ *   if (!(error instanceof KinesisAppendError)) throw error;
+ *   // Certainly not in the stream: these may be reported as failed.
+ *   const refused = events.filter((_, i) => error.outcomes[i]?.status === 'refused');
+ *   // Sent again in call order (each subject's order kept); an unknown one may end up stored twice.
+ *   const again = events.filter((_, i) => error.outcomes[i]?.status !== 'accepted');
+ *   await log.append(again);
  * }
  */
 export class KinesisAppendError extends RiverlogError {
   constructor(
     message: string,
-    readonly accepted: readonly (Position | undefined)[],
+    readonly outcomes: readonly KinesisAppendOutcome[],
     cause: unknown,
   ) {
     super('LOG_WRITE_FAILED', message, cause === undefined ? {} : { cause });

@@ -41,6 +41,25 @@ export function isRetriableWrite(error: unknown): boolean {
   return SERVER.has(errorName(error)) || fault === 'server';
 }
 
+/** Raised before a request left this process: nothing was sent. */
+const NOT_SENT = new Set(['CredentialsProviderError', 'TokenProviderError']);
+
+/**
+ * A write request refused as a whole with nothing written: Kinesis answered
+ * it with a 4xx (throttling, AccessDenied, a missing stream...) on the SDK's
+ * first attempt, or it failed before being sent. Not so for a network error,
+ * an abort or a 5xx (the answer, not the write, may be what was lost), nor
+ * for any error after the SDK retried the request itself (`$metadata.attempts`
+ * > 1): an earlier attempt may have been written and its answer dropped.
+ */
+export function provesNotWritten(error: unknown): boolean {
+  const e = error as { $fault?: unknown; $metadata?: { attempts?: number; httpStatusCode?: number } } | undefined;
+  if ((e?.$metadata?.attempts ?? 1) > 1) return false;
+  const status = e?.$metadata?.httpStatusCode;
+  if (e?.$fault === 'client' || (status !== undefined && status >= 400 && status < 500 && status !== 408)) return true;
+  return NOT_SENT.has(errorName(error));
+}
+
 /** What a reader retries for as long as it lasts: throttling, 5xx, and the network (an endpoint restarting). */
 export function isRetriableRead(error: unknown): boolean {
   return isRetriableWrite(error) || NETWORK.has(errorName(error)) || /socket hang up|ECONNRESET|ECONNREFUSED/.test(describeError(error));

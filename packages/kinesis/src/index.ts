@@ -1,4 +1,4 @@
-export { KinesisAppendError } from './appender.js';
+export { KinesisAppendError, type KinesisAppendOutcome } from './appender.js';
 export type { FanOutOptions } from './fan-out.js';
 export {
   KINESIS_ROLE_ACTIONS,
