@@ -4,8 +4,9 @@ import { type BackoffPolicy, backoffPolicy, ClosedError, type PartitionInfo, Riv
 import { DedupeWindow } from '@riverlog/core/backend';
 import { KinesisAppender } from './appender.js';
 import { describeError, errorName, isRetriableRead } from './aws-errors.js';
-import { pollerScope, pollingShardReader } from './polling-reader.js';
+import { isLoopbackEndpoint, pollerScope, pollingShardReader } from './polling-reader.js';
 import type { ReadLimits } from './read-budget.js';
+import { AT_TIMESTAMP_PATIENCE_MS } from './shard-poller.js';
 import type { ShardReader, ShardReaderContext } from './shard-reader.js';
 import { createStream, describeStream, type KinesisStreamSpec, listShards, partitionOf, type StreamRef } from './stream.js';
 import { DEFAULT_MAX_RECORD_BYTES, maxEventBytesFor } from './wire.js';
@@ -229,7 +230,12 @@ export class KinesisLogContext {
       ? settings.fanOut({ client, streamName: settings.stream.name, streamArn, uri: this.uri, retry: settings.retry })
       : pollingShardReader(
           { ...readerContext, pollerScope: await pollerScope(client, streamArn, settings.stream.name) },
-          { limits: settings.readLimits, pollIntervalMs: settings.pollIntervalMs, recordsPerCall: settings.recordsPerCall },
+          {
+            limits: settings.readLimits,
+            pollIntervalMs: settings.pollIntervalMs,
+            recordsPerCall: settings.recordsPerCall,
+            atTimestampPatienceMs: (await isLoopbackEndpoint(client)) ? AT_TIMESTAMP_PATIENCE_MS : undefined,
+          },
         );
     return { client, streamArn, maxRecordBytes, maxEventBytes, appender, reader };
   }

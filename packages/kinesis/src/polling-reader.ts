@@ -17,6 +17,18 @@ export async function pollerScope(client: KinesisClient, streamArn: string, stre
 }
 
 /**
+ * An endpoint on this machine (127.0.0.0/8, localhost, ::1): a local
+ * emulator, whose quirks (see `AT_TIMESTAMP_PATIENCE_MS`) may be worked
+ * around; never AWS.
+ */
+export async function isLoopbackEndpoint(client: KinesisClient): Promise<boolean> {
+  const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;
+  if (!endpoint) return false;
+  const host = endpoint.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
  * The GetRecords shard reader: each source stands at a cursor of its
  * shard's process-wide poller (see `ShardPoller`), moving to the next cursor
  * with each page of records.

@@ -13,6 +13,12 @@ export interface PollSettings {
   readonly pollIntervalMs: number;
   /** GetRecords' Limit: the most records one call brings (≤ 10,000). */
   readonly recordsPerCall: number;
+  /**
+   * How long an AT_TIMESTAMP GetShardIterator is waited for before the start
+   * is read from TRIM_HORIZON instead; undefined: no fallback. Set only for a
+   * loopback endpoint (see `AT_TIMESTAMP_PATIENCE_MS`).
+   */
+  readonly atTimestampPatienceMs: number | undefined;
 }
 
 /** What a fetch needs from the reader asking: every reader brings its log's client. */
@@ -58,9 +64,11 @@ const MAX_RELEASED = 16;
 /**
  * kinesalite never answers an AT_TIMESTAMP GetShardIterator when no record
  * of the shard arrived at or after the time: after this long such a start is
- * read from TRIM_HORIZON, dropping what arrived before the time.
+ * read from TRIM_HORIZON, dropping what arrived before the time. Only for
+ * emulators on a loopback endpoint: on Kinesis the call is answered, and a
+ * fallback fired by slow SDK retries would read a whole retained shard.
  */
-const AT_TIMESTAMP_PATIENCE_MS = 3_000;
+export const AT_TIMESTAMP_PATIENCE_MS = 3_000;
 /** GetShardIterator's own limit: 5 calls per second per shard. */
 const ITERATOR_CALLS_PER_SECOND = 5;
 
@@ -244,8 +252,9 @@ export class ShardPoller {
         { abortSignal },
       );
     let iterator: string | undefined;
+    const patienceMs = this.settings.atTimestampPatienceMs;
     if (start.type === 'AT_TIMESTAMP' && cursor.arrivedFrom === undefined) {
-      const patience = AbortSignal.timeout(AT_TIMESTAMP_PATIENCE_MS);
+      const patience = patienceMs === undefined ? new AbortController().signal : AbortSignal.timeout(patienceMs);
       try {
         ({ ShardIterator: iterator } = await request('AT_TIMESTAMP', AbortSignal.any([signal, patience])));
       } catch (error) {
