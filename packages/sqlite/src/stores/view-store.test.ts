@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type IndexKey, memoryViewStore, type RowWrite, type ViewStore } from '@riverlog/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hashOf } from './view-ids.js';
 import { sqliteViewStore } from './view-store.js';
 
 // The port's behaviour is checked by the ViewStore contract (test/contract/sqlite-view-store.test.ts);
@@ -141,6 +142,25 @@ describe('sqliteViewStore', () => {
     await expect(a.commit('v', { rows: [], ids: ['x', 'old-0'], positions: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
     await expect(b.commit('v', { rows: [], ids: ['new-599'], positions: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
     expect(await a.seen('v', ['x', 'old-0'])).toEqual(new Set(['old-0']));
+  });
+
+  it('tells apart two ids whose hashes collide (the window keeps hashes, a hit is checked against the stored ids)', async () => {
+    const byHash = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair; i++) {
+      const id = `c-${i}`;
+      const other = byHash.get(hashOf(id));
+      if (other !== undefined) pair = [other, id];
+      else byHash.set(hashOf(id), id);
+    }
+    const [a, b] = pair;
+    const store = open();
+    await store.createTable('v', { indexes: [], idWindow: 100 });
+    await store.commit('v', { rows: [], ids: [a], positions: {} });
+    expect(await store.seen('v', [a, b])).toEqual(new Set([a]));
+    await store.commit('v', { rows: [], ids: [b], positions: {} });
+    await expect(store.commit('v', { rows: [], ids: [b], positions: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(await open().seen('v', [a, b])).toEqual(new Set([a, b]));
   });
 
   it('rewrites rows that keep their sort keys and rows that change them in one commit, guarded alike, the index right after each', async () => {
