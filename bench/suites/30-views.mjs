@@ -314,7 +314,7 @@ export async function run() {
         riverlog: median(river),
         baseline: median(noWindow),
         baselineName: 'runView, idWindow: 0 (no duplicate detection; row guards still on)',
-        note: `the ratio is what the window of ${DEFAULT_ID_WINDOW.toLocaleString('en-US')} ids leaves: one \`store.seen\` per batch (a Set lookup per id: the store caches the window) and one row per commit holding its ids, pruned in bulk; runs with idWindow 0: ${runs(noWindow)}`,
+        note: `the ratio is what the window of ${DEFAULT_ID_WINDOW.toLocaleString('en-US')} ids leaves: one \`store.seen\` per batch (a hash-table lookup per id: the store caches the window) and one row per commit holding its ids, pruned in bulk; runs with idWindow 0: ${runs(noWindow)}`,
       },
       {
         name: `replay of ${REPLAY_EVENTS.toLocaleString('en-US')} events into the view (child process)`,
