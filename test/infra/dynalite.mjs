@@ -14,6 +14,7 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isAlive, signal, sleep, waitForExit } from './processes.mjs';
 
 const HERE = fileURLToPath(import.meta.url);
 const REPO_ROOT = path.resolve(path.dirname(HERE), '..', '..');
@@ -63,46 +64,6 @@ function serve(port, exitWithParent) {
 }
 
 // ---------------------------------------------------------------- the parent
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return e.code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-function signal(pid, sig) {
-  try {
-    process.kill(pid, sig);
-  } catch (e) {
-    if (e.code !== 'ESRCH') throw e;
-  }
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForExit(pid, exited, timeoutMs) {
-  if (exited) {
-    let timer;
-    const timeout = new Promise((r) => (timer = setTimeout(r, timeoutMs, false)));
-    const ok = await Promise.race([exited.then(() => true), timeout]);
-    clearTimeout(timer);
-    return ok;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
-    await sleep(50);
-  }
-  return !isAlive(pid);
-}
 
 /** POSTs ListTables: resolves true when the server answers as DynamoDB does. */
 export function pingDynamo(endpoint, timeoutMs = 2000) {

@@ -25,6 +25,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isAlive, signal, sleep, waitForExit } from './processes.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '..', '..');
@@ -265,47 +266,6 @@ export function kafkaMetadata(host, port, timeoutMs = 2000) {
 }
 
 // ---------------------------------------------------------------- process helpers
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return e.code === 'EPERM';
-  }
-  // An exited-but-unreaped child (zombie) still answers kill(pid, 0).
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return true; // no /proc: trust kill(pid, 0)
-  }
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForExit(pid, exited, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  if (exited) {
-    let timer;
-    const timeout = new Promise((r) => (timer = setTimeout(r, timeoutMs, false)));
-    const ok = await Promise.race([exited.then(() => true), timeout]);
-    clearTimeout(timer);
-    return ok;
-  }
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
-    await sleep(50);
-  }
-  return !isAlive(pid);
-}
-
-function signal(pid, sig) {
-  try {
-    process.kill(pid, sig);
-  } catch (e) {
-    if (e.code !== 'ESRCH') throw e;
-  }
-}
 
 // Brokers started (non-detached) by this Node process get SIGKILLed if we exit
 // without stopping them, so a crashed test run does not leak JVMs.

@@ -22,6 +22,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isAlive, signal, sleep, waitForExit } from './processes.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '..', '..');
@@ -48,8 +49,6 @@ async function freePort() {
   return port;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Resolves true when something answers HTTP on the port (any status: unsigned requests are refused, which is fine). */
 function answers(port, timeoutMs = 1000) {
   return new Promise((resolve) => {
@@ -71,44 +70,6 @@ function answers(port, timeoutMs = 1000) {
     request.on('error', () => resolve(false));
     request.end('{}');
   });
-}
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return error.code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-function signal(pid, name) {
-  try {
-    process.kill(pid, name);
-  } catch (error) {
-    if (error.code !== 'ESRCH') throw error;
-  }
-}
-
-async function waitForExit(pid, exited, timeoutMs) {
-  if (exited) {
-    let timer;
-    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
-    const done = await Promise.race([exited.then(() => true), timeout]);
-    clearTimeout(timer);
-    return done;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
-    await sleep(50);
-  }
-  return !isAlive(pid);
 }
 
 // Emulators started (not detached) by this process are killed if it exits without stopping them.
