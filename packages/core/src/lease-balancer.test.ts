@@ -243,12 +243,22 @@ describe('LeaseBalancer', () => {
     expect(Object.values(await holders(store))).toEqual(PARTITIONS.map(() => 'a'));
   });
 
-  it('removes rows of partitions no longer listed once nobody renewed them for a TTL', async () => {
+  it('keeps the rows of partitions no longer listed: one that is listed again is taken at a higher epoch than any before', async () => {
     const store = memoryLeaseStore();
-    await store.take('g', 'gone', 'crashed', undefined);
-    const a = member(store, 'a', { partitions: async () => ['0'] });
+    let listed = ['0', '1'];
+    const a = member(store, 'a', { partitions: async () => listed });
     await a.balancer.start();
-    await vi.waitFor(async () => expect(Object.keys(await holders(store))).toEqual(['0']), { timeout: 5_000, interval: 5 });
+    const before = a.balancer.fence(['1'])['1'];
+    listed = ['0'];
+    await vi.waitFor(() => expect(a.balancer.owned()).toEqual(['0']), { timeout: 5_000, interval: 5 });
+    // Gone from the list for longer than a TTL: its row stays, since stores fence on its epoch.
+    const renewalsOf0 = async () => (await store.list('g')).find((lease) => lease.partition === '0')?.counter ?? 0;
+    const start = await renewalsOf0();
+    await vi.waitFor(async () => expect(await renewalsOf0()).toBeGreaterThan(start + (2 * TTL) / RENEW), { timeout: 5_000, interval: 5 });
+    expect(Object.keys(await holders(store)).sort()).toEqual(['0', '1']);
+    listed = ['0', '1'];
+    await vi.waitFor(() => expect(a.balancer.owned()).toEqual(['0', '1']), { timeout: 5_000, interval: 5 });
+    expect(a.balancer.fence(['1'])['1']).toBeGreaterThan(before);
   });
 
   it('fence gives the epoch of each held lease; finished releases a partition for good', async () => {

@@ -82,10 +82,12 @@ interface Held {
  * {@link planShare}).
  *
  * **Clean-up.** Membership rows whose counter has not moved for `ttlMs`
- * (crashed processes) are removed, and so are partition rows not moved for
- * `ttlMs` of partitions no longer listed (finished ones). Rows of listed
- * partitions are never removed but taken over: they carry the epoch the
- * stores fence on. `stop()` releases every lease and removes our membership.
+ * (crashed processes) are removed. Partition rows are never removed, listed
+ * or not, only taken over: they carry the epoch the stores fence on, and a
+ * partition listed again after a removal would start over at epoch 1 under
+ * fences holding a higher one (every save refused). A row is kept per
+ * partition the group ever held. `stop()` releases every lease and removes
+ * our membership.
  *
  * A failing store call is reported to `onError` and tried again at the next
  * round; it never stops the round for the other partitions.
@@ -300,7 +302,7 @@ export class LeaseBalancer implements PartitionAssignment {
     for (const partition of plan.handBack) this.handBack(partition);
     for (const partition of plan.take) await this.take(partition, rows.get(partition));
     if (plan.steal) await this.take(plan.steal.partition, rows.get(plan.steal.partition));
-    await this.cleanUp(members, leases, isWanted);
+    await this.removeGoneMembers(members);
   }
 
   /** Takes a lease with a compare-and-set on the row as seen (undefined: there is none yet). */
@@ -322,14 +324,11 @@ export class LeaseBalancer implements PartitionAssignment {
     if (!this.halted && !this.done.has(partition)) callHook(this.report, () => this.options.acquired?.(partition, lease.epoch), partition);
   }
 
-  /** Removes the rows of members gone for a TTL, and of partitions no longer listed that nobody renewed for a TTL. */
-  private async cleanUp(members: readonly Lease[], leases: readonly Lease[], isWanted: ReadonlySet<string>): Promise<void> {
+  /** Removes the membership rows of processes gone for a TTL (partition rows stay: see the class's clean-up notes). */
+  private async removeGoneMembers(members: readonly Lease[]): Promise<void> {
     const { store, owner } = this.options;
-    const stale = [
-      ...members.filter((lease) => lease.partition !== owner && this.watch.expired(lease)),
-      ...leases.filter((lease) => !isWanted.has(lease.partition) && !this.held.has(lease.partition) && this.watch.expired(lease)),
-    ];
-    const results = await Promise.allSettled(stale.map((lease) => store.remove(lease)));
+    const gone = members.filter((lease) => lease.partition !== owner && this.watch.expired(lease));
+    const results = await Promise.allSettled(gone.map((lease) => store.remove(lease)));
     for (const result of results) if (result.status === 'rejected') this.report(result.reason);
   }
 
