@@ -10,8 +10,8 @@
 // in its leases and only the store's fence keeps its late commits out).
 // At the end the view must equal a pure fold of the log, row by row.
 //
-// The builders and the model are test/scale's (test/fixtures/scale-builder.mjs
-// with its `dynamodb` option); DynamoDB holds no write locks, so unlike the
+// The builders, the model and the chaos are test/scale's (test/fixtures/scale-builder.mjs
+// with its `dynamodb` option, test/scale/chaos.ts); DynamoDB holds no write locks, so unlike the
 // SQLite test every pause can be waited on until its partitions move.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,20 +20,10 @@ import { DeleteTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb'
 import { ulid } from '@riverlog/core';
 import { dynamoLeaseStore, dynamoViewStore } from '@riverlog/dynamodb';
 import { sqliteLog } from '@riverlog/sqlite';
-import { until } from '@riverlog/testing';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { ledgerView, makeEvents, pureFold } from '../fixtures/scale-model.mjs';
-import {
-  Builder,
-  type BuilderConfig,
-  between,
-  differences,
-  type Fact,
-  firstUnexpectedExit,
-  pause,
-  readWholeLog,
-  readWholeTable,
-} from '../scale/support.js';
+import { ledgerView, makeEvents } from '../fixtures/scale-model.mjs';
+import { expectPureFold, runChaos } from '../scale/chaos.js';
+import { Builder, type BuilderConfig, type Fact } from '../scale/support.js';
 import { describeDynamo, dynamoClient, endpoint, uniqueTable } from './support.js';
 
 const EVENTS = 100_000;
@@ -96,128 +86,36 @@ describeDynamo('three view builders on DynamoDB under SIGKILL and SIGSTOP', () =
         commitSize: 4000,
       });
       const slots = [0, 1, 2].map((slot) => new Builder(config(slot), journal));
-      const failed = () => firstUnexpectedExit([...Builder.all]);
       await Promise.all(slots.map((builder) => builder.ready()));
-
-      /** The live leases of the view's group, by owner. */
-      const holders = async () => {
-        const out = new Map<string, { partition: string; epoch: number }[]>();
-        for (const lease of await leases.list(GROUP)) {
-          if (lease.owner === undefined) continue;
-          out.set(lease.owner, [...(out.get(lease.owner) ?? []), { partition: lease.partition, epoch: lease.epoch }]);
-        }
-        return out;
-      };
       const situation = async () =>
         `leases ${JSON.stringify(await leases.list(GROUP))}; builders ${JSON.stringify(
           slots.map((b) => ({ owner: b.owner, paused: b.paused, alive: b.alive, stderr: b.stderr().slice(-500) })),
         )}`;
 
-      let appended = FIRST;
-      const busy = new Set<number>();
-      let kills = 0;
-      let stops = 0;
-      const stopTimes: number[] = [];
-
-      const killing = (async () => {
-        while (kills < KILLS) {
-          await pause(between(500, 2000));
-          const error = failed();
-          if (error) throw error;
-          if (appended < EVENTS) {
-            await log.append(events.slice(appended, appended + CHUNK));
-            appended += CHUNK;
-          }
-          const candidates = [0, 1, 2].filter((slot) => !busy.has(slot));
-          const slot = candidates[Math.floor(Math.random() * candidates.length)] as number;
-          busy.add(slot);
-          try {
-            await (slots[slot] as Builder).kill();
-            kills++;
-            slots[slot] = new Builder(config(slot), journal);
-          } finally {
-            busy.delete(slot);
-          }
-        }
-      })();
-
-      const stopping = (async () => {
-        while (stops < STOPS) {
-          await pause(between(300, 1500));
-          const error = failed();
-          if (error) throw error;
-          const now = await holders();
-          const candidates = [0, 1, 2].filter((slot) => !busy.has(slot) && now.has((slots[slot] as Builder).owner));
-          if (candidates.length === 0) continue;
-          const slot = candidates[Math.floor(Math.random() * candidates.length)] as number;
-          busy.add(slot);
-          const victim = slots[slot] as Builder;
-          const held = now.get(victim.owner) ?? [];
-          try {
-            victim.pause();
-            const pausedAt = Date.now();
-            await until(
-              async () => {
-                const current = await leases.list(GROUP);
-                return held.every(({ partition, epoch }) => {
-                  const lease = current.find((l) => l.partition === partition);
-                  return lease !== undefined && lease.epoch > epoch && lease.owner !== undefined && lease.owner !== victim.owner;
-                });
-              },
-              `partitions ${held.map((h) => h.partition).join(', ')} of paused ${victim.owner} to be taken over`,
-              // Up to ~60 s was seen on a loaded machine: the takers may themselves be starting after a kill.
-              90_000,
-              failed,
-            ).catch(async (error) => {
-              throw new Error(`${(error as Error).message}; ${await situation()}`);
-            });
-            const resumedAt = Date.now();
-            victim.resume();
-            stops++;
-            stopTimes.push(resumedAt - pausedAt);
-            await until(
-              () => victim.facts.some((fact) => fact.word === 'resumed' && fact.data.t >= resumedAt) || !victim.alive,
-              `paused ${victim.owner} to run again`,
-              30_000,
-              failed,
-            );
-          } finally {
-            if (victim.paused) victim.resume();
-            busy.delete(slot);
-          }
-        }
-      })();
-
-      await Promise.all([killing, stopping]);
-      while (appended < EVENTS) {
-        await log.append(events.slice(appended, appended + 10_000));
-        appended += 10_000;
-      }
-      const chaosEnded = Date.now();
-
-      const { partitions, heads } = await readWholeLog(log);
-      expect([...partitions.values()].reduce((sum, records) => sum + records.length, 0)).toBe(EVENTS);
-      await until(
-        async () => {
-          const positions = await store.positions(view.table);
-          return Object.entries(heads).every(([partition, head]) => positions[partition] === head);
-        },
-        'the view to reach the end of every partition',
-        180_000,
-        failed,
-      ).catch(async (error) => {
-        throw new Error(
-          `${(error as Error).message}: positions ${JSON.stringify(await store.positions(view.table))}, heads ${JSON.stringify(heads)}; ${await situation()}`,
-        );
+      const { kills, stops, stopTimes, ended } = await runChaos({
+        slots,
+        config,
+        journal,
+        log,
+        events,
+        appended: FIRST,
+        chunk: CHUNK,
+        kills: KILLS,
+        stops: STOPS,
+        leases: () => leases.list(GROUP),
+        // Up to ~60 s was seen on a loaded machine: the takers may themselves be starting after a kill.
+        takeoverTimeoutMs: 90_000,
+        situation,
       });
-      const caughtUp = Date.now();
-      await Promise.all(slots.map((builder) => builder.terminate()));
-
-      const expected = pureFold('ledger', [...partitions.values()]);
-      const actual = await readWholeTable(store, view.table);
-      const wrong = differences(actual, expected);
-      expect(wrong.slice(0, 20), `${wrong.length} rows differ from the pure fold`).toEqual([]);
-      expect(actual.size).toBe(expected.size);
+      const { caughtUp, rows } = await expectPureFold({
+        log,
+        store,
+        table: view.table,
+        slots,
+        total: EVENTS,
+        catchUpTimeoutMs: 180_000,
+        situation,
+      });
 
       const accepted = journal.filter((fact) => fact.word === 'accepted');
       const refused = journal.filter((fact) => fact.word === 'refused');
@@ -229,8 +127,8 @@ describeDynamo('three view builders on DynamoDB under SIGKILL and SIGSTOP', () =
         }
       }
       console.info(
-        `DynamoDB scale: ${EVENTS} events, ${expected.size} rows, ${kills} kills, ${stops} stops (paused ${Math.min(...stopTimes)}–${Math.max(...stopTimes)} ms), ` +
-          `chaos ${((chaosEnded - started) / 1000).toFixed(1)} s, catch-up after it ${((caughtUp - chaosEnded) / 1000).toFixed(1)} s; ` +
+        `DynamoDB scale: ${EVENTS} events, ${rows} rows, ${kills} kills, ${stops} stops (paused ${Math.min(...stopTimes)}–${Math.max(...stopTimes)} ms), ` +
+          `chaos ${((ended - started) / 1000).toFixed(1)} s, catch-up after it ${((caughtUp - ended) / 1000).toFixed(1)} s; ` +
           `commits accepted ${accepted.length}, refused LEASE_LOST ${byCode('LEASE_LOST')}, CONFLICT ${byCode('CONFLICT')}; ` +
           `epochs per partition ${JSON.stringify(Object.fromEntries([...epochs].map(([p, s]) => [p, s.size])))}`,
       );

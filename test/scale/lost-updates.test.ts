@@ -6,7 +6,8 @@
 // 0.5–2 s and restarted (30 times), and another is SIGSTOPped until every
 // partition it held was taken by another process, then SIGCONTed (10 times;
 // a pause that lands inside a write, holding a file's write lock, is ended
-// after 2 × TTL and counted apart: see the stopping loop).
+// after 2 × TTL and counted apart: see `stuckProbe` below; the chaos is
+// test/scale/chaos.ts, shared with the DynamoDB scale test).
 // At the end the view must equal a pure fold of the log, row by row, and the
 // audit must show that no write was accepted under a lease after its
 // partition had been claimed under a newer one.
@@ -16,20 +17,10 @@ import { join } from 'node:path';
 import { sqliteLeaseStore, sqliteLog, sqliteViewStore } from '@riverlog/sqlite';
 import { until } from '@riverlog/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { ledgerView, makeEvents, pureFold } from '../fixtures/scale-model.mjs';
+import { ledgerView, makeEvents } from '../fixtures/scale-model.mjs';
 import { type Audit, openAudit } from './audit.js';
-import {
-  Builder,
-  type BuilderConfig,
-  between,
-  differences,
-  type Fact,
-  firstUnexpectedExit,
-  pause,
-  readWholeLog,
-  readWholeTable,
-  writeLocked,
-} from './support.js';
+import { expectPureFold, runChaos } from './chaos.js';
+import { Builder, type BuilderConfig, type Fact, writeLocked } from './support.js';
 
 const EVENTS = 200_000;
 /** Appended before the builders start; the rest arrives in chunks during the chaos. */
@@ -86,11 +77,7 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
         commitSize: 2000,
       });
       const slots = [0, 1, 2].map((slot) => new Builder(config(slot), journal));
-      const everyBuilder = () => [...Builder.all];
-      const failed = () => firstUnexpectedExit(everyBuilder());
       await Promise.all(slots.map((builder) => builder.ready()));
-
-      /** What the leases and the builders say now, for a failure message. */
       const situation = async () =>
         `leases ${JSON.stringify(await audit.leases())}; builders ${JSON.stringify(
           slots.map((builder) => ({
@@ -101,169 +88,76 @@ describe('lost updates at scale (SQLite log, view store and leases, 3 processes)
             stderr: builder.stderr().slice(-500),
           })),
         )}`;
-      let appended = FIRST;
-      const busy = new Set<number>();
-      let kills = 0;
-      let stops = 0;
-      let stoppedHoldingLock = 0;
-      /** Per pause that held a write lock, whose: the lease file's or the view store's. */
-      const lockedFiles: string[] = [];
-      let stopsTakenOver = 0;
-      const stopTimes: number[] = [];
 
-      // One random process SIGKILLed every 0.5–2 s and restarted; the next chunk of events appended each time.
-      const killing = (async () => {
-        while (kills < KILLS) {
-          await pause(between(500, 2000));
-          const error = failed();
-          if (error) throw error;
-          if (appended < EVENTS) {
-            await log.append(events.slice(appended, appended + 5000));
-            appended += 5000;
-          }
-          const candidates = [0, 1, 2].filter((slot) => !busy.has(slot));
-          const slot = candidates[Math.floor(Math.random() * candidates.length)] as number;
-          busy.add(slot);
-          try {
-            await (slots[slot] as Builder).kill();
-            kills++;
-            slots[slot] = new Builder(config(slot), journal);
-          } finally {
-            busy.delete(slot);
-          }
-        }
-      })();
-
-      // Another process SIGSTOPped past its lease, then SIGCONTed, until STOPS pauses ended with its partitions
-      // taken over. Every other pause starts at a moment when neither store file is write-locked; the others
-      // land anywhere, inside a write too. A process paused inside a write holds that file's write lock, and
-      // SQLite cannot break a live process's lock:
+      // A process paused inside a write holds that file's write lock, and SQLite cannot break a live
+      // process's lock:
       //  - inside a view commit, nobody can write the view store (the new owners' claims wait) and no process
       //    can start (runView's createTable takes the lock), but the leases still move;
       //  - inside a lease write (one statement, but its fsync takes a while), nobody can take a lease: its
       //    partitions cannot move at all while it is stopped.
       // Such a pause is real (a host stalls mid-write) and the others stay correct (they retry STORE_BUSY), but
-      // it can only end when the process resumes. So the pause is bounded: once the process has been stopped
-      // for 2 × TTL (past its lease) and one of the two files has stayed write-locked for a whole second (no
-      // running process holds it that long: each write is one short transaction), it is resumed. Those pauses
-      // are counted apart; at most STOPS of them, so a test that could never see a takeover still ends.
+      // it can only end when the process resumes. So every other pause starts at a moment when neither file
+      // is write-locked, the others land anywhere; and a pause is ended once the process has been stopped for
+      // 2 × TTL (past its lease) and one of the two files has stayed write-locked for a whole second (no
+      // running process holds it that long: each write is one short transaction). Those are counted apart.
       const LOCKED_FOR_MS = 1000;
       const files = [paths.leases, paths.store];
-      const stopping = (async () => {
-        while (stopsTakenOver < STOPS) {
-          if (stoppedHoldingLock > STOPS) throw new Error(`${stoppedHoldingLock} pauses landed inside a write; ${await situation()}`);
-          await pause(between(300, 1500));
-          const error = failed();
-          if (error) throw error;
-          const holders = new Map<string, { partition: string; epoch: number }[]>();
-          for (const lease of await audit.liveLeases()) {
-            const list = holders.get(lease.owner) ?? [];
-            list.push(lease);
-            holders.set(lease.owner, list);
-          }
-          const candidates = [0, 1, 2].filter((slot) => !busy.has(slot) && holders.has((slots[slot] as Builder).owner));
-          if (candidates.length === 0) continue;
-          const slot = candidates[Math.floor(Math.random() * candidates.length)] as number;
-          busy.add(slot);
-          const victim = slots[slot] as Builder;
-          const held = holders.get(victim.owner) ?? [];
-          try {
-            if (stops % 2 === 0) {
-              await until(() => files.every((file) => !writeLocked(file)), 'a moment with both store files unlocked', 30_000, failed);
-            }
-            victim.pause();
-            const pausedAt = Date.now();
-            /** Per file, since when every probe found it write-locked. */
-            const lockedSince = new Map<string, number>();
-            let lastProbe = 0;
-            let outcome: 'taken' | 'locked' | undefined;
-            await until(
-              async () => {
-                const now = await audit.leases();
-                const taken = held.every(({ partition, epoch }) => {
-                  const lease = now.find((l) => l.partition === partition);
-                  return lease !== undefined && lease.epoch > epoch && lease.owner !== undefined && lease.owner !== victim.owner;
-                });
-                if (taken) outcome = 'taken';
-                else if (Date.now() - lastProbe >= 50) {
-                  lastProbe = Date.now();
-                  for (const file of files) {
-                    if (!writeLocked(file)) lockedSince.delete(file);
-                    else if (!lockedSince.has(file)) lockedSince.set(file, lastProbe);
-                  }
-                  const locked = files.find((file) => lastProbe - (lockedSince.get(file) ?? lastProbe) >= LOCKED_FOR_MS);
-                  if (locked !== undefined && lastProbe - pausedAt >= 2 * TTL_MS) {
-                    outcome = 'locked';
-                    lockedFiles.push(locked === paths.leases ? 'leases' : 'views');
-                  }
-                }
-                return outcome !== undefined;
-              },
-              `partitions ${held.map((h) => h.partition).join(', ')} of paused ${victim.owner} to be taken over`,
-              60_000,
-              failed,
-            ).catch(async (error) => {
-              throw new Error(`${(error as Error).message}; kills so far ${kills}; ${await situation()}`);
-            });
-            if (outcome === 'taken') stopsTakenOver++;
-            else stoppedHoldingLock++;
-            const resumedAt = Date.now();
-            victim.resume();
-            stops++;
-            stopTimes.push(resumedAt - pausedAt);
-            // It runs again (and may try to write under its old epochs) before the next pause.
-            await until(
-              () => victim.facts.some((fact) => fact.word === 'resumed' && fact.data.t >= resumedAt) || !victim.alive,
-              `paused ${victim.owner} to run again`,
-              30_000,
-              failed,
-            );
-          } finally {
-            if (victim.paused) victim.resume();
-            busy.delete(slot);
-          }
-        }
-      })();
-
-      await Promise.all([killing, stopping]);
-      while (appended < EVENTS) {
-        await log.append(events.slice(appended, appended + 10_000));
-        appended += 10_000;
-      }
-      const chaosEnded = Date.now();
-
-      const { partitions, heads } = await readWholeLog(log);
-      expect(Object.keys(heads).sort()).toEqual(['0', '1', '2', '3']);
-      expect([...partitions.values()].reduce((sum, records) => sum + records.length, 0)).toBe(EVENTS);
-      await until(
-        async () => {
-          const positions = await store.positions(view.table);
-          return Object.entries(heads).every(([partition, head]) => positions[partition] === head);
+      const chaos = await runChaos({
+        slots,
+        config,
+        journal,
+        log,
+        events,
+        appended: FIRST,
+        chunk: 5000,
+        kills: KILLS,
+        stops: STOPS,
+        leases: () => audit.leases(),
+        takeoverTimeoutMs: 60_000,
+        situation,
+        beforePause: async (stop, failed) => {
+          if (stop % 2 === 0)
+            await until(() => files.every((file) => !writeLocked(file)), 'a moment with both store files unlocked', 30_000, failed);
         },
-        'the view to reach the end of every partition',
-        240_000,
-        failed,
-      );
-      const caughtUp = Date.now();
-      await Promise.all(slots.map((builder) => builder.terminate()));
-
-      const expected = pureFold('ledger', [...partitions.values()]);
-      const actual = await readWholeTable(store, view.table);
-      const wrong = differences(actual, expected);
-      expect(wrong.slice(0, 20), `${wrong.length} rows differ from the pure fold`).toEqual([]);
-      expect(actual.size).toBe(expected.size);
+        stuckProbe: () => {
+          /** Per file, since when every probe found it write-locked. */
+          const lockedSince = new Map<string, number>();
+          let lastProbe = 0;
+          return (pausedAt) => {
+            if (Date.now() - lastProbe < 50) return undefined;
+            lastProbe = Date.now();
+            for (const file of files) {
+              if (!writeLocked(file)) lockedSince.delete(file);
+              else if (!lockedSince.has(file)) lockedSince.set(file, lastProbe);
+            }
+            const locked = files.find((file) => lastProbe - (lockedSince.get(file) ?? lastProbe) >= LOCKED_FOR_MS);
+            if (locked === undefined || lastProbe - pausedAt < 2 * TTL_MS) return undefined;
+            return locked === paths.leases ? 'leases' : 'views';
+          };
+        },
+      });
+      const { caughtUp } = await expectPureFold({
+        log,
+        store,
+        table: view.table,
+        slots,
+        total: EVENTS,
+        catchUpTimeoutMs: 240_000,
+        situation,
+      });
 
       const report = audit.check(journal);
+      const { kills, stops, takenOver, stuck, stopTimes, ended } = chaos;
       console.info(
         `lost updates at scale: ${EVENTS} events, ${kills} kills, ${stops} stops (paused ${Math.min(...stopTimes)}–${Math.max(...stopTimes)} ms, ` +
-          `${stopsTakenOver} taken over, ${stoppedHoldingLock} holding a write lock [${lockedFiles.join(', ')}]), ` +
-          `chaos ${((chaosEnded - started) / 1000).toFixed(1)} s, catch-up after it ${((caughtUp - chaosEnded) / 1000).toFixed(1)} s; ` +
+          `${takenOver} taken over, ${stuck.length} holding a write lock [${stuck.join(', ')}]), ` +
+          `chaos ${((ended - started) / 1000).toFixed(1)} s, catch-up after it ${((caughtUp - ended) / 1000).toFixed(1)} s; ` +
           JSON.stringify(report.summary),
       );
       expect(report.violations.slice(0, 20)).toEqual([]);
       expect(kills).toBe(KILLS);
-      expect(stopsTakenOver).toBe(STOPS);
-      expect(stops).toBe(STOPS + stoppedHoldingLock);
+      expect(takenOver).toBe(STOPS);
+      expect(stops).toBe(STOPS + stuck.length);
       // The audit saw work: every partition written under several epochs (it changed hands).
       for (const partition of ['0', '1', '2', '3']) expect(report.summary.epochs[partition] ?? 0).toBeGreaterThanOrEqual(3);
 
