@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineCatalog, defineEvent, readEnds, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, readEnds, t } from '@riverlog/core';
 import { sqliteLog } from '@riverlog/sqlite';
 import Database from 'better-sqlite3';
 
@@ -25,7 +25,7 @@ export const about = `${EVENTS.toLocaleString('en-US')} envelopes of ~200 bytes 
 
 const catalog = defineCatalog([defineEvent('cart/add', { data: { sku: t.string, quantity: t.number } })]);
 const envelope = (i) =>
-  catalog.create('cart/add', `cart-${i % 1000}`, { sku: `sku-${i % 997}`, quantity: (i % 5) + 1 }, { source: 'bench' });
+  createEvent(catalog, 'cart/add', `cart-${i % 1000}`, { sku: `sku-${i % 997}`, quantity: (i % 5) + 1 }, { source: 'bench' });
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function logAppend(path, events) {

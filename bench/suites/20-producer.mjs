@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineCatalog, defineEvent, memoryLog, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, memoryLog, t } from '@riverlog/core';
 import { createProducer } from '@riverlog/producer';
 
 export const title = 'Producer';
@@ -37,7 +37,7 @@ async function logFactory() {
 
 async function bareAppend(open) {
   const log = open();
-  const events = Array.from({ length: EVENTS }, (_, i) => catalog.create('cart/add', subject(i), payload(i), { source }));
+  const events = Array.from({ length: EVENTS }, (_, i) => createEvent(catalog, 'cart/add', subject(i), payload(i), { source }));
   const started = performance.now();
   for (let i = 0; i < EVENTS; i += BATCH) await log.append(events.slice(i, i + BATCH));
   const seconds = (performance.now() - started) / 1000;
@@ -66,7 +66,7 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 export async function run() {
   const factory = await logFactory();
   try {
-    const bytes = Buffer.byteLength(JSON.stringify(catalog.create('cart/add', subject(1), payload(1), { source })));
+    const bytes = Buffer.byteLength(JSON.stringify(createEvent(catalog, 'cart/add', subject(1), payload(1), { source })));
     // warm-up: JIT and file system
     await producerEmit(factory.open, CONCURRENT);
     await producerEmit(factory.open, EVENTS);

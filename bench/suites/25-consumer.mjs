@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConsumer } from '@riverlog/consumer';
-import { defineCatalog, defineEvent, ignore, memoryDeadLetters, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, ignore, memoryDeadLetters, t } from '@riverlog/core';
 import { sqliteCheckpointStore, sqliteLog } from '@riverlog/sqlite';
 import Database from 'better-sqlite3';
 
@@ -28,7 +28,8 @@ async function prepare(dir) {
   const batch = [];
   for (let i = 0; i < EVENTS; i++) {
     batch.push(
-      catalog.create(
+      createEvent(
+        catalog,
         'cart/add',
         `cart-${i % 1000}`,
         { sku: `sku-${i % 997}`, quantity: (i % 5) + 1, note: 'x'.repeat(40) },

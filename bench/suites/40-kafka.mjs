@@ -2,7 +2,7 @@
 // produce (kafkaLog.append vs producer.send, equal batches) and consume
 // (kafkaLog.subscribe vs a raw eachBatch loop that parses and commits per batch).
 import { createConsumer } from '@riverlog/consumer';
-import { defineCatalog, defineEvent, memoryDeadLetters, t, ulid } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, memoryDeadLetters, t, ulid } from '@riverlog/core';
 import { kafkaLog } from '@riverlog/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -24,7 +24,7 @@ const source = 'bench';
 const catalog = defineCatalog([defineEvent('cart/add', { data: { sku: t.string, quantity: t.number } })]);
 const subject = (i) => `cart-${i % 1000}`;
 const payload = (i) => ({ sku: `p-${i % 997}`, quantity: (i % 5) + 1 });
-const envelopes = () => Array.from({ length: EVENTS }, (_, i) => catalog.create('cart/add', subject(i), payload(i), { source }));
+const envelopes = () => Array.from({ length: EVENTS }, (_, i) => createEvent(catalog, 'cart/add', subject(i), payload(i), { source }));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function broker() {
@@ -227,7 +227,7 @@ export async function run() {
       consumerReads.push(await consumerConsume(brokers, consumeTopic, total));
     }
 
-    const bytes = Buffer.byteLength(JSON.stringify(catalog.create('cart/add', subject(1), payload(1), { source })));
+    const bytes = Buffer.byteLength(JSON.stringify(createEvent(catalog, 'cart/add', subject(1), payload(1), { source })));
     const note = `${EVENTS.toLocaleString('en-US')} events of ${bytes} B, ${PARTITIONS} partitions; median of ${RUNS}`;
     const consumeNote = `${total.toLocaleString('en-US')} events of ${bytes} B, ${PARTITIONS} partitions; median of ${RUNS}`;
     return [

@@ -11,7 +11,7 @@ import {
   ListShardsCommand,
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
-import { defineCatalog, defineEvent, t, ulid } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, t, ulid } from '@riverlog/core';
 import { kinesisLog } from '@riverlog/kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -34,7 +34,7 @@ const catalog = defineCatalog([defineEvent('cart/add', { data: { sku: t.string, 
 const subject = (i, subjects) => `cart-${i % subjects}`;
 const payload = (i) => ({ sku: `p-${i % 997}`, quantity: (i % 5) + 1 });
 const envelopes = (count, subjects) =>
-  Array.from({ length: count }, (_, i) => catalog.create('cart/add', subject(i, subjects), payload(i), { source }));
+  Array.from({ length: count }, (_, i) => createEvent(catalog, 'cart/add', subject(i, subjects), payload(i), { source }));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createEvent } from '@riverlog/core';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalog } from './fixtures/kinesis-handler.js';
@@ -92,10 +93,10 @@ describe('a Kinesis handler bundled with the esbuild recipe', () => {
   ])('runs as %s in a fresh node process: three event types handled, a poison record dead-lettered, a failure reported', (format) => {
     const subject = 'product-1';
     const shop = { source: 'shop' };
-    const created = catalog.create('product/create', subject, { id: subject, brand: 'Acme', name: 'Lamp', category: 'home' }, shop);
-    const imaged = catalog.create('product/image', subject, { id: subject, image: 'https://img.example/1.jpg' }, shop);
-    const bought = catalog.create('product/purchase', subject, { id: subject, quantity: 2 }, shop);
-    const unknownProduct = catalog.create('product/purchase', 'product-9', { id: 'product-9', quantity: 1 }, shop);
+    const created = createEvent(catalog, 'product/create', subject, { id: subject, brand: 'Acme', name: 'Lamp', category: 'home' }, shop);
+    const imaged = createEvent(catalog, 'product/image', subject, { id: subject, image: 'https://img.example/1.jpg' }, shop);
+    const bought = createEvent(catalog, 'product/purchase', subject, { id: subject, quantity: 2 }, shop);
+    const unknownProduct = createEvent(catalog, 'product/purchase', 'product-9', { id: 'product-9', quantity: 1 }, shop);
     const poison = kinesisRecord('shardId-000000000000', '{not json');
     const failing = kinesisRecord('shardId-000000000001', unknownProduct);
     const event: KinesisStreamEvent = {

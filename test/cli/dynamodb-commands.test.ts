@@ -2,7 +2,7 @@
 // named by one `dynamodb://<host:port>?prefix=…` URI that @riverlog/dynamodb's URI functions open.
 import { join } from 'node:path';
 import { DeleteTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { type Envelope, ulid } from '@riverlog/core';
+import { createEvent, type Envelope, ulid } from '@riverlog/core';
 import { dynamoCheckpointStore, dynamoDeadLetters, dynamoLeaseStore, dynamoViewStore } from '@riverlog/dynamodb';
 import { sqliteLog } from '@riverlog/sqlite';
 import { runView } from '@riverlog/view-builder';
@@ -33,7 +33,7 @@ afterAll(async () => {
 
 describeDynamo('riverlog with DynamoDB stores', () => {
   beforeAll(async () => {
-    const events: Envelope[] = bought.map((id) => catalog.create('product/purchase', id, { id }, { source: 'test/web' }));
+    const events: Envelope[] = bought.map((id) => createEvent(catalog, 'product/purchase', id, { id }, { source: 'test/web' }));
     const log = sqliteLog({ path: join(tmp.dir, 'shop.db'), partitions: 2 });
     await log.append(events);
     const client = dynamoClient();

@@ -1,6 +1,6 @@
 // tail, status, replay and check, run as the real binary against a Kafka topic on the run's broker.
 import { join } from 'node:path';
-import type { Envelope, Position } from '@riverlog/core';
+import { createEvent, type Envelope, type Position } from '@riverlog/core';
 import { type KafkaLog, kafkaLog } from '@riverlog/kafka';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { brokers, deleteTopic, describeKafka, rawKafka, uniqueTopic, until } from '../kafka/support.js';
@@ -22,10 +22,11 @@ function open(what: string, partitions: number): { log: KafkaLog; uri: string } 
 
 function events(): Envelope[] {
   const made: Envelope[] = [];
-  for (let i = 1; i <= 5; i++) made.push(v1.create('product/create', `p${i}`, { id: `p${i}`, title: `Old ${i}` }, { source: 'test/v1' }));
+  for (let i = 1; i <= 5; i++)
+    made.push(createEvent(v1, 'product/create', `p${i}`, { id: `p${i}`, title: `Old ${i}` }, { source: 'test/v1' }));
   for (let i = 6; i <= 8; i++)
-    made.push(catalog.create('product/create', `p${i}`, { id: `p${i}`, name: `New ${i}`, brand: 'Acme' }, { source: 'test/v2' }));
-  for (let i = 1; i <= 8; i++) made.push(catalog.create('product/purchase', `p${i}`, { id: `p${i}` }, { source: 'test/web' }));
+    made.push(createEvent(catalog, 'product/create', `p${i}`, { id: `p${i}`, name: `New ${i}`, brand: 'Acme' }, { source: 'test/v2' }));
+  for (let i = 1; i <= 8; i++) made.push(createEvent(catalog, 'product/purchase', `p${i}`, { id: `p${i}` }, { source: 'test/web' }));
   return made;
 }
 
@@ -82,7 +83,7 @@ describeKafka('riverlog on a Kafka log', () => {
 
   it('tail follows the topic: events appended after it started show up, and SIGINT ends it with 0', async () => {
     const { log, uri } = open('follow', 2);
-    await log.append([catalog.create('product/purchase', 'before', { id: 'before' }, { source: 'test' })]);
+    await log.append([createEvent(catalog, 'product/purchase', 'before', { id: 'before' }, { source: 'test' })]);
     const tail = start(['tail', '--log', uri, '--json']);
     try {
       // It starts at the end of the topic; new events until the child (still joining) shows one.
@@ -92,7 +93,7 @@ describeKafka('riverlog on a Kafka log', () => {
         async () => {
           if (tail.lines.length === 0 && Date.now() - last > 500) {
             last = Date.now();
-            await log.append([catalog.create('product/purchase', `b${sent++}`, { id: 'b' }, { source: 'test' })]);
+            await log.append([createEvent(catalog, 'product/purchase', `b${sent++}`, { id: 'b' }, { source: 'test' })]);
           }
           return tail.lines.length > 0;
         },
@@ -100,7 +101,7 @@ describeKafka('riverlog on a Kafka log', () => {
         60_000,
         () => (tail.stderr() ? new Error(`riverlog tail: ${tail.stderr()}`) : undefined),
       );
-      await log.append([catalog.create('product/purchase', 'z', { id: 'z' }, { source: 'test' })]);
+      await log.append([createEvent(catalog, 'product/purchase', 'z', { id: 'z' }, { source: 'test' })]);
       await until(() => tail.lines.some((l) => (JSON.parse(l) as Envelope).subject === 'z'), 'the tail to show z', 30_000);
       const shown = (tail.lines.map((l) => JSON.parse(l)) as Envelope[]).map((e) => e.subject);
       expect(shown).not.toContain('before');
@@ -177,8 +178,11 @@ describeKafka('riverlog on a Kafka log', () => {
     expect(report.types['product/create']).toEqual({ records: 8, versions: { '1': 5, '2': 3 }, failed: 0 });
 
     const { log, uri } = open('bad', 1);
-    const good = catalog.create('product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'Acme' }, { source: 'test' });
-    const bad = { ...v1.create('product/create', 'p2', { id: 'p2', title: 'x' }, { source: 'test' }), data: { id: 42, name: 'Coat' } };
+    const good = createEvent(catalog, 'product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'Acme' }, { source: 'test' });
+    const bad = {
+      ...createEvent(v1, 'product/create', 'p2', { id: 'p2', title: 'x' }, { source: 'test' }),
+      data: { id: 42, name: 'Coat' },
+    };
     const [, position] = await log.append([good, bad as Envelope]);
     const failed = await riverlog(['check', '--log', uri, '--catalog', CATALOG, '--json']);
     expect(failed.code, failed.stderr).toBe(1);

@@ -1,7 +1,7 @@
 // tail and status run as the real binary against a Kinesis stream on the run's kinesalite, named by a
 // kinesis:// URI (opened by @riverlog/kinesis's kinesisLogFromUri); outputs parsed and asserted.
 import { join } from 'node:path';
-import { type Envelope, type Position, RiverlogError } from '@riverlog/core';
+import { createEvent, type Envelope, type Position, RiverlogError } from '@riverlog/core';
 import type { KinesisLog } from '@riverlog/kinesis';
 import { sqliteCheckpointStore } from '@riverlog/sqlite';
 import { until } from '@riverlog/testing';
@@ -28,8 +28,8 @@ function open(what: string, shards: number): { log: KinesisLog; uri: string; str
 function events(): Envelope[] {
   const made: Envelope[] = [];
   for (let i = 1; i <= 4; i++)
-    made.push(catalog.create('product/create', `p${i}`, { id: `p${i}`, name: `Boot ${i}`, brand: 'Acme' }, { source: 'test' }));
-  for (let i = 1; i <= 4; i++) made.push(catalog.create('product/purchase', `p${i}`, { id: `p${i}` }, { source: 'test/web' }));
+    made.push(createEvent(catalog, 'product/create', `p${i}`, { id: `p${i}`, name: `Boot ${i}`, brand: 'Acme' }, { source: 'test' }));
+  for (let i = 1; i <= 4; i++) made.push(createEvent(catalog, 'product/purchase', `p${i}`, { id: `p${i}` }, { source: 'test/web' }));
   return made;
 }
 
@@ -94,7 +94,7 @@ describeOn(kinesalite, 'riverlog on Kinesis')('riverlog on a Kinesis log (kinesi
 
   it('tail follows the stream from its end: events appended after it started show up, and SIGINT ends it with 0', async () => {
     const { log, uri } = open('follow', 2);
-    await log.append([catalog.create('product/purchase', 'before', { id: 'before' }, { source: 'test' })]);
+    await log.append([createEvent(catalog, 'product/purchase', 'before', { id: 'before' }, { source: 'test' })]);
     const tail = start(['tail', '--log', uri, '--json']);
     try {
       // It starts at the end (LATEST): new events until the child, still connecting, shows one.
@@ -104,7 +104,7 @@ describeOn(kinesalite, 'riverlog on Kinesis')('riverlog on a Kinesis log (kinesi
         async () => {
           if (tail.lines.length === 0 && Date.now() - last > 500) {
             last = Date.now();
-            await log.append([catalog.create('product/purchase', `b${sent++}`, { id: 'b' }, { source: 'test' })]);
+            await log.append([createEvent(catalog, 'product/purchase', `b${sent++}`, { id: 'b' }, { source: 'test' })]);
           }
           return tail.lines.length > 0;
         },
@@ -112,7 +112,7 @@ describeOn(kinesalite, 'riverlog on Kinesis')('riverlog on a Kinesis log (kinesi
         30_000,
         () => (/riverlog:/.test(tail.stderr()) ? new Error(`riverlog tail: ${tail.stderr()}`) : undefined),
       );
-      const z = catalog.create('product/purchase', 'z', { id: 'z' }, { source: 'test' });
+      const z = createEvent(catalog, 'product/purchase', 'z', { id: 'z' }, { source: 'test' });
       await log.append([z]);
       await until(() => tail.lines.some((l) => (JSON.parse(l) as Envelope).id === z.id), 'the tail to show z', 30_000);
       const shown = (tail.lines.map((l) => JSON.parse(l)) as Envelope[]).map((e) => e.subject);
@@ -156,7 +156,7 @@ describeOn(kinesalite, 'riverlog on Kinesis')('riverlog on a Kinesis log (kinesi
 
   it('status --json shows lineage after a split: the parent closed, its two children naming it', async () => {
     const { log, uri } = open('split', 1);
-    await log.append([catalog.create('product/purchase', 'p1', { id: 'p1' }, { source: 'test' })]);
+    await log.append([createEvent(catalog, 'product/purchase', 'p1', { id: 'p1' }, { source: 'test' })]);
     const [parent] = (await log.partitions()).map((p) => p.id);
     await log.split(parent as string);
     const ran = await riverlog(['status', '--log', uri, '--json']);

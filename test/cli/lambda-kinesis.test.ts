@@ -2,6 +2,7 @@
 // its index in the log's partitions (a shard id is not a number: Number() of it made partition NaN).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createEvent } from '@riverlog/core';
 import type { KinesisLog } from '@riverlog/kinesis';
 import { afterAll, expect, it } from 'vitest';
 import { deleteStream, describeOn, kinesalite, streamLog, uniqueStream } from '../kinesis/log-support.js';
@@ -23,7 +24,7 @@ describeOn(kinesalite, 'riverlog lambda on Kinesis')('riverlog lambda --shape ms
     stream = uniqueStream('cli-lambda-msk');
     log = streamLog(kinesalite, stream, 2);
     const subjects = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
-    const positions = await log.append(subjects.map((s) => catalog.create('product/purchase', s, { id: s }, { source: 'test' })));
+    const positions = await log.append(subjects.map((s) => createEvent(catalog, 'product/purchase', s, { id: s }, { source: 'test' })));
     const shardOf = new Map(subjects.map((s, i) => [s, positions[i]?.partition as string]));
     const shards = (await log.partitions()).map((p) => p.id);
     const file = join(tmp.dir, 'partitions.jsonl');

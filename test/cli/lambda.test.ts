@@ -2,6 +2,7 @@
 // failure, the retry batch refilled after it), --max-retries, --bisect, checkpoints, the MSK shape.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createEvent } from '@riverlog/core';
 import { sqliteCheckpointStore, sqliteLog } from '@riverlog/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalog } from './fixtures/catalog-v2.mjs';
@@ -16,7 +17,7 @@ let runs = 0;
 beforeAll(async () => {
   // One partition: the batches and their order are known.
   const log = sqliteLog({ path: join(tmp.dir, 'one.db'), partitions: 1 });
-  await log.append(subjects.map((s) => catalog.create('product/purchase', s, { id: s }, { source: 'test' })));
+  await log.append(subjects.map((s) => createEvent(catalog, 'product/purchase', s, { id: s }, { source: 'test' })));
   await log.close();
 });
 afterAll(() => tmp.remove());

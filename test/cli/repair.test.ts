@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConsumer } from '@riverlog/consumer';
-import type { Envelope } from '@riverlog/core';
+import { createEvent, type Envelope } from '@riverlog/core';
 import { sqliteCheckpointStore, sqliteDeadLetters, sqliteLog, sqliteViewStore } from '@riverlog/sqlite';
 import { openView, runView } from '@riverlog/view-builder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,11 +27,15 @@ beforeAll(async () => {
     ['p3', 3],
     ['p4', 2],
   ] as const) {
-    for (let i = 0; i < times; i++) purchases.push(catalog.create('product/purchase', product, { id: product }, { source: 'test/web' }));
+    for (let i = 0; i < times; i++)
+      purchases.push(createEvent(catalog, 'product/purchase', product, { id: product }, { source: 'test/web' }));
     expected[product] = times;
   }
   const log = sqliteLog({ path: join(tmp.dir, 'shop.db'), partitions: 2 });
-  await log.append([catalog.create('product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'Acme' }, { source: 'test' }), ...purchases]);
+  await log.append([
+    createEvent(catalog, 'product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'Acme' }, { source: 'test' }),
+    ...purchases,
+  ]);
   await log.close();
 });
 afterAll(() => tmp.remove());

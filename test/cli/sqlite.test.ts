@@ -1,7 +1,7 @@
 // tail, status, check, replay, export, import and the conventions, run as the real binary against a SQLite log.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Envelope } from '@riverlog/core';
+import { createEvent, type Envelope } from '@riverlog/core';
 import { sqliteCheckpointStore, sqliteDeadLetters, sqliteLog } from '@riverlog/sqlite';
 import { until } from '@riverlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,10 +15,11 @@ const LOG = `sqlite:${logPath}`;
 
 function events(): Envelope[] {
   const made: Envelope[] = [];
-  for (let i = 1; i <= 5; i++) made.push(v1.create('product/create', `p${i}`, { id: `p${i}`, title: `Old ${i}` }, { source: 'test/v1' }));
+  for (let i = 1; i <= 5; i++)
+    made.push(createEvent(v1, 'product/create', `p${i}`, { id: `p${i}`, title: `Old ${i}` }, { source: 'test/v1' }));
   for (let i = 6; i <= 8; i++)
-    made.push(catalog.create('product/create', `p${i}`, { id: `p${i}`, name: `New ${i}`, brand: 'Acme' }, { source: 'test/v2' }));
-  for (let i = 1; i <= 8; i++) made.push(catalog.create('product/purchase', `p${i}`, { id: `p${i}` }, { source: 'test/web' }));
+    made.push(createEvent(catalog, 'product/create', `p${i}`, { id: `p${i}`, name: `New ${i}`, brand: 'Acme' }, { source: 'test/v2' }));
+  for (let i = 1; i <= 8; i++) made.push(createEvent(catalog, 'product/purchase', `p${i}`, { id: `p${i}` }, { source: 'test/web' }));
   return made;
 }
 
@@ -180,7 +181,7 @@ describe('tail', () => {
   it('follows the log: events appended by another process show up, and SIGINT ends it with 0', async () => {
     const path = join(tmp.dir, 'follow.db');
     const log = sqliteLog({ path, partitions: 2 });
-    await log.append([catalog.create('product/purchase', 'a', { id: 'a' }, { source: 'test' })]);
+    await log.append([createEvent(catalog, 'product/purchase', 'a', { id: 'a' }, { source: 'test' })]);
     const tail = start(['tail', '--log', `sqlite:${path}`, '--json', '--type', 'product/purchase']);
     try {
       // Default start: the end of the log, so the event before is not shown. New events until the
@@ -189,7 +190,7 @@ describe('tail', () => {
       await until(
         async () => {
           if (tail.lines.length === 0)
-            await log.append([catalog.create('product/purchase', `b${sent++}`, { id: 'b' }, { source: 'test' })]);
+            await log.append([createEvent(catalog, 'product/purchase', `b${sent++}`, { id: 'b' }, { source: 'test' })]);
           return tail.lines.length > 0;
         },
         'the tail to show a first new event',
@@ -197,7 +198,7 @@ describe('tail', () => {
       );
       const shown = (tail.lines.map((l) => JSON.parse(l)) as Envelope[]).map((e) => e.subject);
       expect(shown).not.toContain('a');
-      await log.append([catalog.create('product/purchase', 'z', { id: 'z' }, { source: 'test' })]);
+      await log.append([createEvent(catalog, 'product/purchase', 'z', { id: 'z' }, { source: 'test' })]);
       await until(() => tail.lines.some((l) => (JSON.parse(l) as Envelope).subject === 'z'), 'the tail to show z', 20_000);
     } finally {
       expect(await tail.stop()).toBe(0);
@@ -222,9 +223,12 @@ describe('check', () => {
   it('fails with exit 1, the position and the field path of an event no version decodes', async () => {
     const path = join(tmp.dir, 'bad.db');
     const log = sqliteLog({ path, partitions: 1 });
-    const good = catalog.create('product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'Acme' }, { source: 'test' });
+    const good = createEvent(catalog, 'product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'Acme' }, { source: 'test' });
     // Written by a foreign producer: says version 1 but has neither title nor a string id.
-    const bad = { ...v1.create('product/create', 'p2', { id: 'p2', title: 'x' }, { source: 'test' }), data: { id: 42, name: 'Coat' } };
+    const bad = {
+      ...createEvent(v1, 'product/create', 'p2', { id: 'p2', title: 'x' }, { source: 'test' }),
+      data: { id: 42, name: 'Coat' },
+    };
     const [, position] = await log.append([good, bad as Envelope]);
     await log.close();
     const ran = await riverlog(['check', '--log', `sqlite:${path}`, '--catalog', `${CATALOG}#catalog`, '--json']);
@@ -251,7 +255,7 @@ describe('check', () => {
   it('checks a JSON Lines file, naming the line of a failure', async () => {
     const { writeFileSync } = await import('node:fs');
     const file = join(tmp.dir, 'history.jsonl');
-    const good = catalog.create('product/purchase', 'p1', { id: 'p1' }, { source: 'test' });
+    const good = createEvent(catalog, 'product/purchase', 'p1', { id: 'p1' }, { source: 'test' });
     writeFileSync(file, `${JSON.stringify(good)}\nnot json\n${JSON.stringify({ ...good, id: 'x2', data: {} })}\n`);
     const ran = await riverlog(['check', '--file', file, '--catalog', `${CATALOG}#catalog`, '--json']);
     expect(ran.code).toBe(1);
@@ -351,7 +355,7 @@ describe('export and import', () => {
   it('stops an import at a bad line with IMPORT_FAILED naming it', async () => {
     const { writeFileSync } = await import('node:fs');
     const file = join(tmp.dir, 'broken.jsonl');
-    const good = catalog.create('product/purchase', 'p1', { id: 'p1' }, { source: 'test' });
+    const good = createEvent(catalog, 'product/purchase', 'p1', { id: 'p1' }, { source: 'test' });
     writeFileSync(file, `${JSON.stringify(good)}\n{"no":"envelope"}\n`);
     const partial = join(tmp.dir, 'broken.db');
     const ran = await riverlog(['import', file, '--log', `sqlite:${partial}`]);

@@ -4,7 +4,7 @@
 // raw with kafkajs, are read by a consumer and a replay on the Kafka log.
 
 import { createConsumer, logDeadLetters } from '@riverlog/consumer';
-import { type DeadLetterSink, type Envelope, type EventLog, memoryDeadLetters } from '@riverlog/core';
+import { createEvent, type DeadLetterSink, type Envelope, type EventLog, memoryDeadLetters } from '@riverlog/core';
 import { envelopeToKafkaRecord } from '@riverlog/core/backend';
 import { kafkaLog } from '@riverlog/kafka';
 import { createProducer } from '@riverlog/producer';
@@ -140,8 +140,14 @@ describeKafka('CloudEvents on Kafka, judged by the SDK', () => {
     const name = await topic('troubles', 1);
     const deadName = await topic('dead-letters', 1);
     const log = logOn(name);
-    const good = catalog.create('product/create', 'ok', { id: 'ok', name: 'Boot', brand: 'Acme' }, { source });
-    const newer = aheadCatalog.create('product/create', 'ahead', { id: 'ahead', name: 'Boot', brand: 'Acme', origin: 'FR' }, { source });
+    const good = createEvent(catalog, 'product/create', 'ok', { id: 'ok', name: 'Boot', brand: 'Acme' }, { source });
+    const newer = createEvent(
+      aheadCatalog,
+      'product/create',
+      'ahead',
+      { id: 'ahead', name: 'Boot', brand: 'Acme', origin: 'FR' },
+      { source },
+    );
     const unknownType = { ...good, id: 'unknown-type', type: 'product/recall', dataschema: 'urn:riverlog:product/recall/v1' };
     await log.append([good, newer, unknownType as Envelope]);
     await sendRaw(name, [

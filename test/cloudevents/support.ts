@@ -1,7 +1,7 @@
 // What the CloudEvents tests share: a catalog with every attribute riverlog writes, the official SDK's
 // checks (cloudevents 10), and the records that make each kind of dead letter.
 
-import { defineCatalog, defineEvent, type Envelope, pastVersion, strict, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, pastVersion, strict, t } from '@riverlog/core';
 import { CloudEvent, type Message } from 'cloudevents';
 import { expect } from 'vitest';
 
@@ -33,8 +33,9 @@ export const source = 'https://shop.example/web';
 /** Events with every optional attribute riverlog writes, text that is not ASCII, and both bases. */
 export function sampleEvents(subjects: readonly string[]): Envelope[] {
   return subjects.flatMap((subject, i) => [
-    catalog.create('product/create', subject, { id: subject, name: `Bottes « ${subject} » 🥾`, brand: 'Acme' }, { source }),
-    catalog.create(
+    createEvent(catalog, 'product/create', subject, { id: subject, name: `Bottes « ${subject} » 🥾`, brand: 'Acme' }, { source }),
+    createEvent(
+      catalog,
       'product/price',
       subject,
       { id: subject, cents: 1999 + i, tags: ['sale', 'é'] },
@@ -46,7 +47,7 @@ export function sampleEvents(subjects: readonly string[]): Envelope[] {
         time: new Date(Date.UTC(2024, 4, 1, 10, 0, i)),
       },
     ),
-    httpsCatalog.create('product/create', subject, { id: subject, name: `${subject} (https)`, brand: 'Acme' }, { source }),
+    createEvent(httpsCatalog, 'product/create', subject, { id: subject, name: `${subject} (https)`, brand: 'Acme' }, { source }),
   ]);
 }
 

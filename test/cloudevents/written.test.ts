@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConsumer, logDeadLetters } from '@riverlog/consumer';
 import {
+  createEvent,
   type DeadLetter,
   type DeadLetterSink,
   type Envelope,
@@ -124,14 +125,20 @@ function fanOut(...sinks: DeadLetterSink[]): DeadLetterSink {
  * event whose handler keeps failing; and good events around them.
  */
 async function appendTroubles(log: EventLog): Promise<void> {
-  const good = catalog.create('product/create', 'ok', { id: 'ok', name: 'Boot', brand: 'Acme' }, { source });
+  const good = createEvent(catalog, 'product/create', 'ok', { id: 'ok', name: 'Boot', brand: 'Acme' }, { source });
   const unknownType = { ...good, id: 'unknown-type', type: 'product/recall', dataschema: 'urn:riverlog:product/recall/v1' };
-  const newer = aheadCatalog.create('product/create', 'ahead', { id: 'ahead', name: 'Boot', brand: 'Acme', origin: 'FR' }, { source });
+  const newer = createEvent(
+    aheadCatalog,
+    'product/create',
+    'ahead',
+    { id: 'ahead', name: 'Boot', brand: 'Acme', origin: 'FR' },
+    { source },
+  );
   const invalid = {
-    ...catalog.create('product/price', 'bad', { id: 'bad', cents: 1, tags: [] }, { source }),
+    ...createEvent(catalog, 'product/price', 'bad', { id: 'bad', cents: 1, tags: [] }, { source }),
     data: { id: 'bad', cents: '1' },
   };
-  const failing = catalog.create('product/price', 'boom', { id: 'boom', cents: 1, tags: [] }, { source });
+  const failing = createEvent(catalog, 'product/price', 'boom', { id: 'boom', cents: 1, tags: [] }, { source });
   await log.append([good, unknownType as Envelope, newer, invalid as Envelope, failing]);
 }
 

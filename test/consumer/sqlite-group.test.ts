@@ -4,14 +4,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { compareOffsets, defineCatalog, defineEvent, type Position, readEnds, t } from '@riverlog/core';
+import { compareOffsets, createEvent, defineCatalog, defineEvent, type Position, readEnds, t } from '@riverlog/core';
 import { sqliteCheckpointStore, sqliteLeaseStore, sqliteLog } from '@riverlog/sqlite';
 import { until } from '@riverlog/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const member = new URL('../fixtures/consumer-group-member.mjs', import.meta.url).pathname;
 const catalog = defineCatalog([defineEvent('group/tick', { data: { n: t.number } })]);
-const tick = (n: number) => catalog.create('group/tick', `subject-${n % 23}`, { n }, { source: 'group-test' });
+const tick = (n: number) => createEvent(catalog, 'group/tick', `subject-${n % 23}`, { n }, { source: 'group-test' });
 
 const TTL_MS = 1000;
 const RENEW_MS = 150;

@@ -3,7 +3,7 @@
 // topic with their reasons, the good ones (structured or binary mode) are
 // handled, and the partition keeps moving.
 import { type Consumer, createConsumer, deadLetterCatalog, logDeadLetters } from '@riverlog/consumer';
-import { defineCatalog, defineEvent, type Envelope, type LogRecord, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, type LogRecord, t } from '@riverlog/core';
 import { type KafkaLog, kafkaLog } from '@riverlog/kafka';
 import { afterEach, expect, it } from 'vitest';
 import { brokers, deleteTopic, describeKafka, rawKafka, uniqueTopic } from './support.js';
@@ -32,7 +32,7 @@ describeKafka('bad input written by a raw kafkajs producer', () => {
     const deadLetterLog = open(uniqueTopic('bad-input-dlq'), 1);
     await log.partitions();
     await deadLetterLog.partitions();
-    const good = (id: string) => catalog.create('product/create', id, { id, name: `Boot ${id}` }, { source: 'test' });
+    const good = (id: string) => createEvent(catalog, 'product/create', id, { id, name: `Boot ${id}` }, { source: 'test' });
     const first = good('p-1');
     const unknown = { ...good('p-2'), type: 'product/teleported', dataschema: 'product/teleported@1' };
     const wrongSchema = { ...good('p-3'), data: { id: 'p-3', name: 42 } };

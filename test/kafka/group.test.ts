@@ -1,6 +1,15 @@
 // kafkaLog's consumer groups (GroupSubscribable) on a real broker: one
 // checkpoint per group, either Kafka's group offsets or the caller's store.
-import { defineCatalog, defineEvent, type Envelope, type GroupBatchControl, type LogRecord, type ReadBatch, t } from '@riverlog/core';
+import {
+  createEvent,
+  defineCatalog,
+  defineEvent,
+  type Envelope,
+  type GroupBatchControl,
+  type LogRecord,
+  type ReadBatch,
+  t,
+} from '@riverlog/core';
 import { type KafkaClientLike, type KafkaLog, type KafkaLogOptions, kafkaLog } from '@riverlog/kafka';
 import { afterEach, expect, it } from 'vitest';
 import { brokers, deleteTopic, describeKafka, rawKafka, uniqueTopic, until } from './support.js';
@@ -8,7 +17,7 @@ import { brokers, deleteTopic, describeKafka, rawKafka, uniqueTopic, until } fro
 const Noted = defineEvent('test/noted', { data: { n: t.number } });
 const Other = defineEvent('test/other', { data: { n: t.number } });
 const catalog = defineCatalog([Noted, Other]);
-const noted = (n: number, subject = `s-${n % 17}`): Envelope => catalog.create('test/noted', subject, { n }, { source: 'test' });
+const noted = (n: number, subject = `s-${n % 17}`): Envelope => createEvent(catalog, 'test/noted', subject, { n }, { source: 'test' });
 
 const opened: KafkaLog[] = [];
 const subscriptions: { stop(): Promise<void> }[] = [];
@@ -249,7 +258,7 @@ describeKafka('kafkaLog consumer groups', () => {
 
   it('delivers a batch again after onBatch fails, and filters by type', async () => {
     const { log } = freshTopic('retry');
-    await log.append([noted(1, 'a'), catalog.create('test/other', 'a', { n: 2 }, { source: 'test' }), noted(3, 'a')]);
+    await log.append([noted(1, 'a'), createEvent(catalog, 'test/other', 'a', { n: 2 }, { source: 'test' }), noted(3, 'a')]);
     const seen: number[] = [];
     let failures = 0;
     const errors: unknown[] = [];

@@ -2,7 +2,7 @@
 // kafkaLog really produced: read back from the broker with a raw kafkajs
 // consumer and wrapped in the event shapes Lambda delivers.
 import { kafkaHandler } from '@riverlog/consumer/lambda';
-import { defineCatalog, defineEvent, type Envelope, memoryDeadLetters, type Position, t, ulid } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, memoryDeadLetters, type Position, t, ulid } from '@riverlog/core';
 import { kafkaLog } from '@riverlog/kafka';
 import type { Context, MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda';
 import type { KafkaMessage } from 'kafkajs';
@@ -81,10 +81,10 @@ describeKafka('kafkaHandler with records kafkaLog produced', () => {
     const events: Envelope[] = [];
     for (let seq = 0; seq < 5; seq++) {
       for (const order of ['o-1', 'o-2', 'o-3', 'o-4', 'o-5', 'o-6']) {
-        events.push(catalog.create('order/place', order, { order, seq }, { source: 'shop' }));
+        events.push(createEvent(catalog, 'order/place', order, { order, seq }, { source: 'shop' }));
       }
     }
-    const shipped = catalog.create('order/ship', 'o-6', { order: 'o-6' }, { source: 'shop' });
+    const shipped = createEvent(catalog, 'order/ship', 'o-6', { order: 'o-6' }, { source: 'shop' });
     events.push(shipped);
     const positions = await log.append(events);
     await log.close();

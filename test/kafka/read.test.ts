@@ -1,13 +1,13 @@
 // Reading a Kafka log on a real broker: what a read leaves on the broker,
 // where it says it stands, and records riverlog did not write.
-import { defineCatalog, defineEvent, type Envelope, type ReadBatch, t, ulid } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, type ReadBatch, t, ulid } from '@riverlog/core';
 import { type KafkaLog, kafkaLog } from '@riverlog/kafka';
 import { afterEach, expect, it } from 'vitest';
 import { brokers, deleteTopic, describeKafka, rawKafka, uniqueTopic } from './support.js';
 
 const Noted = defineEvent('test/noted', { data: { n: t.number } });
 const catalog = defineCatalog([Noted]);
-const noted = (n: number, subject = `s-${n % 7}`): Envelope => catalog.create('test/noted', subject, { n }, { source: 'test' });
+const noted = (n: number, subject = `s-${n % 7}`): Envelope => createEvent(catalog, 'test/noted', subject, { n }, { source: 'test' });
 
 const opened: KafkaLog[] = [];
 const topics: string[] = [];

@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineCatalog, defineEvent, type Envelope, type Position, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, type Position, t } from '@riverlog/core';
 import { kafkaLog } from '@riverlog/kafka';
 import { afterEach, expect, it } from 'vitest';
 import { brokers, deleteTopic, describeKafka, topicHeads, uniqueTopic, until } from './support.js';
@@ -29,7 +29,7 @@ describeKafka('a consumer process killed during a rebalance', () => {
     const dbPath = join(dir, 'view.db');
     const log = kafkaLog({ brokers: brokers ?? [], topic, createTopic: { partitions: 3 }, logLevel: 'nothing' });
     const events: Envelope[] = Array.from({ length: EVENTS }, (_, n) =>
-      catalog.create('chaos/tick', `s-${n % 97}`, { n }, { source: 'test' }),
+      createEvent(catalog, 'chaos/tick', `s-${n % 97}`, { n }, { source: 'test' }),
     );
     const positions: Position[] = [];
     for (let i = 0; i < EVENTS; i += 1000) positions.push(...(await log.append(events.slice(i, i + 1000))));

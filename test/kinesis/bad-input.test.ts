@@ -4,14 +4,14 @@
 // keeps moving past them.
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { createConsumer, deadLetterCatalog, logDeadLetters } from '@riverlog/consumer';
-import { defineCatalog, defineEvent, type Envelope, memoryCheckpointStore, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, memoryCheckpointStore, t } from '@riverlog/core';
 import { encodeKinesisAggregate } from '@riverlog/core/backend';
 import { kinesisLog } from '@riverlog/kinesis';
 import { afterAll, expect, it } from 'vitest';
 import { createStream, describeOn, kinesalite, listShards, rawClient, uniqueStream } from './extras-support.js';
 
 const catalog = defineCatalog([defineEvent('product/create', { data: { id: t.string, name: t.string } })]);
-const good = (id: string, name = `Boot ${id}`) => catalog.create('product/create', id, { id, name }, { source: 'raw' });
+const good = (id: string, name = `Boot ${id}`) => createEvent(catalog, 'product/create', id, { id, name }, { source: 'raw' });
 const bytes = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
 
 const closers: (() => unknown)[] = [];

@@ -13,6 +13,7 @@ import {
 import { createConsumer } from '@riverlog/consumer';
 import {
   backoffPolicy,
+  createEvent,
   defineCatalog,
   defineEvent,
   memoryCheckpointStore,
@@ -237,7 +238,9 @@ describeLocal('enhanced fan-out shard reader (kinesis-local)', () => {
     const writer = kinesisLog({ client: countingClient().client, stream: stream.name });
     const emit = (from: number, count: number) =>
       writer.append(
-        Array.from({ length: count }, (_, i) => catalog.create('cart/add', `cart-${(from + i) % 10}`, { n: from + i }, { source: 'test' })),
+        Array.from({ length: count }, (_, i) =>
+          createEvent(catalog, 'cart/add', `cart-${(from + i) % 10}`, { n: from + i }, { source: 'test' }),
+        ),
       );
     await emit(0, 100);
     const handled: { subject: string; n: number; partition: string }[] = [];

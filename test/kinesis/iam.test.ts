@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createConsumer } from '@riverlog/consumer';
-import { defineCatalog, defineEvent, memoryCheckpointStore, memoryDeadLetters, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, memoryCheckpointStore, memoryDeadLetters, t } from '@riverlog/core';
 import { KINESIS_ROLE_ACTIONS, type KinesisRole, kinesisLog, kinesisPolicy } from '@riverlog/kinesis';
 import { createProducer } from '@riverlog/producer';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,7 +65,7 @@ describe('IAM actions per role', () => {
       closers.push(() => log.close());
       const producer = createProducer({ log, catalog, source: 'iam' });
       await Promise.all(events(50).map((e) => producer.emit('cart/add', e.subject, { n: e.n })));
-      await log.append(events(5).map((e) => catalog.create('cart/add', e.subject, { n: e.n }, { source: 'iam' })));
+      await log.append(events(5).map((e) => createEvent(catalog, 'cart/add', e.subject, { n: e.n }, { source: 'iam' })));
       expect(asActions(calls)).toEqual([...KINESIS_ROLE_ACTIONS.producer].sort());
     });
 
@@ -75,7 +75,7 @@ describe('IAM actions per role', () => {
       const stream = uniqueStream('iam-consumer');
       await createStream(setup, stream, 2);
       const writer = kinesisLog({ client: setup, stream, aggregate: true });
-      await writer.append(events(40).map((e) => catalog.create('cart/add', e.subject, { n: e.n }, { source: 'iam' })));
+      await writer.append(events(40).map((e) => createEvent(catalog, 'cart/add', e.subject, { n: e.n }, { source: 'iam' })));
       await writer.close();
 
       const client = rawClient(kinesalite);
@@ -110,7 +110,7 @@ describe('IAM actions per role', () => {
       const stream = uniqueStream('iam-fan-out');
       await createStream(setup, stream, 1);
       const writer = kinesisLog({ client: setup, stream });
-      await writer.append(events(10).map((e) => catalog.create('cart/add', e.subject, { n: e.n }, { source: 'iam' })));
+      await writer.append(events(10).map((e) => createEvent(catalog, 'cart/add', e.subject, { n: e.n }, { source: 'iam' })));
       await writer.close();
 
       const client = rawClient(kinesisLocal);

@@ -2,14 +2,14 @@
 // from the emulator with the raw SDK and wrapped in the KinesisStreamEvent shape Lambda hands over.
 import type { _Record, KinesisClient } from '@aws-sdk/client-kinesis';
 import { kinesisHandler } from '@riverlog/consumer/lambda';
-import { defineCatalog, defineEvent, type Envelope, memoryDeadLetters, type Position, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, memoryDeadLetters, type Position, t } from '@riverlog/core';
 import { kinesisLog } from '@riverlog/kinesis';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createStream, describeOn, kinesalite, rawClient, readRaw, uniqueStream } from './extras-support.js';
 
 const catalog = defineCatalog([defineEvent('cart/add', { data: { sku: t.string, n: t.number } })]);
-const add = (subject: string, n: number) => catalog.create('cart/add', subject, { sku: `p-${n}`, n }, { source: 'test' });
+const add = (subject: string, n: number) => createEvent(catalog, 'cart/add', subject, { sku: `p-${n}`, n }, { source: 'test' });
 
 function lambdaContext(): Context {
   return {

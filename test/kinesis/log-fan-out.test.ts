@@ -1,13 +1,13 @@
 // kinesisLog({ fanOut }) reads through enhanced fan-out (SubscribeToShard) with the same batches,
 // offsets and caught-up signal as polling: on kinesis-local, which serves it over HTTP/1.1.
-import { defineCatalog, defineEvent, type Envelope, type LogRecord, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, type LogRecord, t } from '@riverlog/core';
 import { until } from '@riverlog/testing';
 import { afterEach, expect, it } from 'vitest';
 import { deleteStream, describeOn, kinesisLocal, streamLog, uniqueStream } from './log-support.js';
 
 const Noted = defineEvent('test/noted', { data: { n: t.number } });
 const catalog = defineCatalog([Noted]);
-const noted = (subject: string, n: number) => catalog.create('test/noted', subject, { n }, { source: 'riverlog/test' });
+const noted = (subject: string, n: number) => createEvent(catalog, 'test/noted', subject, { n }, { source: 'riverlog/test' });
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -1,7 +1,17 @@
 // Reading Kinesis within its limits: every reader of one process shares one poller per shard
 // (Kinesis allows 5 GetRecords calls per second per shard); and aggregated records read back.
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
-import { compareOffsets, defineCatalog, defineEvent, type Envelope, type LogRecord, type ReadBatch, readEnds, t } from '@riverlog/core';
+import {
+  compareOffsets,
+  createEvent,
+  defineCatalog,
+  defineEvent,
+  type Envelope,
+  type LogRecord,
+  type ReadBatch,
+  readEnds,
+  t,
+} from '@riverlog/core';
 import { kinesisLog } from '@riverlog/kinesis';
 import { until } from '@riverlog/testing';
 import { afterEach, expect, it } from 'vitest';
@@ -9,7 +19,7 @@ import { deleteStream, describeOn, kinesalite, rawClient, streamLog, uniqueStrea
 
 const Noted = defineEvent('test/noted', { data: { n: t.number } });
 const catalog = defineCatalog([Noted]);
-const noted = (subject: string, n: number) => catalog.create('test/noted', subject, { n }, { source: 'riverlog/test' });
+const noted = (subject: string, n: number) => createEvent(catalog, 'test/noted', subject, { n }, { source: 'riverlog/test' });
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

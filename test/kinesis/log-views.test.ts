@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConsumer } from '@riverlog/consumer';
-import { defineCatalog, defineEvent, type Envelope, memoryDeadLetters, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, memoryDeadLetters, t } from '@riverlog/core';
 import { sqliteCheckpointStore, sqliteLeaseStore, sqliteViewStore } from '@riverlog/sqlite';
 import { until } from '@riverlog/testing';
 import { defineView, runView } from '@riverlog/view-builder';
@@ -56,7 +56,7 @@ function moves(count: number): Envelope[] {
     const sku = `sku-${next++ % SKUS}`;
     const seq = seqs.get(sku) ?? 0;
     seqs.set(sku, seq + 1);
-    return catalog.create('stock/moved', sku, { sku, seq, delta: (seq % 7) - 3 }, { source: 'riverlog/test' });
+    return createEvent(catalog, 'stock/moved', sku, { sku, seq, delta: (seq % 7) - 3 }, { source: 'riverlog/test' });
   });
 }
 

@@ -5,7 +5,7 @@
 // events are each accepted, refused or unknown: only refused ones are claimed absent).
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { createConsumer } from '@riverlog/consumer';
-import { defineCatalog, defineEvent, type Envelope, memoryCheckpointStore, memoryDeadLetters, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, memoryCheckpointStore, memoryDeadLetters, t } from '@riverlog/core';
 import { decodeKinesisData } from '@riverlog/core/backend';
 import { KinesisAppendError, kinesisLog } from '@riverlog/kinesis';
 import { createProducer } from '@riverlog/producer';
@@ -67,7 +67,7 @@ describeOn(kinesalite, 'throttling')('throttling (30% of PutRecords entries and 
     const unknown = new Set<string>();
     for (let from = EVENTS; from < EVENTS + TAIL; from += 500) {
       const events = Array.from({ length: 500 }, (_, i) =>
-        catalog.create('cart/add', subject(from + i), { n: from + i }, { source: 'tail' }),
+        createEvent(catalog, 'cart/add', subject(from + i), { n: from + i }, { source: 'tail' }),
       );
       try {
         const positions = await tailLog.append(events);

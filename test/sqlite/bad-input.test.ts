@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineCatalog, defineEvent, LogFormatError, PartitionCountError, RiverlogError, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, LogFormatError, PartitionCountError, RiverlogError, t } from '@riverlog/core';
 import { sqliteLog } from '@riverlog/sqlite';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ async function makeLog(name: string, partitions = 4): Promise<string> {
   const log = sqliteLog({ path, partitions });
   for (let i = 0; i < 10; i++) {
     await log.append(
-      Array.from({ length: 40 }, (_, j) => catalog.create('test/noted', `s${j}`, { n: i, text: 'x'.repeat(90) }, { source: 'test' })),
+      Array.from({ length: 40 }, (_, j) => createEvent(catalog, 'test/noted', `s${j}`, { n: i, text: 'x'.repeat(90) }, { source: 'test' })),
     );
   }
   await log.close();

@@ -59,7 +59,7 @@ export const PhotoUnassigned = defineEvent('photo/unassigned', {
  * writes and decodes what it reads against it.
  *
  * @example
- * const event = retailCatalog.create('product/purchase', 'p1', { id: 'p1' }, { source: 'hello-retail/web-client' });
+ * const event = createEvent(retailCatalog, 'product/purchase', 'p1', { id: 'p1' }, { source: 'hello-retail/web-client' });
  */
 export const retailCatalog = defineCatalog([
   ProductCreated,

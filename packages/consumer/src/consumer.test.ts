@@ -1,5 +1,6 @@
 import {
   type CheckpointStore,
+  createEvent,
   type DeadLetter,
   defineCatalog,
   defineEvent,
@@ -29,8 +30,9 @@ const ProductPurchased = defineEvent('product/purchase', { data: { id: t.string 
 const catalog = defineCatalog([ProductCreated, ProductImaged, ProductPurchased]);
 type Catalog = typeof catalog;
 
-const create = (subject: string, name = subject) => catalog.create('product/create', subject, { id: subject, name }, { source: 'test' });
-const purchase = (subject: string) => catalog.create('product/purchase', subject, { id: subject }, { source: 'test' });
+const create = (subject: string, name = subject) =>
+  createEvent(catalog, 'product/create', subject, { id: subject, name }, { source: 'test' });
+const purchase = (subject: string) => createEvent(catalog, 'product/purchase', subject, { id: subject }, { source: 'test' });
 
 /** A subject that the memory log puts in `partition` of `count`. */
 export function subjectIn(partition: number, count: number, prefix = 'p'): string {
@@ -350,7 +352,10 @@ describe('createConsumer', () => {
       unknownTypes: 'ignore',
       hooks: { onIgnored: ({ type }) => ignored.push(type) },
     });
-    await lenient.log.append([...records, catalog.create('product/image', subject, { id: subject, image: 'x' }, { source: 't' })] as never);
+    await lenient.log.append([
+      ...records,
+      createEvent(catalog, 'product/image', subject, { id: subject, image: 'x' }, { source: 't' }),
+    ] as never);
     await lenient.consumer.start();
     await lenient.consumer.caughtUp({ timeoutMs: 5000 });
     await lenient.consumer.stop();

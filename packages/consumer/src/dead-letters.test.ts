@@ -1,4 +1,4 @@
-import { type DeadLetter, defineCatalog, defineEvent, memoryLog, t } from '@riverlog/core';
+import { createEvent, type DeadLetter, defineCatalog, defineEvent, memoryLog, t } from '@riverlog/core';
 import { describe, expect, it } from 'vitest';
 import { classifyRecord } from './classify.js';
 import { deadLetterCatalog, logDeadLetters } from './dead-letters.js';
@@ -69,7 +69,7 @@ describe('logDeadLetters', () => {
 });
 
 describe('classifyRecord', () => {
-  const envelope = catalog.create('ping', 'x', { n: 1 }, { source: 's' });
+  const envelope = createEvent(catalog, 'ping', 'x', { n: 1 }, { source: 's' });
 
   it('treats a record that is not an envelope as such, saying why and where', () => {
     const classified = classifyRecord(catalog, {

@@ -1,4 +1,5 @@
 import {
+  createEvent,
   type DeadLetter,
   type DeadLetterSink,
   defineCatalog,
@@ -72,13 +73,13 @@ function toEnvelope(letter: DeadLetter, source: string, maxBytes: number): Envel
   // One id per group and position: a letter sent twice (a retried send, a redelivered record) is stored once.
   const meta = { source, id: `dead-letter/${letter.group}/${partition}/${offset}`, time: letter.at };
   const subject = `${letter.group}/${partition}`;
-  let event = deadLetterCatalog.create('riverlog/dead-letter', subject, data, meta);
+  let event = createEvent(deadLetterCatalog, 'riverlog/dead-letter', subject, data, meta);
   if (envelopeBytes(event) <= maxBytes) return event;
   // Too large to keep whole: keep the reason and position, and as much of the record's text as fits.
   let text = data.raw ?? JSON.stringify(data.event);
   do {
     text = text.slice(0, Math.floor(text.length / 2));
-    event = deadLetterCatalog.create('riverlog/dead-letter', subject, { ...data, event: null, raw: text, truncated: true }, meta);
+    event = createEvent(deadLetterCatalog, 'riverlog/dead-letter', subject, { ...data, event: null, raw: text, truncated: true }, meta);
   } while (envelopeBytes(event) > maxBytes && text.length > 0);
   return event;
 }

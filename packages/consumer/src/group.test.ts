@@ -1,5 +1,6 @@
 import {
   type CheckpointStore,
+  createEvent,
   defineCatalog,
   defineEvent,
   type EventLog,
@@ -15,7 +16,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createConsumer } from './consumer.js';
 
 const catalog = defineCatalog([defineEvent('ping', { data: { n: t.number } })]);
-const ping = (subject: string, n: number) => catalog.create('ping', subject, { n }, { source: 'group-test' });
+const ping = (subject: string, n: number) => createEvent(catalog, 'ping', subject, { n }, { source: 'group-test' });
 
 /**
  * A log that runs consumer groups itself, as the Kafka log does (see

@@ -1,5 +1,6 @@
 import {
   type CheckpointStore,
+  createEvent,
   defineCatalog,
   defineEvent,
   type EventLog,
@@ -17,7 +18,7 @@ import type { Consumer, ConsumerHooks, PartitionStopReason } from './types.js';
 
 const Ping = defineEvent('ping', { data: { n: t.number } });
 const catalog = defineCatalog([Ping]);
-const ping = (subject: string, n: number) => catalog.create('ping', subject, { n }, { source: 'test' });
+const ping = (subject: string, n: number) => createEvent(catalog, 'ping', subject, { n }, { source: 'test' });
 
 function subjectIn(partition: number, count: number, prefix = 's'): string {
   for (let i = 0; ; i++) if (partitionForSubject(`${prefix}${i}`, count) === partition) return `${prefix}${i}`;

@@ -1,4 +1,5 @@
 import {
+  createEvent,
   defineCatalog,
   defineEvent,
   type Envelope,
@@ -21,7 +22,7 @@ let next = 0;
 const ticks = (count: number): Envelope[] =>
   Array.from({ length: count }, () => {
     const n = next++;
-    return catalog.create('tick', `s${n % SUBJECTS}`, { seq: Math.floor(n / SUBJECTS) }, { source: 'lineage-test' });
+    return createEvent(catalog, 'tick', `s${n % SUBJECTS}`, { seq: Math.floor(n / SUBJECTS) }, { source: 'lineage-test' });
   });
 
 interface Seen {

@@ -4,6 +4,7 @@
 // balancer would go on renewing a lease nobody works under, for good.
 import {
   type CheckpointStore,
+  createEvent,
   defineCatalog,
   defineEvent,
   type Lease,
@@ -20,7 +21,7 @@ import { createConsumer } from './consumer.js';
 
 const Ping = defineEvent('ping', { data: { n: t.number } });
 const catalog = defineCatalog([Ping]);
-const ping = (n: number) => catalog.create('ping', `s${n}`, { n }, { source: 'test' });
+const ping = (n: number) => createEvent(catalog, 'ping', `s${n}`, { n }, { source: 'test' });
 const GROUP = 'stale';
 
 /** One call held until `release()`: `held` turns true when it arrives. */

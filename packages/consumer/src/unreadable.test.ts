@@ -1,4 +1,5 @@
 import {
+  createEvent,
   defineCatalog,
   defineEvent,
   memoryCheckpointStore,
@@ -64,11 +65,11 @@ describe('events this catalog cannot read yet (issue 9 finding 1)', () => {
   it("stops the partition at an event of a newer version (onUnreadable: 'stop', the default), visibly; a restart with the newer catalog resumes it", async () => {
     const shared = { log: memoryLog({ partitions: 2 }), checkpoints: memoryCheckpointStore() };
     await shared.log.append([
-      v1.create('item/add', a, { id: a, n: 1 }, { source }),
-      v2.create('item/add', a, { id: a, n: 2, unit: 'kg' }, { source }),
-      v1.create('item/add', a, { id: a, n: 3 }, { source }),
-      v1.create('item/add', b, { id: b, n: 10 }, { source }),
-      v2.create('item/add', b, { id: b, n: 11, unit: 'kg' }, { source }),
+      createEvent(v1, 'item/add', a, { id: a, n: 1 }, { source }),
+      createEvent(v2, 'item/add', a, { id: a, n: 2, unit: 'kg' }, { source }),
+      createEvent(v1, 'item/add', a, { id: a, n: 3 }, { source }),
+      createEvent(v1, 'item/add', b, { id: b, n: 10 }, { source }),
+      createEvent(v2, 'item/add', b, { id: b, n: 11, unit: 'kg' }, { source }),
     ]);
     const old = run(v1, shared);
     await old.consumer.start();
@@ -107,11 +108,11 @@ describe('events this catalog cannot read yet (issue 9 finding 1)', () => {
 
   it('stops the partition at a payload that fails its schema, too', async () => {
     const shared = { log: memoryLog({ partitions: 2 }), checkpoints: memoryCheckpointStore() };
-    const bad = { ...v1.create('item/add', a, { id: a, n: 1 }, { source }), data: { id: a, n: 'one' } };
+    const bad = { ...createEvent(v1, 'item/add', a, { id: a, n: 1 }, { source }), data: { id: a, n: 'one' } };
     await shared.log.append([
       bad,
-      v1.create('item/add', a, { id: a, n: 2 }, { source }),
-      v1.create('item/add', b, { id: b, n: 3 }, { source }),
+      createEvent(v1, 'item/add', a, { id: a, n: 2 }, { source }),
+      createEvent(v1, 'item/add', b, { id: b, n: 3 }, { source }),
     ]);
     const consumer = run(v1, shared);
     await consumer.consumer.start();
@@ -128,9 +129,9 @@ describe('events this catalog cannot read yet (issue 9 finding 1)', () => {
   it("dead-letters such events and goes on with onUnreadable: 'dead-letter'", async () => {
     const shared = { log: memoryLog({ partitions: 2 }), checkpoints: memoryCheckpointStore() };
     await shared.log.append([
-      v2.create('item/add', a, { id: a, n: 1, unit: 'kg' }, { source }),
-      { ...v1.create('item/add', a, { id: a, n: 2 }, { source }), data: { id: a, n: 'two' } },
-      v1.create('item/add', a, { id: a, n: 3 }, { source }),
+      createEvent(v2, 'item/add', a, { id: a, n: 1, unit: 'kg' }, { source }),
+      { ...createEvent(v1, 'item/add', a, { id: a, n: 2 }, { source }), data: { id: a, n: 'two' } },
+      createEvent(v1, 'item/add', a, { id: a, n: 3 }, { source }),
     ]);
     const consumer = run(v1, shared, { onUnreadable: 'dead-letter' });
     await consumer.consumer.start();
@@ -144,7 +145,7 @@ describe('events this catalog cannot read yet (issue 9 finding 1)', () => {
 
   it('reads an event with a field it does not know, without the field (tolerant reader)', async () => {
     const shared = { log: memoryLog({ partitions: 2 }), checkpoints: memoryCheckpointStore() };
-    await shared.log.append([withNote.create('item/add', a, { id: a, n: 1, note: 'gift' }, { source })]);
+    await shared.log.append([createEvent(withNote, 'item/add', a, { id: a, n: 1, note: 'gift' }, { source })]);
     const consumer = run(v1, shared);
     await consumer.consumer.start();
     await consumer.consumer.caughtUp({ timeoutMs: 5000 });

@@ -1,5 +1,17 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import { defineCatalog, defineEvent, type EventOf, type EventTypeOf, type HandlerMap, ignore } from './catalog.js';
+import {
+  type AnyEventDefinition,
+  type Catalog,
+  type DataOf,
+  defineCatalog,
+  defineEvent,
+  type EventOf,
+  type EventTypeOf,
+  type HandlerMap,
+  ignore,
+} from './catalog.js';
+import { createEvent, validateEvent } from './create-event.js';
+import type { Envelope } from './envelope.js';
 import { optional, t } from './index.js';
 
 const catalog = defineCatalog([
@@ -15,11 +27,41 @@ describe('catalog types', () => {
   });
 
   it('checks payloads at compile time', () => {
-    catalog.create('product/purchase', 's', { id: 'p', quantity: 1 }, { source: 'x' });
+    createEvent(catalog, 'product/purchase', 's', { id: 'p', quantity: 1 }, { source: 'x' });
     // @ts-expect-error quantity must be a number
-    catalog.create('product/purchase', 's', { id: 'p', quantity: '1' }, { source: 'x' });
+    createEvent(catalog, 'product/purchase', 's', { id: 'p', quantity: '1' }, { source: 'x' });
     // @ts-expect-error not a type of the catalog
-    catalog.create('product/delete', 's', { id: 'p' }, { source: 'x' });
+    createEvent(catalog, 'product/delete', 's', { id: 'p' }, { source: 'x' });
+    // @ts-expect-error an unknown field
+    createEvent(catalog, 'product/purchase', 's', { id: 'p', quantity: 1, note: 'gift' }, { source: 'x' });
+    // @ts-expect-error source is required
+    createEvent(catalog, 'product/purchase', 's', { id: 'p', quantity: 1 }, {});
+    validateEvent(catalog, 'product/create', { id: 'p', name: 'Boot' });
+    // @ts-expect-error name is missing
+    validateEvent(catalog, 'product/create', { id: 'p' });
+    // @ts-expect-error not a type of the catalog
+    validateEvent(catalog, 'product/delete', { id: 'p' });
+  });
+
+  it('types the event createEvent returns by its type', () => {
+    const event = createEvent(catalog, 'product/create', 's', { id: 'p', name: 'Boot' }, { source: 'x' });
+    expectTypeOf(event).toEqualTypeOf<Envelope<'product/create', unknown>>();
+  });
+
+  it('writes with a catalog passed on generically, as a producer holds it', () => {
+    function write<Defs extends AnyEventDefinition, T extends Defs['type']>(on: Catalog<Defs>, type: T, data: DataOf<Defs, T>) {
+      return createEvent(on, type, 's', data, { source: 'x' });
+    }
+    write(catalog, 'product/purchase', { id: 'p', quantity: 1 });
+    // @ts-expect-error quantity must be a number
+    write(catalog, 'product/purchase', { id: 'p', quantity: '1' });
+  });
+
+  it('takes any payload for an untyped catalog', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: what a catalog loaded from a JavaScript file is typed as
+    const untyped = catalog as Catalog<any>;
+    createEvent(untyped, 'product/create', 's', { id: 'p', title: 'Old' }, { source: 'x' });
+    validateEvent(untyped, 'anything', 42);
   });
 
   it('requires a handler map to cover every type or ignore it', () => {
@@ -37,10 +79,10 @@ describe('catalog types', () => {
 
   it('makes optional() fields optional keys, for producers and handlers', () => {
     const withColor = defineCatalog([defineEvent('product/create', { data: { id: t.string, color: optional(t.string) } })]);
-    withColor.create('product/create', 's', { id: 'p' }, { source: 'x' });
-    withColor.create('product/create', 's', { id: 'p', color: 'red' }, { source: 'x' });
+    createEvent(withColor, 'product/create', 's', { id: 'p' }, { source: 'x' });
+    createEvent(withColor, 'product/create', 's', { id: 'p', color: 'red' }, { source: 'x' });
     // @ts-expect-error color must be a string
-    withColor.create('product/create', 's', { id: 'p', color: 1 }, { source: 'x' });
+    createEvent(withColor, 'product/create', 's', { id: 'p', color: 1 }, { source: 'x' });
     expectTypeOf<Extract<EventOf<typeof withColor>, { type: 'product/create' }>['data']>().toEqualTypeOf<{
       id: string;
       color?: string | undefined;

@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { describe, expect, it } from 'vitest';
 import { dataschemaVersion, decodeRecord, defineCatalog, defineEvent, pastVersion } from './catalog.js';
+import { createEvent, validateEvent } from './create-event.js';
 import { type DecodeError, UnknownEventTypeError, ValidationError } from './errors.js';
 import { optional, strict } from './issues.js';
 
@@ -17,9 +18,9 @@ const Purchased = defineEvent('product/purchase', { data: { id: t.string } });
 const catalog = defineCatalog([ProductCreated, Purchased]);
 const source = 'test';
 
-describe('catalog.create', () => {
+describe('createEvent', () => {
   it('builds a CloudEvents envelope with dataschema and a ULID id', () => {
-    const event = catalog.create('product/purchase', 'p1', { id: 'p1' }, { source, correlationid: 'c1' });
+    const event = createEvent(catalog, 'product/purchase', 'p1', { id: 'p1' }, { source, correlationid: 'c1' });
     expect(event).toMatchObject({
       specversion: '1.0',
       type: 'product/purchase',
@@ -32,10 +33,28 @@ describe('catalog.create', () => {
     expect(Date.parse(event.time)).not.toBeNaN();
   });
 
+  it('refuses what is not a catalog, naming the function', () => {
+    expect(() => createEvent({} as never, 'product/purchase', 'p1', { id: 'p1' }, { source })).toThrow(
+      /createEvent: catalog must be a catalog from defineCatalog, got \{\}/,
+    );
+    expect(() => validateEvent(undefined as never, 'product/purchase', { id: 'p1' })).toThrow(
+      /validateEvent: catalog must be a catalog from defineCatalog, got undefined/,
+    );
+  });
+
+  it('keeps what it knows per catalog: two catalogs of one type write their own dataschema', () => {
+    const https = defineCatalog([Purchased], { dataschemaBase: 'https://schemas.shop.example/events/' });
+    expect(createEvent(catalog, 'product/purchase', 'p1', { id: 'p1' }, { source }).dataschema).toBe('urn:riverlog:product/purchase/v1');
+    expect(createEvent(https, 'product/purchase', 'p1', { id: 'p1' }, { source }).dataschema).toBe(
+      'https://schemas.shop.example/events/product/purchase/v1',
+    );
+    expect(createEvent(catalog, 'product/purchase', 'p2', { id: 'p2' }, { source }).dataschema).toBe('urn:riverlog:product/purchase/v1');
+  });
+
   it('names every failing field with expected type and actual value', () => {
     let error: unknown;
     try {
-      catalog.create('product/create', 'p1', { id: 7, name: 'Boot', colour: 'red' } as never, { source });
+      createEvent(catalog, 'product/create', 'p1', { id: 7, name: 'Boot', colour: 'red' } as never, { source });
     } catch (e) {
       error = e;
     }
@@ -54,7 +73,10 @@ describe('catalog.create', () => {
   });
 
   it('truncates long actual values', () => {
-    const result = catalog.validate('product/purchase', { id: 'x'.repeat(500) as unknown as string, extra: 'y'.repeat(500) } as never);
+    const result = validateEvent(catalog, 'product/purchase', {
+      id: 'x'.repeat(500) as unknown as string,
+      extra: 'y'.repeat(500),
+    } as never);
     expect(E.isLeft(result)).toBe(true);
     const issue = E.isLeft(result) && result.left instanceof ValidationError ? result.left.issues[0] : undefined;
     expect(issue?.actual.length).toBeLessThanOrEqual(60);
@@ -84,7 +106,7 @@ describe('catalog.create', () => {
       pair: ['x', 2] as [string, number],
       extra: { deep: [0] } as unknown,
     };
-    expect(measures.create('sensor/measure', 's1', valid, { source }).data).toEqual(valid);
+    expect(createEvent(measures, 'sensor/measure', 's1', valid, { source }).data).toEqual(valid);
     const cases: [Partial<typeof valid>, string, string][] = [
       [{ value: Number.NaN }, 'data.value', 'NaN'],
       [{ limit: Number.POSITIVE_INFINITY }, 'data.limit', 'Infinity'],
@@ -97,7 +119,7 @@ describe('catalog.create', () => {
     for (const [change, path, actual] of cases) {
       let error: unknown;
       try {
-        measures.create('sensor/measure', 's1', { ...valid, ...change }, { source });
+        createEvent(measures, 'sensor/measure', 's1', { ...valid, ...change }, { source });
       } catch (e) {
         error = e;
       }
@@ -105,20 +127,20 @@ describe('catalog.create', () => {
       expect((error as ValidationError).code).toBe('VALIDATION_FAILED');
       expect((error as ValidationError).issues).toEqual([{ path, expected: expect.stringContaining('finite number'), actual }]);
       expect((error as Error).message).toContain(path);
-      expect(E.isLeft(measures.validate('sensor/measure', { ...valid, ...change }))).toBe(true);
+      expect(E.isLeft(validateEvent(measures, 'sensor/measure', { ...valid, ...change }))).toBe(true);
     }
   });
 
   it('refuses an unknown type with its own error', () => {
-    expect(() => catalog.create('product/vanish' as never, 'p1', {} as never, { source })).toThrow(UnknownEventTypeError);
+    expect(() => createEvent(catalog, 'product/vanish' as never, 'p1', {} as never, { source })).toThrow(UnknownEventTypeError);
   });
 
   it('refuses an empty subject in the envelope', () => {
-    expect(() => catalog.create('product/purchase', '', { id: 'p1' }, { source })).toThrow(/subject/);
+    expect(() => createEvent(catalog, 'product/purchase', '', { id: 'p1' }, { source })).toThrow(/subject/);
   });
 });
 
-const current = catalog.create('product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'B', category: 'shoes' }, { source });
+const current = createEvent(catalog, 'product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'B', category: 'shoes' }, { source });
 
 describe('catalog.decode', () => {
   it('returns the current version unchanged', () => {
@@ -202,7 +224,7 @@ describe('tolerant reader, strict writer', () => {
   const Address = strict({ street: t.string, city: t.string });
   const Order = defineEvent('order/place', { data: { id: t.string, total: t.number, ship: Address, note: optional(t.string) } });
   const orders = defineCatalog([Order]);
-  const placed = orders.create('order/place', 'o1', { id: 'o1', total: 3, ship: { street: 'Main 1', city: 'Oslo' } }, { source });
+  const placed = createEvent(orders, 'order/place', 'o1', { id: 'o1', total: 3, ship: { street: 'Main 1', city: 'Oslo' } }, { source });
 
   it('drops unknown fields from data, at every level, and keeps the declared ones', () => {
     const newer = { ...placed, data: { ...(placed.data as object), coupon: 'X', ship: { street: 'Main 1', city: 'Oslo', floor: 3 } } };
@@ -227,13 +249,13 @@ describe('tolerant reader, strict writer', () => {
 
   it('still refuses unknown fields when writing', () => {
     expect(() =>
-      orders.create('order/place', 'o1', { id: 'o1', total: 3, ship: { street: 'Main 1', city: 'Oslo' }, coupon: 'X' } as never, {
+      createEvent(orders, 'order/place', 'o1', { id: 'o1', total: 3, ship: { street: 'Main 1', city: 'Oslo' }, coupon: 'X' } as never, {
         source,
       }),
     ).toThrow(/data\.coupon: expected no such field/);
-    expect(E.isLeft(orders.validate('order/place', { id: 'o1', total: 3, ship: { street: 'M', city: 'O', floor: 1 } } as never))).toBe(
-      true,
-    );
+    expect(
+      E.isLeft(validateEvent(orders, 'order/place', { id: 'o1', total: 3, ship: { street: 'M', city: 'O', floor: 1 } } as never)),
+    ).toBe(true);
   });
 });
 
@@ -242,7 +264,7 @@ describe('dataschema', () => {
     expect(catalog.dataschema('product/create')).toBe('urn:riverlog:product/create/v3');
     expect(catalog.dataschema('product/create', 1)).toBe('urn:riverlog:product/create/v1');
     const https = defineCatalog([Purchased], { dataschemaBase: 'https://schemas.shop.example/events/' });
-    expect(https.create('product/purchase', 'p1', { id: 'p1' }, { source }).dataschema).toBe(
+    expect(createEvent(https, 'product/purchase', 'p1', { id: 'p1' }, { source }).dataschema).toBe(
       'https://schemas.shop.example/events/product/purchase/v1',
     );
     const odd = defineCatalog([defineEvent('Order Placed#1', { data: { id: t.string } })]);

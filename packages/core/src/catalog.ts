@@ -1,13 +1,12 @@
 import * as t from 'io-ts';
 import * as E from './either.js';
-import { type Envelope, EnvelopeCodec, type EventMeta, type StoredEvent } from './envelope.js';
-import { DecodeError, RiverlogError, UnknownEventTypeError, ValidationError } from './errors.js';
-import { type FiniteCheck, finiteCheck, nonFiniteIssues } from './finite-numbers.js';
+import { type Envelope, EnvelopeCodec, type StoredEvent } from './envelope.js';
+import { DecodeError, RiverlogError, UnknownEventTypeError } from './errors.js';
 import { describeIssues, isIdentityCodec, preview, readingContext, type StrictC, strict, toIssues } from './issues.js';
 import { checkOptions } from './options.js';
 import type { LogRecord } from './ports.js';
 import type { Position } from './position.js';
-import { ulid } from './ulid.js';
+import { isoNow, isValidTime } from './time-text.js';
 
 /** An older version of an event's payload, with the step that turns it into the next version. */
 export interface PastVersion {
@@ -95,30 +94,16 @@ export function defineEvent<Type extends string, S extends DataSpec>(
 /** The decoded event of one definition. */
 export type EventOfDefinition<D> = D extends EventDefinition<infer Type, infer Data, infer _Wire> ? Envelope<Type, Data> : never;
 
-/** A set of event definitions: validates what producers write, decodes what consumers read. */
+/**
+ * A set of event definitions: decodes what consumers read. Writing is
+ * `createEvent(catalog, …)` and `validateEvent(catalog, …)`, free functions,
+ * so a reader's bundle carries none of it.
+ */
 export interface Catalog<Defs extends AnyEventDefinition = AnyEventDefinition> {
   readonly definitions: readonly Defs[];
   readonly types: readonly Defs['type'][];
   has(type: string): type is Defs['type'];
   definition<T extends Defs['type']>(type: T): Extract<Defs, { type: T }>;
-  /**
-   * Checks a payload against the current version and returns it encoded for
-   * the wire, or a `ValidationError` listing every failing field (or an
-   * `UnknownEventTypeError`).
-   */
-  validate<T extends Defs['type']>(type: T, data: DataOf<Defs, T>): E.Either<ValidationError | UnknownEventTypeError, unknown>;
-  /**
-   * Builds a valid envelope, or throws `ValidationError` / `UnknownEventTypeError`.
-   *
-   * @example
-   * const event = catalog.create('product/create', 'p1', { id: 'p1', name: 'Boot' }, { source: 'shop' });
-   */
-  create<T extends Defs['type']>(
-    type: T,
-    subject: string,
-    data: DataOf<Defs, T>,
-    options: { readonly source: string } & EventMeta,
-  ): Envelope<T, unknown>;
   /**
    * Decodes a stored envelope as a tolerant reader: checks the envelope,
    * finds the type (renamed types by their former names too), reads the
@@ -169,8 +154,14 @@ export const DEFAULT_DATASCHEMA_BASE = 'urn:riverlog:';
 export type EventOf<C> = C extends Catalog<infer Defs> ? EventOfDefinition<Defs> : never;
 /** The union of type names of a catalog. */
 export type EventTypeOf<C> = C extends Catalog<infer Defs> ? Defs['type'] : never;
-/** The payload of one type of a set of definitions, as producers pass it. */
-export type DataOf<Defs, T> = Defs extends EventDefinition<infer Type, infer Data, infer _Wire> ? (Type extends T ? Data : never) : never;
+/** The payload of one type of a set of definitions, as producers pass it; `unknown` for an untyped catalog (`Catalog<any>`). */
+export type DataOf<Defs, T> = unknown extends Defs
+  ? unknown
+  : Defs extends EventDefinition<infer Type, infer Data, infer _Wire>
+    ? Type extends T
+      ? Data
+      : never
+    : never;
 
 /** The type of `ignore`: an object type, so it keeps its meaning in a handler map declared on its own. */
 export interface Ignore {
@@ -267,8 +258,6 @@ interface Entry<D> {
   readonly dataschema: string;
   /** The codec is plain (see isIdentityCodec): `is` may stand in for validate/encode. */
   readonly fast: boolean;
-  /** Whether a payload's numbers are finite (JSON has no NaN): undefined when its shape holds no number. */
-  readonly finite: FiniteCheck | undefined;
   /** This name is the definition's current one (not a former name). */
   readonly current: boolean;
   /** `<name as a URI path>/v`: what a dataschema naming this name's versions ends with, before the number. */
@@ -318,7 +307,6 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
   const current = new Map<string, D>();
   const schemaOf = (type: string, version: number) => `${base}${typePath(type)}/v${version}`;
   for (const definition of definitions) {
-    const finite = finiteCheck(definition.codec);
     for (const name of [definition.type, ...definition.renamedFrom]) {
       if (byName.has(name)) {
         throw new RiverlogError(
@@ -330,7 +318,6 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
         definition,
         dataschema: schemaOf(definition.type, definition.version),
         fast: isIdentityCodec(definition.codec),
-        finite,
         current: name === definition.type,
         marker: `${typePath(name)}/v`,
       });
@@ -338,14 +325,6 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     current.set(definition.type, definition);
   }
   const types = [...current.keys()];
-  let lastValidTime = '';
-  // Producers stamp many events with one millisecond's text: parse each distinct one once.
-  function isValidTime(time: string): boolean {
-    if (time === lastValidTime) return true;
-    if (Number.isNaN(Date.parse(time))) return false;
-    lastValidTime = time;
-    return true;
-  }
 
   /**
    * `EnvelopeCodec.is` by hand, never more lenient: it runs for every event
@@ -379,78 +358,14 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     return definition;
   }
 
-  function validate(type: string, data: unknown): E.Either<ValidationError | UnknownEventTypeError, unknown> {
-    const entry = byName.get(type);
-    if (!entry?.current) return E.left(new UnknownEventTypeError(type, types));
-    const { definition } = entry;
-    // A plain codec's `is` decides alone, and its encoding is the value itself.
-    if (entry.fast && definition.codec.is(data)) return finiteOrIssues(type, entry, data);
-    const result = definition.codec.validate(data, [{ key: '', type: definition.codec, actual: data }]);
-    if (E.isLeft(result)) return E.left(new ValidationError(type, toIssues(result.left, 'data')));
-    return finiteOrIssues(type, entry, definition.codec.encode(result.right));
-  }
-
-  /** The encoded payload, or a ValidationError naming each NaN or Infinity (JSON would store null). */
-  function finiteOrIssues(type: string, entry: Entry<D>, encoded: unknown): E.Either<ValidationError, unknown> {
-    if (entry.finite === undefined || entry.finite(encoded)) return E.right(encoded);
-    return E.left(new ValidationError(type, nonFiniteIssues(encoded, 'data')));
-  }
-
-  function create(
-    type: string,
-    subject: string,
-    data: unknown,
-    options: { readonly source: string } & EventMeta,
-  ): Envelope<string, unknown> {
-    find(type);
-    const entry = byName.get(type) as Entry<D>;
-    const encoded = validate(type, data);
-    if (E.isLeft(encoded)) throw encoded.left;
-    const time = options.time instanceof Date ? options.time.toISOString() : (options.time ?? isoNow());
-    const event: Record<string, unknown> = {
-      specversion: '1.0',
-      id: options.id ?? ulid(),
-      type,
-      source: options.source,
-      subject,
-      time,
-      dataschema: entry.dataschema,
-      data: encoded.right,
-    };
-    if (options.correlationid !== undefined) event.correlationid = options.correlationid;
-    if (options.causationid !== undefined) event.causationid = options.causationid;
-    if (options.traceparent !== undefined) event.traceparent = options.traceparent;
-    // The producer made id and time itself unless given: check only what callers supply.
-    const suppliedOk =
-      typeof subject === 'string' &&
-      subject.length > 0 &&
-      typeof options.source === 'string' &&
-      options.source.length > 0 &&
-      (options.id === undefined || (typeof options.id === 'string' && options.id.length > 0)) &&
-      (options.time === undefined || time === lastValidTime || isValidTime(time)) &&
-      (options.correlationid === undefined || typeof options.correlationid === 'string') &&
-      (options.causationid === undefined || typeof options.causationid === 'string') &&
-      (options.traceparent === undefined || typeof options.traceparent === 'string');
-    if (!suppliedOk && !EnvelopeCodec.is(event)) {
-      const checked = EnvelopeCodec.decode(event);
-      const issues = E.isLeft(checked) ? toIssues(checked.left) : [];
-      throw new ValidationError(type, issues, ' (envelope)');
-    }
-    return event as unknown as Envelope<string, unknown>;
-  }
-
   function decode(stored: unknown, position?: Position, storedAt?: number): E.Either<DecodeError, Envelope> {
     // The common case: a current-version event whose payload passes a plain codec's `is`.
     if (looksLikeEnvelope(stored)) {
       const envelope = stored as Envelope;
       const entry = byName.get(envelope.type);
       if (entry?.fast && envelope.dataschema === entry.dataschema && entry.definition.codec.is(envelope.data)) {
-        // Events of one millisecond share a time text: parse each distinct one once.
-        if (envelope.time === lastValidTime) return E.right(envelope);
-        if (!Number.isNaN(Date.parse(envelope.time))) {
-          lastValidTime = envelope.time;
-          return E.right(envelope);
-        }
+        // Events of one millisecond share a time text: each distinct one is parsed once.
+        if (isValidTime(envelope.time)) return E.right(envelope);
       }
     }
     return decodeSlowly(stored, position, storedAt);
@@ -562,8 +477,6 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
     types,
     has: (type: string): type is D['type'] => current.has(type),
     definition: find as Catalog<D>['definition'],
-    validate: validate as Catalog<D>['validate'],
-    create: create as Catalog<D>['create'],
     decode: decode as Catalog<D>['decode'],
     dataschema: (type: string, version?: number) => schemaOf(find(type).type, version ?? find(type).version),
     storedTypes,
@@ -586,17 +499,4 @@ export function decodeRecord<C extends Catalog>(catalog: C, record: LogRecord): 
     return E.left(new DecodeError('not-envelope', `not an envelope: ${record.error}`, { position: record.position }));
   }
   return catalog.decode(record.event, record.position, record.storedAt) as E.Either<DecodeError, EventOf<C>>;
-}
-
-let lastMillisecond = -1;
-let lastIso = '';
-
-/** `new Date().toISOString()`, formatted once per millisecond: a burst of events shares it. */
-function isoNow(): string {
-  const now = Date.now();
-  if (now !== lastMillisecond) {
-    lastMillisecond = now;
-    lastIso = new Date(now).toISOString();
-  }
-  return lastIso;
 }

@@ -5,6 +5,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { describe, expect, it } from 'vitest';
 import { decodeRecord, defineCatalog, defineEvent, pastVersion } from './catalog.js';
+import { createEvent } from './create-event.js';
 import type { Envelope } from './envelope.js';
 import { envelopeFromHttp } from './http-wire.js';
 import { strict } from './issues.js';
@@ -46,17 +47,18 @@ function asSent(message: { key?: unknown; value?: unknown; headers?: Record<stri
 }
 
 describe('what riverlog writes passes the CloudEvents SDK', () => {
-  const created = catalog.create('product/create', 'p1', data, {
+  const created = createEvent(catalog, 'product/create', 'p1', data, {
     source: 'shop/web',
     correlationid: 'c-1',
     causationid: '01HX0000000000000000000000',
     traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
   });
 
-  it('catalog.create, under the default urn: base and an https: base', () => {
+  it('createEvent, under the default urn: base and an https: base', () => {
     sdkValidates(created);
-    sdkValidates(https.create('product/create', 'p1', data, { source: 'shop/web' }));
-    const letter = catalog.create(
+    sdkValidates(createEvent(https, 'product/create', 'p1', data, { source: 'shop/web' }));
+    const letter = createEvent(
+      catalog,
       'riverlog/dead-letter',
       'emailer/0',
       { group: 'emailer', code: 'DECODE_FAILED', event: null, raw: '{"oops' },

@@ -4,6 +4,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { describe, expect, it } from 'vitest';
 import { type Catalog, defineCatalog, defineEvent, pastVersion } from './catalog.js';
+import { createEvent } from './create-event.js';
 import type { DecodeError } from './errors.js';
 import { optional, strict } from './issues.js';
 
@@ -22,22 +23,22 @@ describe('rule 1: add an optional field (same version)', () => {
   const after = defineCatalog([defineEvent('product/create', { data: { id: t.string, name: t.string, color: optional(t.string) } })]);
 
   it('producer first: readers still on the old catalog drop the new field and read on', () => {
-    const written = after.create('product/create', 'p1', { id: 'p1', name: 'Boot', color: 'red' }, { source });
+    const written = createEvent(after, 'product/create', 'p1', { id: 'p1', name: 'Boot', color: 'red' }, { source });
     expect(written.dataschema).toBe('urn:riverlog:product/create/v1');
     const decoded = read(before, written);
     expect(E.isRight(decoded) && decoded.right.data).toEqual({ id: 'p1', name: 'Boot' });
   });
 
   it('readers first: the new catalog reads old events, the field absent', () => {
-    const written = before.create('product/create', 'p1', { id: 'p1', name: 'Boot' }, { source });
+    const written = createEvent(before, 'product/create', 'p1', { id: 'p1', name: 'Boot' }, { source });
     const decoded = read(after, written);
     expect(E.isRight(decoded) && decoded.right.data).toEqual({ id: 'p1', name: 'Boot' });
     // and producers on the new catalog may leave it out
-    expect(after.create('product/create', 'p2', { id: 'p2', name: 'Hat' }, { source }).data).toEqual({ id: 'p2', name: 'Hat' });
+    expect(createEvent(after, 'product/create', 'p2', { id: 'p2', name: 'Hat' }, { source }).data).toEqual({ id: 'p2', name: 'Hat' });
   });
 
   it('a producer still on the old catalog cannot write the new field (strict writer)', () => {
-    expect(() => before.create('product/create', 'p1', { id: 'p1', name: 'Boot', color: 'red' } as never, { source })).toThrow(
+    expect(() => createEvent(before, 'product/create', 'p1', { id: 'p1', name: 'Boot', color: 'red' } as never, { source })).toThrow(
       expect.objectContaining({ code: 'VALIDATION_FAILED' }),
     );
   });
@@ -54,7 +55,7 @@ describe('rule 2: add a version with an upcaster', () => {
   ]);
 
   it('readers first: the new catalog upcasts old events to the current shape', () => {
-    const written = v1.create('product/create', 'p1', { id: 'p1', title: 'Boot' }, { source });
+    const written = createEvent(v1, 'product/create', 'p1', { id: 'p1', title: 'Boot' }, { source });
     const decoded = read(v2, written);
     expect(E.isRight(decoded) && decoded.right).toMatchObject({
       dataschema: 'urn:riverlog:product/create/v2',
@@ -63,7 +64,7 @@ describe('rule 2: add a version with an upcaster', () => {
   });
 
   it('producer first: a reader on the old catalog is told it is a newer version (stop, then resume once deployed)', () => {
-    const written = v2.create('product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'Acme' }, { source });
+    const written = createEvent(v2, 'product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'Acme' }, { source });
     const refused = failure(read(v1, written));
     expect(refused).toMatchObject({ kind: 'newer-version', code: 'UNREADABLE_VERSION', type: 'product/create' });
     expect(refused.message).toContain('deploy a catalog that defines version 2');
@@ -80,7 +81,7 @@ describe('rule 3: rename a type', () => {
   ]);
 
   it('readers first: events stored under the old name are read as the new type', () => {
-    const written = before.create('product/create', 'p1', { id: 'p1', name: 'Boot' }, { source });
+    const written = createEvent(before, 'product/create', 'p1', { id: 'p1', name: 'Boot' }, { source });
     const decoded = read(after, written);
     expect(E.isRight(decoded) && decoded.right).toMatchObject({
       type: 'product/created',
@@ -91,12 +92,12 @@ describe('rule 3: rename a type', () => {
   });
 
   it('producer first: a reader on the old catalog sees an unknown type (so deploy readers first)', () => {
-    const written = after.create('product/created', 'p1', { id: 'p1', name: 'Boot' }, { source });
+    const written = createEvent(after, 'product/created', 'p1', { id: 'p1', name: 'Boot' }, { source });
     expect(failure(read(before, written))).toMatchObject({ kind: 'unknown-type', code: 'UNKNOWN_EVENT_TYPE', type: 'product/created' });
   });
 
   it('the old name is no longer written, and may not name another type', () => {
-    expect(() => after.create('product/create' as never, 'p1', { id: 'p1', name: 'Boot' } as never, { source })).toThrow(
+    expect(() => createEvent(after, 'product/create' as never, 'p1', { id: 'p1', name: 'Boot' } as never, { source })).toThrow(
       expect.objectContaining({ code: 'UNKNOWN_EVENT_TYPE' }),
     );
     expect(() =>

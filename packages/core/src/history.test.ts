@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import * as t from 'io-ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineCatalog, defineEvent } from './catalog.js';
+import { createEvent } from './create-event.js';
 import type { Envelope } from './envelope.js';
 import { exportLog, HistoryExportError, HistoryImportError, importLog } from './history.js';
 import { readEnds } from './lineage.js';
@@ -20,7 +21,7 @@ const source = 'history-test';
 
 function purchases(count: number, subjects: number): Envelope[] {
   return Array.from({ length: count }, (_, i) =>
-    catalog.create('product/purchase', `p${i % subjects}`, { id: `p${i % subjects}`, quantity: i }, { source }),
+    createEvent(catalog, 'product/purchase', `p${i % subjects}`, { id: `p${i % subjects}`, quantity: i }, { source }),
   );
 }
 
@@ -116,7 +117,7 @@ describe('exportLog / importLog', () => {
       await expect(importLog(memoryLog(), input, { catalog })).rejects.toThrow(message);
     }
     const small = memoryLog({ maxEventBytes: 200 });
-    const big = catalog.create('product/create', 'p1', { id: 'p1', name: 'x'.repeat(300) }, { source });
+    const big = createEvent(catalog, 'product/create', 'p1', { id: 'p1', name: 'x'.repeat(300) }, { source });
     await expect(importLog(small, [`${JSON.stringify(big)}\n`])).rejects.toThrow(
       /line 1: event .* bytes serialized, over the log's limit of 200/,
     );
@@ -131,7 +132,7 @@ describe('exportLog / importLog', () => {
   });
 
   it('reads lines split across chunks, multi-byte characters included, and a last line without newline', async () => {
-    const event = catalog.create('product/create', 'p1', { id: 'p1', name: 'Crème brûlée 🍮' }, { source });
+    const event = createEvent(catalog, 'product/create', 'p1', { id: 'p1', name: 'Crème brûlée 🍮' }, { source });
     const bytes = Buffer.from(`${JSON.stringify(event)}\n${JSON.stringify(purchases(1, 1)[0])}`);
     const chunks = Array.from({ length: bytes.length }, (_, i) => bytes.subarray(i, i + 1));
     const to = memoryLog();
@@ -143,7 +144,7 @@ describe('exportLog / importLog', () => {
   it('exports only what is asked for, and resumes after the positions it returned', async () => {
     const log = memoryLog({ partitions: 2 });
     await log.append(purchases(10, 4));
-    await log.append([catalog.create('product/create', 'p0', { id: 'p0', name: 'Boot' }, { source })]);
+    await log.append([createEvent(catalog, 'product/create', 'p0', { id: 'p0', name: 'Boot' }, { source })]);
     const onlyCreates = new PassThrough();
     const text = readAllText(onlyCreates);
     const result = await exportLog(log, onlyCreates, { types: ['product/create'] });

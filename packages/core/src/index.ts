@@ -1,5 +1,6 @@
 /**
- * `@riverlog/core`: the user's API. The catalog and envelopes, errors, the
+ * `@riverlog/core`: the user's API. The catalog, writing events with it
+ * (`createEvent`, `validateEvent`) and envelopes, errors, the
  * ports (as types), positions, the memory implementations, the one backoff
  * policy, ids and history files, `readEnds` (where a log ends now). Helpers for authors of logs, stores and
  * workers are in `@riverlog/core/backend`.
@@ -19,6 +20,7 @@ export {
   retryForever,
 } from './backoff.js';
 export * from './catalog.js';
+export { createEvent, validateEvent } from './create-event.js';
 export { type Envelope, type EventMeta, envelopeBytes, type RecordedEvent, type StoredEvent } from './envelope.js';
 export * from './errors.js';
 export * from './history.js';

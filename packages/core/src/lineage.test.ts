@@ -1,6 +1,7 @@
 import * as t from 'io-ts';
 import { describe, expect, it } from 'vitest';
 import { defineCatalog, defineEvent } from './catalog.js';
+import { createEvent } from './create-event.js';
 import type { Envelope } from './envelope.js';
 import { readEnds, readLineage, readyPartitions } from './lineage.js';
 import { memoryLog } from './memory/memory-log.js';
@@ -13,7 +14,7 @@ let sequence = 0;
 function adds(count: number, subjects = 16): Envelope[] {
   return Array.from({ length: count }, () => {
     const n = sequence++;
-    return catalog.create('counter/add', `s${n % subjects}`, { n }, { source: 'lineage-test' });
+    return createEvent(catalog, 'counter/add', `s${n % subjects}`, { n }, { source: 'lineage-test' });
   });
 }
 

@@ -1,12 +1,12 @@
 import type { KinesisClient, PutRecordsCommand, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
-import { backoffPolicy, defineCatalog, defineEvent, type Envelope, type Position, t } from '@riverlog/core';
+import { backoffPolicy, createEvent, defineCatalog, defineEvent, type Envelope, type Position, t } from '@riverlog/core';
 import { DedupeWindow } from '@riverlog/core/backend';
 import { describe, expect, it } from 'vitest';
 import { KinesisAppendError, KinesisAppender } from './appender.js';
 
 const Step = defineEvent('test/step', { data: { seq: t.number } });
 const catalog = defineCatalog([Step]);
-const step = (subject: string, seq: number) => catalog.create('test/step', subject, { seq }, { source: 'riverlog/test' });
+const step = (subject: string, seq: number) => createEvent(catalog, 'test/step', subject, { seq }, { source: 'riverlog/test' });
 
 /**
  * A fake Kinesis that refuses a random share of PutRecords entries (throttled, as a busy shard

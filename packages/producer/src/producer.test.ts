@@ -1,5 +1,6 @@
 import {
   ClosedError,
+  createEvent,
   defineCatalog,
   defineEvent,
   type Envelope,
@@ -483,7 +484,7 @@ describe('createProducer: backpressure, flush and close', () => {
     );
     await producer.close();
     expect(await readAll(log)).toHaveLength(1);
-    await log.append([catalog.create('product/purchase', 'p1', { id: 'p1', quantity: 4 }, { source })]);
+    await log.append([createEvent(catalog, 'product/purchase', 'p1', { id: 'p1', quantity: 4 }, { source })]);
   });
 
   it('rejects calls whose append the closed log refused', async () => {

@@ -2,6 +2,7 @@ import {
   type AnyEventDefinition,
   type Catalog,
   ClosedError,
+  createEvent,
   type DataOf,
   type Envelope,
   type EventDefinition,
@@ -100,7 +101,7 @@ export function createProducer<Defs extends AnyEventDefinition>(options: Produce
   if (typeof log?.append !== 'function') {
     throw new RiverlogError('INVALID_OPTION', `createProducer: log must be an EventLog (e.g. sqliteLog(...)), got ${describe(log)}.`);
   }
-  if (typeof catalog?.create !== 'function') {
+  if (typeof catalog?.definition !== 'function') {
     throw new RiverlogError('INVALID_OPTION', `createProducer: catalog must be a catalog from defineCatalog, got ${describe(catalog)}.`);
   }
   if (typeof source !== 'string' || source.length === 0) {
@@ -118,7 +119,7 @@ export function createProducer<Defs extends AnyEventDefinition>(options: Produce
 
   function build(type: string, subject: string, data: unknown, meta: EventMeta | undefined): Envelope {
     const options = meta === undefined ? { source } : { ...meta, source: meta.source ?? source };
-    const event = catalog.create(type as Defs['type'], subject, data as never, options);
+    const event = createEvent(catalog, type as Defs['type'], subject, data as never, options);
     // Serialized once: the log's write reuses this text.
     assertEnvelopeFits(event, serializeEnvelope(event), limit);
     return event;

@@ -2,6 +2,7 @@ import { type Consumer, createConsumer } from '@riverlog/consumer';
 import {
   type CheckpointStore,
   compareOffsets,
+  createEvent,
   type DeadLetter,
   type DeadLetterSink,
   defineCatalog,
@@ -59,9 +60,9 @@ const Failing = defineEvent('contract/failing', { data: { id: t.string } });
 const Skipped = defineEvent('contract/skipped', { data: { id: t.string } });
 const catalog = defineCatalog([Item, Failing, Skipped]);
 
-const item = (subject: string, seq: number) => catalog.create('contract/item', subject, { id: subject, seq }, { source });
-const failing = (subject: string) => catalog.create('contract/failing', subject, { id: subject }, { source });
-const skipped = (subject: string) => catalog.create('contract/skipped', subject, { id: subject }, { source });
+const item = (subject: string, seq: number) => createEvent(catalog, 'contract/item', subject, { id: subject, seq }, { source });
+const failing = (subject: string) => createEvent(catalog, 'contract/failing', subject, { id: subject }, { source });
+const skipped = (subject: string) => createEvent(catalog, 'contract/skipped', subject, { id: subject }, { source });
 /** A payload the catalog refuses: `seq` must be a number. */
 const schemaInvalid = (subject: string): Envelope => ({ ...item(subject, 0), data: { id: subject, seq: 'first' } });
 /** Written by a newer catalog than the consumer's. */

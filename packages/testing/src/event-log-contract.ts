@@ -1,6 +1,7 @@
 import {
   ClosedError,
   compareOffsets,
+  createEvent,
   defineCatalog,
   defineEvent,
   type Envelope,
@@ -78,15 +79,15 @@ const Padded = defineEvent('contract/thing-padded', { data: { id: t.string, padd
 const catalog = defineCatalog([Created, Renamed, Padded]);
 
 function created(subject: string, seq: number): Envelope {
-  return catalog.create('contract/thing-created', subject, { id: subject, seq }, { source });
+  return createEvent(catalog, 'contract/thing-created', subject, { id: subject, seq }, { source });
 }
 
 function renamed(subject: string, seq: number): Envelope {
-  return catalog.create('contract/thing-renamed', subject, { id: subject, seq, name: `name-${seq}` }, { source });
+  return createEvent(catalog, 'contract/thing-renamed', subject, { id: subject, seq, name: `name-${seq}` }, { source });
 }
 
 function padded(subject: string, padding: string): Envelope {
-  return catalog.create('contract/thing-padded', subject, { id: subject, padding }, { source });
+  return createEvent(catalog, 'contract/thing-padded', subject, { id: subject, padding }, { source });
 }
 
 /** `count` events spread over `subjects` subjects, seq counting per subject from `firstSeq`. */

@@ -1,4 +1,12 @@
-import type { AnyEventDefinition, Catalog, DataOf, EventMeta, EventTypeOf, StoredEvent } from '@riverlog/core';
+import {
+  type AnyEventDefinition,
+  type Catalog,
+  createEvent,
+  type DataOf,
+  type EventMeta,
+  type EventTypeOf,
+  type StoredEvent,
+} from '@riverlog/core';
 
 /** The event definitions of a catalog. */
 export type DefinitionsOf<C> = C extends Catalog<infer Defs> ? Defs : never;
@@ -7,7 +15,7 @@ export type DefinitionsOf<C> = C extends Catalog<infer Defs> ? Defs : never;
 export type AnyCatalog = Catalog<AnyEventDefinition>;
 
 /**
- * An event as `catalog.create` would make it, written as one object: type,
+ * An event as `createEvent` would make it, written as one object: type,
  * subject and payload (checked against the catalog at compile time), any
  * envelope metadata (`source`, `id`, `time`, …) and, optionally, the
  * partition it sits in.
@@ -32,12 +40,12 @@ export interface PlacedEvent {
 }
 
 /**
- * What a spec is given: an envelope (from `catalog.create`, a producer, a
+ * What a spec is given: an envelope (from `createEvent`, a producer, a
  * fixture), an envelope placed in a partition, or a {@link CreateInput}.
  *
  * @example
  * const given: GivenEvent<typeof catalog>[] = [
- *   catalog.create('product/create', 'p1', { id: 'p1', name: 'Boot' }, { source: 'shop' }),
+ *   createEvent(catalog, 'product/create', 'p1', { id: 'p1', name: 'Boot' }, { source: 'shop' }),
  *   { type: 'product/purchase', subject: 'p1', data: { id: 'p1' } },
  *   { event: legacyEnvelope, partition: 'shard-1' },
  * ];
@@ -69,7 +77,7 @@ export function toItems(catalog: AnyCatalog, given: readonly unknown[]): GivenIt
     if (isPlaced(value)) return { number, event: value.event, partition: value.partition };
     if ('specversion' in value) return { number, event: value as StoredEvent, partition: undefined };
     const { type, subject, data, partition, source, ...meta } = value as CreateInput<AnyCatalog> & { source?: string };
-    const event = catalog.create(type, subject, data as never, { source: source ?? DEFAULT_SOURCE, ...meta });
+    const event = createEvent(catalog, type, subject, data as never, { source: source ?? DEFAULT_SOURCE, ...meta });
     return { number, event, partition };
   });
 }

@@ -1,4 +1,4 @@
-import { ignore } from '@riverlog/core';
+import { createEvent, ignore } from '@riverlog/core';
 import { createProducer } from '@riverlog/producer';
 import { describe, expect, it } from 'vitest';
 import { handlerSpec } from './handler-spec.js';
@@ -127,7 +127,10 @@ describe('handlerSpec', () => {
   });
 
   it('reports events of a type the catalog does not know as dead-lettered with UNKNOWN_EVENT_TYPE', async () => {
-    const unknown = { ...shop.create('product/purchase', 'p1', { id: 'p1', buyer: 'ann' }, { source: 'test' }), type: 'product/return' };
+    const unknown = {
+      ...createEvent(shop, 'product/purchase', 'p1', { id: 'p1', buyer: 'ann' }, { source: 'test' }),
+      type: 'product/return',
+    };
     await handlerSpec({ catalog: shop, handlers: { 'product/create': ignore, 'product/purchase': ignore, 'product/rename': ignore } })
       .given(unknown, create('p1'))
       .thenOutcomes(['dead-lettered UNKNOWN_EVENT_TYPE', 'ignored']);

@@ -1,5 +1,5 @@
 import { type kafkaHandler, kinesisHandler } from '@riverlog/consumer/lambda';
-import { memoryDeadLetters } from '@riverlog/core';
+import { createEvent, memoryDeadLetters } from '@riverlog/core';
 import type {
   Context,
   KinesisStreamEvent,
@@ -13,7 +13,7 @@ import { describe, expectTypeOf, it } from 'vitest';
 import { kinesisEvent, lambdaContext, mskEvent, selfManagedKafkaEvent } from './kit.js';
 import { shop } from './shop.fixture.js';
 
-const created = shop.create('product/create', 'p1', { id: 'p1', name: 'Boot' }, { source: 'test' });
+const created = createEvent(shop, 'product/create', 'p1', { id: 'p1', name: 'Boot' }, { source: 'test' });
 const handlers = { 'product/create': () => {}, 'product/purchase': () => {}, 'product/rename': () => {} };
 
 describe('the Lambda event builders match @types/aws-lambda', () => {

@@ -1,11 +1,11 @@
 import { kafkaHandler, kinesisHandler } from '@riverlog/consumer/lambda';
-import { type DeadLetter, ignore, memoryDeadLetters } from '@riverlog/core';
+import { createEvent, type DeadLetter, ignore, memoryDeadLetters } from '@riverlog/core';
 import { describe, expect, it } from 'vitest';
 import { kinesisEvent, lambdaContext, mskEvent, selfManagedKafkaEvent } from './kit.js';
 import { shop } from './shop.fixture.js';
 
-const create = (id: string) => shop.create('product/create', id, { id, name: `Product ${id}` }, { source: 'test' });
-const buy = (id: string, buyer: string) => shop.create('product/purchase', id, { id, buyer }, { source: 'test' });
+const create = (id: string) => createEvent(shop, 'product/create', id, { id, name: `Product ${id}` }, { source: 'test' });
+const buy = (id: string, buyer: string) => createEvent(shop, 'product/purchase', id, { id, buyer }, { source: 'test' });
 
 /** Handlers that record what they ran and fail for the buyer "flaky". */
 function recording() {

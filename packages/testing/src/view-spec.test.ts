@@ -1,3 +1,4 @@
+import { createEvent } from '@riverlog/core';
 import { describe, expect, it } from 'vitest';
 import { firstTouched, lastTouched, names, picky, purchases, purchasesWithoutIdWindow, shop } from './shop.fixture.js';
 import { SpecAssertionError } from './spec-report.js';
@@ -32,10 +33,10 @@ describe('viewSpec', () => {
   });
 
   it('takes envelopes, { event, partition } and create inputs, and checks a row with a value or a predicate', async () => {
-    const envelope = shop.create('product/purchase', 'p1', { id: 'p1', buyer: 'cy' }, { source: 'test' });
+    const envelope = createEvent(shop, 'product/purchase', 'p1', { id: 'p1', buyer: 'cy' }, { source: 'test' });
     const spec = viewSpec(purchases).given([
       envelope,
-      { event: shop.create('product/purchase', 'p1', { id: 'p1', buyer: 'cy' }, { source: 'test' }), partition: 'p1' },
+      { event: createEvent(shop, 'product/purchase', 'p1', { id: 'p1', buyer: 'cy' }, { source: 'test' }), partition: 'p1' },
     ]);
     await spec.thenRow('p1', { count: 2 });
     await spec.thenRow('p9', (row) => row === undefined);
@@ -126,7 +127,7 @@ describe('viewSpec', () => {
   });
 
   it('fails naming the reason when the view stops on an event its catalog cannot read', async () => {
-    const invalid = { ...shop.create('product/purchase', 'p1', { id: 'p1', buyer: 'ann' }, { source: 'test' }), data: { id: 'p1' } };
+    const invalid = { ...createEvent(shop, 'product/purchase', 'p1', { id: 'p1', buyer: 'ann' }, { source: 'test' }), data: { id: 'p1' } };
     const error = await failureOf(viewSpec(purchases).given(invalid).thenRows({}));
     expect(error.message).toContain(
       'folding stopped: Cannot decode record at partition p1, offset 0 (type "product/purchase"): payload invalid: data.buyer',

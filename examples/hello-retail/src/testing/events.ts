@@ -1,4 +1,4 @@
-// The retail events the specs are given, written as `catalog.create` takes
+// The retail events the specs are given, written as `createEvent` takes
 // them (the kit makes the envelopes). Each subject is a partition of its own
 // in a viewSpec unless a test says otherwise.
 import type { CreateInput } from '@riverlog/testing';

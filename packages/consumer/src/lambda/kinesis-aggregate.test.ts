@@ -1,12 +1,13 @@
 // The Lambda Kinesis adapter and KPL aggregates: Lambda hands aggregated records over as they are.
-import { defineCatalog, defineEvent, memoryDeadLetters, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, memoryDeadLetters, t } from '@riverlog/core';
 import { encodeKinesisAggregate } from '@riverlog/core/backend';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { kinesisHandler } from './kinesis.js';
 
 const catalog = defineCatalog([defineEvent('product/create', { data: { id: t.string, name: t.string } })]);
-const create = (subject: string, name = subject) => catalog.create('product/create', subject, { id: subject, name }, { source: 'test' });
+const create = (subject: string, name = subject) =>
+  createEvent(catalog, 'product/create', subject, { id: subject, name }, { source: 'test' });
 const json = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
 
 const SHARD = 'shardId-000000000003';

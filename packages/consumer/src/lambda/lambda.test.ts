@@ -1,4 +1,5 @@
 import {
+  createEvent,
   type DeadLetter,
   type DeadLetterSink,
   defineCatalog,
@@ -17,8 +18,9 @@ const catalog = defineCatalog([
   defineEvent('product/create', { data: { id: t.string, name: t.string } }),
   defineEvent('product/purchase', { data: { id: t.string } }),
 ]);
-const create = (subject: string, name = subject) => catalog.create('product/create', subject, { id: subject, name }, { source: 'test' });
-const purchase = (subject: string) => catalog.create('product/purchase', subject, { id: subject }, { source: 'test' });
+const create = (subject: string, name = subject) =>
+  createEvent(catalog, 'product/create', subject, { id: subject, name }, { source: 'test' });
+const purchase = (subject: string) => createEvent(catalog, 'product/purchase', subject, { id: subject }, { source: 'test' });
 const unknownType = (subject: string) => ({ ...purchase(subject), type: 'product/return', dataschema: 'product/return@1' });
 const schemaInvalid = (subject: string) => ({ ...create(subject), data: { id: subject, name: 5 } });
 

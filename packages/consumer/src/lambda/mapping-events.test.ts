@@ -1,13 +1,13 @@
 // The Lambda event builders with records read from a log: positions kept (riverlog lambda), and the
 // adapters read them back at those positions.
-import { defineCatalog, defineEvent, type LogRecord, memoryDeadLetters, RiverlogError, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type LogRecord, memoryDeadLetters, RiverlogError, t } from '@riverlog/core';
 import { describe, expect, it } from 'vitest';
 import { kafkaHandler } from './kafka.js';
 import { kinesisHandler } from './kinesis.js';
 import { kinesisEvent, lambdaContext, mskEvent } from './mapping-events.js';
 
 const catalog = defineCatalog([defineEvent('product/purchase', { data: { id: t.string } })]);
-const purchase = (subject: string) => catalog.create('product/purchase', subject, { id: subject }, { source: 'test' });
+const purchase = (subject: string) => createEvent(catalog, 'product/purchase', subject, { id: subject }, { source: 'test' });
 
 const SHARDS = ['shardId-000000000000', 'shardId-000000000001', 'shardId-000000000002'];
 const SEQUENCE = '49590338271490256608559692538361571095921575989136588898';

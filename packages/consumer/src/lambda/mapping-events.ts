@@ -20,7 +20,7 @@ export interface RawRecord {
 }
 
 /**
- * What a Lambda event builder takes: envelopes (e.g. from `catalog.create`)
+ * What a Lambda event builder takes: envelopes (e.g. from `createEvent`)
  * or raw bytes, placed by subject at made-up positions; or records read from
  * a log (`LogRecord`), which keep theirs: the offset is the Kinesis sequence
  * number or the Kafka offset.

@@ -71,7 +71,7 @@ export interface MemoryLog extends EventLog {
  *
  * @example
  * const log = memoryLog({ partitions: 2 });
- * await log.append([catalog.create('user-info/login', 'u1', { id: 'u1', name: 'Ann' }, { source: 'web' })]);
+ * await log.append([createEvent(catalog, 'user-info/login', 'u1', { id: 'u1', name: 'Ann' }, { source: 'web' })]);
  */
 export function memoryLog(options: MemoryLogOptions = {}): MemoryLog {
   checkOptions('memoryLog', options, ['partitions', 'maxEventBytes']);

@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import {
   ClosedError,
+  createEvent,
   defineCatalog,
   defineEvent,
   type Envelope,
@@ -32,8 +33,8 @@ const catalog = defineCatalog([
   defineEvent('test/renamed', { data: { seq: t.number, name: t.string } }),
 ]);
 const source = 'sqlite/test';
-const created = (subject: string, seq: number) => catalog.create('test/created', subject, { seq }, { source });
-const renamed = (subject: string, seq: number) => catalog.create('test/renamed', subject, { seq, name: `n${seq}` }, { source });
+const created = (subject: string, seq: number) => createEvent(catalog, 'test/created', subject, { seq }, { source });
+const renamed = (subject: string, seq: number) => createEvent(catalog, 'test/renamed', subject, { seq, name: `n${seq}` }, { source });
 const key = (p: Position) => `${p.partition}/${p.offset}`;
 
 async function readAll(log: EventLog, options: ReadOptions = {}): Promise<LogRecord[][]> {
@@ -262,13 +263,13 @@ describe('sqliteLog', () => {
   it('refuses an oversize event before writing anything; an event of exactly the limit fits', async () => {
     const log = open({ maxEventBytes: 2048 });
     const small = created('a', 0);
-    const big = catalog.create('test/renamed', 'b', { seq: 1, name: 'é'.repeat(1100) }, { source });
+    const big = createEvent(catalog, 'test/renamed', 'b', { seq: 1, name: 'é'.repeat(1100) }, { source });
     const error = await log.append([small, big]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EventTooLargeError);
     expect(error).toMatchObject({ code: 'EVENT_TOO_LARGE', size: envelopeBytes(big), limit: 2048, id: big.id });
     expect(await readEnds(log, ['0', '1', '2', '3'], {})).toEqual({});
-    const base = envelopeBytes(catalog.create('test/renamed', 'c', { seq: 1, name: '' }, { source }));
-    const exact = catalog.create('test/renamed', 'c', { seq: 1, name: 'x'.repeat(2048 - base) }, { source });
+    const base = envelopeBytes(createEvent(catalog, 'test/renamed', 'c', { seq: 1, name: '' }, { source }));
+    const exact = createEvent(catalog, 'test/renamed', 'c', { seq: 1, name: 'x'.repeat(2048 - base) }, { source });
     expect(envelopeBytes(exact)).toBe(2048);
     expect(await log.append([exact])).toHaveLength(1);
   });
