@@ -1,5 +1,5 @@
 // A small Hello Retail catalog and events for this package's tests.
-import { defineCatalog, defineEvent, type Envelope, t } from '@riverlog/core';
+import { createEvent, defineCatalog, defineEvent, type Envelope, t } from '@riverlog/core';
 
 export const ProductCreated = defineEvent('product/create', {
   data: { id: t.string, brand: t.string, name: t.string, description: t.string, category: t.string },
@@ -14,7 +14,8 @@ let sequence = 0;
 const id = () => `ev-${process.pid}-${++sequence}`;
 
 export function created(productId: string, name: string, category: string, creator = 'ann'): Envelope {
-  return catalog.create(
+  return createEvent(
+    catalog,
     'product/create',
     productId,
     { id: productId, brand: 'acme', name, description: `${name} by acme`, category },
@@ -23,7 +24,8 @@ export function created(productId: string, name: string, category: string, creat
 }
 
 export function imaged(productId: string, image: string, photographer = 'pat'): Envelope {
-  return catalog.create(
+  return createEvent(
+    catalog,
     'product/image',
     productId,
     { id: productId, image },
@@ -32,9 +34,9 @@ export function imaged(productId: string, image: string, photographer = 'pat'): 
 }
 
 export function purchased(productId: string): Envelope {
-  return catalog.create('product/purchase', productId, { id: productId }, { source: 'hello-retail/web-client', id: id() });
+  return createEvent(catalog, 'product/purchase', productId, { id: productId }, { source: 'hello-retail/web-client', id: id() });
 }
 
 export function login(userId: string, name: string): Envelope {
-  return catalog.create('user-info/login', userId, { id: userId, name }, { source: 'hello-retail/web-client', id: id() });
+  return createEvent(catalog, 'user-info/login', userId, { id: userId, name }, { source: 'hello-retail/web-client', id: id() });
 }

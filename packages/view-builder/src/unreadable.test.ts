@@ -2,6 +2,7 @@
 // cannot read yet (a newer version, a payload that fails its schema) never
 // moves the view past it silently.
 import {
+  createEvent,
   defineCatalog,
   defineEvent,
   type Envelope,
@@ -48,7 +49,7 @@ const countsOnV2 = defineView({
 
 /** A purchase written by a producer on catalog v2. */
 function newer(subject: string, quantity: number): Envelope {
-  return catalogV2.create('product/purchase', subject, { id: subject, quantity }, { source: 'hello-retail/web-client-v2' });
+  return createEvent(catalogV2, 'product/purchase', subject, { id: subject, quantity }, { source: 'hello-retail/web-client-v2' });
 }
 
 /** Two subjects in different partitions of a 2-partition log. */
