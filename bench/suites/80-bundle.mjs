@@ -68,7 +68,11 @@ export async function run() {
     // Each handler run against the SDK run next to it: on a shared machine far steadier than a difference of medians.
     const extraWall = median(handlerRuns.map((r, i) => r.wall - sdkRuns[i].wall));
     const extraCpu = median(handlerRuns.map((r, i) => r.cpu - sdkRuns[i].cpu));
-    const { parts } = handler;
+    const { parts, byPackage } = handler;
+    const perPackage = Object.entries(byPackage)
+      .sort(([, a], [, b]) => b - a)
+      .map(([name, bytes]) => `${name} ${kb(bytes).toFixed(1)} KB`)
+      .join(', ');
     return [
       {
         name: 'handler bundle, minified',
@@ -79,7 +83,7 @@ export async function run() {
         maxAbsolute: 40,
         note: `defaults: fp-ts ${kb(plain.parts.fpTs).toFixed(1)} KB, io-ts ${kb(plain.parts.ioTs).toFixed(1)} KB`,
       },
-      { name: "riverlog's own code in it", unit: 'KB', riverlog: kb(parts.riverlog), maxAbsolute: 20 },
+      { name: "riverlog's own code in it", unit: 'KB', riverlog: kb(parts.riverlog), maxAbsolute: 20, note: perPackage },
       {
         name: 'fp-ts + io-ts in it',
         unit: 'KB',

@@ -21,6 +21,7 @@ const invoke = join(here, 'fixtures', 'invoke.mjs');
 interface Bundled {
   bytes: number;
   parts: { riverlog: number; fpTs: number; ioTs: number; other: number };
+  byPackage: Record<string, number>;
   inputs: string[];
 }
 
@@ -80,6 +81,13 @@ describe('a Kinesis handler bundled with the esbuild recipe', () => {
     // Only the io-ts codecs used: `t` from '@riverlog/core/io-ts' (a namespace re-export, `t` of '@riverlog/core',
     // would put every io-ts export in the bundle, ~18 KB instead of ~9.5).
     expect(bundled.parts.ioTs).toBeLessThan(plain.parts.ioTs * 0.6);
+  });
+
+  it("holds none of the catalog's write half: a consumer only decodes", () => {
+    const riverlog = bundled.inputs.filter((path) => path.includes('packages/core/dist/'));
+    expect(riverlog.some((path) => path.endsWith('/catalog.js'))).toBe(true);
+    const writeOnly = riverlog.filter((path) => /\/(create-event|finite-numbers|ulid)\.js$/.test(path));
+    expect(writeOnly).toEqual([]);
   });
 
   it('without the recipe, esbuild picks the CommonJS builds (what the recipe is for)', () => {

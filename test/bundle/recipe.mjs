@@ -23,18 +23,22 @@ export async function bundleHandler({ entry, outfile, withRecipe = true, format 
   return { bytes: Object.values(result.metafile.outputs)[0].bytes, ...split(result.metafile) };
 }
 
-/** Bytes of the output per origin, from esbuild's metafile. */
+/** Bytes of the output per origin, from esbuild's metafile; riverlog's also per package (`byPackage.core`, …). */
 function split(metafile) {
   const output = Object.values(metafile.outputs)[0];
   const parts = { riverlog: 0, fpTs: 0, ioTs: 0, other: 0 };
+  const byPackage = {};
   const inputs = [];
   for (const [path, { bytesInOutput }] of Object.entries(output.inputs)) {
     if (bytesInOutput === 0) continue;
     inputs.push(path);
-    if (/(^|\/)packages\/[^/]+\/dist\//.test(path) || path.includes('node_modules/@riverlog/')) parts.riverlog += bytesInOutput;
-    else if (path.includes('node_modules/fp-ts/')) parts.fpTs += bytesInOutput;
+    const riverlog = /(?:^|\/)packages\/([^/]+)\/dist\//.exec(path) ?? /node_modules\/@riverlog\/([^/]+)\//.exec(path);
+    if (riverlog) {
+      parts.riverlog += bytesInOutput;
+      byPackage[riverlog[1]] = (byPackage[riverlog[1]] ?? 0) + bytesInOutput;
+    } else if (path.includes('node_modules/fp-ts/')) parts.fpTs += bytesInOutput;
     else if (path.includes('node_modules/io-ts/')) parts.ioTs += bytesInOutput;
     else parts.other += bytesInOutput;
   }
-  return { parts, inputs };
+  return { parts, byPackage, inputs };
 }

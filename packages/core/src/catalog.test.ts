@@ -274,6 +274,12 @@ describe('dataschema', () => {
   it('refuses a base that is not an absolute URI ending in / or :', () => {
     expect(() => defineCatalog([Purchased], { dataschemaBase: 'schemas/' })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
     expect(() => defineCatalog([Purchased], { dataschemaBase: 'https://x.example/v' })).toThrow(/end with "\/" or ":"/);
+    for (const bad of ['urn', 'https://x.example/a b/', 'https://x.example/?q=/', 'https://x.example/#/', ':x/', 42]) {
+      expect(() => defineCatalog([Purchased], { dataschemaBase: bad as string }), String(bad)).toThrow(/must be an absolute URI/);
+    }
+    for (const good of ['urn:', 'urn:acme:', 'https://schemas.shop.example/events/', 'tag:shop.example,2026:']) {
+      expect(defineCatalog([Purchased], { dataschemaBase: good }).dataschema('product/purchase')).toBe(`${good}product/purchase/v1`);
+    }
     expect(() => defineCatalog([Purchased], { dataschemaBse: 'urn:x:' } as never)).toThrow(/did you mean "dataschemaBase"/);
   });
 
@@ -351,6 +357,14 @@ describe('defineCatalog', () => {
   it('refuses history at or above the current version', () => {
     expect(() => defineEvent('a/b', { version: 1, data: { id: t.string }, history: [pastVersion(1, t.unknown, (d) => d)] })).toThrow(
       /past version 1/,
+    );
+  });
+  it('names the type and the version it refuses', () => {
+    expect(() => defineEvent('a/b', { version: 0, data: { id: t.string } })).toThrow(
+      'Event "a/b": version 0 must be a whole number from 1.',
+    );
+    expect(() => defineEvent('a/b', { version: 3, data: { id: t.string }, history: [pastVersion(1.5, t.unknown, (d) => d)] })).toThrow(
+      'Event "a/b": past version 1.5 must be a whole number from 1 below the current version 3.',
     );
   });
 });

@@ -1,7 +1,7 @@
 import * as t from 'io-ts';
 import * as E from './either.js';
 import { type Envelope, EnvelopeCodec, type StoredEvent } from './envelope.js';
-import { DecodeError, RiverlogError, UnknownEventTypeError } from './errors.js';
+import { DecodeError, type DecodeFailure, RiverlogError, UnknownEventTypeError, type ValidationIssue } from './errors.js';
 import { describeIssues, isIdentityCodec, preview, readingContext, type StrictC, strict, toIssues } from './issues.js';
 import { checkOptions } from './options.js';
 import type { LogRecord } from './ports.js';
@@ -72,23 +72,22 @@ export function defineEvent<Type extends string, S extends DataSpec>(
   if (typeof type !== 'string' || type === '') {
     throw new RiverlogError('INVALID_CATALOG', `defineEvent: the type must be a non-empty string, got ${preview(type)}.`);
   }
-  if (!Number.isInteger(version) || version < 1) {
-    throw new RiverlogError(
-      'INVALID_CATALOG',
-      `Event ${JSON.stringify(type)}: version must be a whole number from 1, got ${preview(version)}.`,
-    );
-  }
+  checkVersion(type, version);
   const codec = (spec.data instanceof t.Type ? spec.data : strict(spec.data as t.Props, type)) as CodecOf<S>;
   const history = [...(spec.history ?? [])].sort((a, b) => a.version - b.version);
-  for (const past of history) {
-    if (past.version >= version || !Number.isInteger(past.version) || past.version < 1) {
-      throw new RiverlogError(
-        'INVALID_CATALOG',
-        `Event ${JSON.stringify(type)}: past version ${past.version} must be a whole number from 1 below the current version ${version}.`,
-      );
-    }
-  }
+  for (const past of history) checkVersion(type, past.version, version);
   return { type, version, codec, history, renamedFrom: [...(spec.renamedFrom ?? [])] };
+}
+
+/** Throws unless `version` is a whole number from 1, and below `current` for a past version. */
+function checkVersion(type: string, version: number, current?: number): void {
+  if (Number.isInteger(version) && version >= 1 && (current === undefined || version < current)) return;
+  const what = current === undefined ? 'version' : 'past version';
+  const below = current === undefined ? '' : ` below the current version ${current}`;
+  throw new RiverlogError(
+    'INVALID_CATALOG',
+    `Event ${JSON.stringify(type)}: ${what} ${preview(version)} must be a whole number from 1${below}.`,
+  );
 }
 
 /** The decoded event of one definition. */
@@ -226,19 +225,14 @@ function versionAfter(dataschema: unknown, marker: string): number | undefined {
   return VERSION.test(digits) ? Number(digits) : undefined;
 }
 
-const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+/** An absolute URI (a scheme, then no spaces, query or fragment) ending in `/` or `:`. */
+const DATASCHEMA_BASE = /^[A-Za-z][A-Za-z0-9+.-]*:([^\s#?]*[/:])?$/;
 
 function checkBase(base: unknown): string {
-  if (typeof base !== 'string' || !URI_SCHEME.test(base) || /[\s#?]/.test(base)) {
+  if (typeof base !== 'string' || !DATASCHEMA_BASE.test(base)) {
     throw new RiverlogError(
       'INVALID_OPTION',
-      `defineCatalog: dataschemaBase must be an absolute URI (a scheme such as urn: or https:, no spaces, query or fragment), got ${preview(base)}.`,
-    );
-  }
-  if (!base.endsWith('/') && !base.endsWith(':')) {
-    throw new RiverlogError(
-      'INVALID_OPTION',
-      `defineCatalog: dataschemaBase must end with "/" or ":" (the type follows it), got ${JSON.stringify(base)}.`,
+      `defineCatalog: dataschemaBase must be an absolute URI (a scheme such as urn: or https:, no spaces, query or fragment) and end with "/" or ":" (the type follows it), got ${preview(base)}.`,
     );
   }
   return base;
@@ -264,27 +258,61 @@ interface Entry<D> {
   readonly marker: string;
 }
 
-/** The envelope check of `EnvelopeCodec.is` for the common case, by hand: it runs once per record read. */
-function looksLikeEnvelope(u: unknown): boolean {
-  if (typeof u !== 'object' || u === null) return false;
+/** What `envelopeKind` found: not a stored event, a stored event, or an envelope as `createEvent` writes one. */
+const NOT_STORED = 0;
+const STORED = 1;
+const WRITTEN = 2;
+
+/**
+ * `EnvelopeCodec.is` by hand, never more lenient (it runs once per record
+ * read): `NOT_STORED` when it fails; `WRITTEN` when the event also has
+ * `time` and `dataschema` and a JSON content type named as riverlog writes
+ * it (absent or `application/json`), the shape of the fast path; `STORED`
+ * for any other valid stored event.
+ */
+function envelopeKind(u: unknown): number {
+  if (typeof u !== 'object' || u === null) return NOT_STORED;
   const e = u as Record<string, unknown>;
-  return (
-    e.specversion === '1.0' &&
-    typeof e.id === 'string' &&
-    e.id.length > 0 &&
-    typeof e.type === 'string' &&
-    e.type.length > 0 &&
-    typeof e.source === 'string' &&
-    e.source.length > 0 &&
-    typeof e.subject === 'string' &&
-    e.subject.length > 0 &&
-    typeof e.time === 'string' &&
-    typeof e.dataschema === 'string' &&
-    (e.datacontenttype === undefined || e.datacontenttype === 'application/json') &&
-    (e.correlationid === undefined || typeof e.correlationid === 'string') &&
-    (e.causationid === undefined || typeof e.causationid === 'string') &&
-    (e.traceparent === undefined || typeof e.traceparent === 'string')
-  );
+  if (
+    e.specversion !== '1.0' ||
+    typeof e.id !== 'string' ||
+    e.id === '' ||
+    typeof e.type !== 'string' ||
+    e.type === '' ||
+    typeof e.source !== 'string' ||
+    e.source === '' ||
+    typeof e.subject !== 'string' ||
+    e.subject === '' ||
+    (e.correlationid !== undefined && typeof e.correlationid !== 'string') ||
+    (e.causationid !== undefined && typeof e.causationid !== 'string') ||
+    (e.traceparent !== undefined && typeof e.traceparent !== 'string')
+  ) {
+    return NOT_STORED;
+  }
+  const { time, dataschema, datacontenttype } = e;
+  if (
+    typeof time === 'string' &&
+    typeof dataschema === 'string' &&
+    (datacontenttype === undefined || datacontenttype === 'application/json')
+  ) {
+    return dataschema !== '' && isValidTime(time) ? WRITTEN : NOT_STORED;
+  }
+  return (time === undefined || (typeof time === 'string' && isValidTime(time))) &&
+    (dataschema === undefined || (typeof dataschema === 'string' && dataschema !== '')) &&
+    (datacontenttype === undefined || (typeof datacontenttype === 'string' && datacontenttype !== ''))
+    ? STORED
+    : NOT_STORED;
+}
+
+/** A record's DecodeError: where it is, its type, and every failing path after the reason. */
+function failure(
+  kind: DecodeFailure,
+  reason: string,
+  position: Position | undefined,
+  type: string | undefined,
+  issues?: ValidationIssue[],
+): E.Either<DecodeError, never> {
+  return E.left(new DecodeError(kind, issues ? `${reason}: ${describeIssues(issues)}` : reason, { position, type, issues }));
 }
 
 /**
@@ -326,32 +354,6 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
   }
   const types = [...current.keys()];
 
-  /**
-   * `EnvelopeCodec.is` by hand, never more lenient: it runs for every event
-   * off the fast path (e.g. each one with a field this catalog does not know).
-   */
-  function looksLikeStoredEvent(u: unknown): boolean {
-    if (typeof u !== 'object' || u === null) return false;
-    const e = u as Record<string, unknown>;
-    return (
-      e.specversion === '1.0' &&
-      typeof e.id === 'string' &&
-      e.id.length > 0 &&
-      typeof e.type === 'string' &&
-      e.type.length > 0 &&
-      typeof e.source === 'string' &&
-      e.source.length > 0 &&
-      typeof e.subject === 'string' &&
-      e.subject.length > 0 &&
-      (e.time === undefined || (typeof e.time === 'string' && isValidTime(e.time))) &&
-      (e.dataschema === undefined || (typeof e.dataschema === 'string' && e.dataschema.length > 0)) &&
-      (e.datacontenttype === undefined || (typeof e.datacontenttype === 'string' && e.datacontenttype.length > 0)) &&
-      (e.correlationid === undefined || typeof e.correlationid === 'string') &&
-      (e.causationid === undefined || typeof e.causationid === 'string') &&
-      (e.traceparent === undefined || typeof e.traceparent === 'string')
-    );
-  }
-
   function find(type: string): D {
     const definition = current.get(type);
     if (!definition) throw new UnknownEventTypeError(type, types);
@@ -359,100 +361,77 @@ export function defineCatalog<const Defs extends readonly AnyEventDefinition[]>(
   }
 
   function decode(stored: unknown, position?: Position, storedAt?: number): E.Either<DecodeError, Envelope> {
+    const kind = envelopeKind(stored);
     // The common case: a current-version event whose payload passes a plain codec's `is`.
-    if (looksLikeEnvelope(stored)) {
+    if (kind === WRITTEN) {
       const envelope = stored as Envelope;
       const entry = byName.get(envelope.type);
-      if (entry?.fast && envelope.dataschema === entry.dataschema && entry.definition.codec.is(envelope.data)) {
-        // Events of one millisecond share a time text: each distinct one is parsed once.
-        if (isValidTime(envelope.time)) return E.right(envelope);
-      }
+      if (entry?.fast && envelope.dataschema === entry.dataschema && entry.definition.codec.is(envelope.data)) return E.right(envelope);
     }
-    return decodeSlowly(stored, position, storedAt);
+    return decodeSlowly(stored, kind !== NOT_STORED, position, storedAt);
   }
 
-  function decodeSlowly(stored: unknown, position: Position | undefined, storedAt: number | undefined): E.Either<DecodeError, Envelope> {
-    const where = position ? { position } : {};
-    if (!looksLikeStoredEvent(stored)) {
+  function decodeSlowly(
+    stored: unknown,
+    looksStored: boolean,
+    position: Position | undefined,
+    storedAt: number | undefined,
+  ): E.Either<DecodeError, Envelope> {
+    if (!looksStored) {
       const checked = EnvelopeCodec.decode(stored);
       if (E.isLeft(checked)) {
-        const issues = toIssues(checked.left);
-        const type = typeof (stored as { type?: unknown } | null)?.type === 'string' ? (stored as { type: string }).type : undefined;
-        return E.left(
-          new DecodeError('not-envelope', `not a valid envelope: ${describeIssues(issues)}`, {
-            ...where,
-            ...(type ? { type } : {}),
-            issues,
-          }),
-        );
+        const named = (stored as { type?: unknown } | null)?.type;
+        const type = typeof named === 'string' && named !== '' ? named : undefined;
+        return failure('not-envelope', 'not a valid envelope', position, type, toIssues(checked.left));
       }
     }
     const envelope = stored as unknown as StoredEvent;
-    const type = envelope.type;
-    if (envelope.datacontenttype !== undefined && !isJsonContentType(envelope.datacontenttype)) {
-      return E.left(
-        new DecodeError(
-          'not-envelope',
-          `datacontenttype ${JSON.stringify(envelope.datacontenttype)} is not JSON; riverlog events carry JSON data`,
-          { ...where, type },
-        ),
+    const { type, datacontenttype } = envelope;
+    if (datacontenttype !== undefined && !isJsonContentType(datacontenttype)) {
+      return failure(
+        'not-envelope',
+        `datacontenttype ${JSON.stringify(datacontenttype)} is not JSON; riverlog events carry JSON data`,
+        position,
+        type,
       );
     }
     if ((envelope as { data_base64?: unknown }).data_base64 !== undefined) {
-      return E.left(
-        new DecodeError('not-envelope', 'the data is binary (data_base64); riverlog events carry JSON data', { ...where, type }),
-      );
+      return failure('not-envelope', 'the data is binary (data_base64); riverlog events carry JSON data', position, type);
     }
     const entry = byName.get(type);
-    if (!entry) return E.left(new DecodeError('unknown-type', `unknown event type ${JSON.stringify(type)}`, { ...where, type }));
+    if (!entry) return failure('unknown-type', `unknown event type ${JSON.stringify(type)}`, position, type);
     const { definition } = entry;
-    const named = envelope.dataschema === entry.dataschema ? definition.version : versionAfter(envelope.dataschema, entry.marker);
-    const version = named ?? definition.version;
+    const current = definition.version;
+    const written = envelope.dataschema === entry.dataschema ? current : versionAfter(envelope.dataschema, entry.marker);
+    const version = written ?? current;
     let data: unknown = envelope.data;
-    if (version !== definition.version) {
-      if (version > definition.version) {
-        return E.left(
-          new DecodeError(
-            'newer-version',
-            `written with version ${version}, newer than this catalog's ${definition.version}; deploy a catalog that defines version ${version}`,
-            { ...where, type },
-          ),
-        );
-      }
+    if (version > current) {
+      return failure(
+        'newer-version',
+        `written with version ${version}, newer than this catalog's ${current}; deploy a catalog that defines version ${version}`,
+        position,
+        type,
+      );
+    }
+    if (version < current) {
       const start = definition.history.findIndex((past) => past.version === version);
-      if (start < 0) {
-        return E.left(
-          new DecodeError('invalid', `version ${version} has no upcaster in the catalog; add it to the type's history`, { ...where, type }),
-        );
-      }
+      if (start < 0)
+        return failure('invalid', `version ${version} has no upcaster in the catalog; add it to the type's history`, position, type);
       for (const past of definition.history.slice(start)) {
         const old = past.codec.validate(data, readingContext(past.codec, data));
-        if (E.isLeft(old)) {
-          const issues = toIssues(old.left, 'data');
-          return E.left(
-            new DecodeError('invalid', `payload invalid for version ${past.version}: ${describeIssues(issues)}`, {
-              ...where,
-              type,
-              issues,
-            }),
-          );
-        }
+        if (E.isLeft(old))
+          return failure('invalid', `payload invalid for version ${past.version}`, position, type, toIssues(old.left, 'data'));
         try {
           data = past.upcast(old.right as never);
         } catch (error) {
-          return E.left(
-            new DecodeError('invalid', `upcaster from version ${past.version} threw: ${(error as Error).message}`, { ...where, type }),
-          );
+          return failure('invalid', `upcaster from version ${past.version} threw: ${(error as Error).message}`, position, type);
         }
       }
     }
     const result = definition.codec.validate(data, readingContext(definition.codec, data));
-    if (E.isLeft(result)) {
-      const issues = toIssues(result.left, 'data');
-      return E.left(new DecodeError('invalid', `payload invalid: ${describeIssues(issues)}`, { ...where, type, issues }));
-    }
+    if (E.isLeft(result)) return failure('invalid', 'payload invalid', position, type, toIssues(result.left, 'data'));
     // The stored dataschema stays where it already names the current version (under any base).
-    const keepsDataschema = named === definition.version && entry.current;
+    const keepsDataschema = written === current && entry.current;
     if (result.right === envelope.data && keepsDataschema && envelope.time !== undefined) return E.right(envelope as Envelope);
     return E.right({
       ...envelope,
