@@ -34,10 +34,10 @@ describe('createEvent', () => {
   });
 
   it('refuses what is not a catalog, naming the function', () => {
-    expect(() => createEvent({} as never, 'product/purchase', 'p1', { id: 'p1' }, { source })).toThrow(
+    expect(() => createEvent({} as typeof catalog, 'product/purchase', 'p1', { id: 'p1' }, { source })).toThrow(
       /createEvent: catalog must be a catalog from defineCatalog, got \{\}/,
     );
-    expect(() => validateEvent(undefined as never, 'product/purchase', { id: 'p1' })).toThrow(
+    expect(() => validateEvent(undefined as unknown as typeof catalog, 'product/purchase', { id: 'p1' })).toThrow(
       /validateEvent: catalog must be a catalog from defineCatalog, got undefined/,
     );
   });
