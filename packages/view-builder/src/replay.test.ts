@@ -119,6 +119,29 @@ describe('replay', () => {
       return log;
     }
 
+    test('by default a commit folds up to 2,500 records and rows (runView: 1,000); commitSize overrides it', async () => {
+      const log = memoryLog({ partitions: 1 });
+      await log.append(Array.from({ length: 6_000 }, (_, i) => purchased(`s${i}`)));
+      const commits = async (commitSize?: number) => {
+        const inner = memoryViewStore();
+        const sizes: number[] = [];
+        const store = {
+          ...inner,
+          limits: inner.limits,
+          commit: (table: string, commit: Parameters<typeof inner.commit>[1]) => {
+            sizes.push(commit.rows.length);
+            return inner.commit(table, commit);
+          },
+        };
+        const result = await replay({ log, into: tallyView, store, ...(commitSize ? { commitSize } : {}) });
+        expect(result.events).toBe(6_000);
+        return sizes;
+      };
+      // A row per event: each commit is full at 2,500 rows, the rest goes in the next.
+      expect(await commits()).toEqual([2_500, 2_500, 1_000]);
+      expect(await commits(1_000)).toEqual([1_000, 1_000, 1_000, 1_000, 1_000, 1_000]);
+    });
+
     test('a commitSize that is not a whole number ≥ 1 is refused at run time (it never committed, or committed every batch)', async () => {
       const log = await abcLog();
       const store = memoryViewStore();

@@ -6,7 +6,6 @@ import type { OnUnreadable } from './decode.js';
 import type { AnyCatalog, AnyView, EventOfType, View } from './define-view.js';
 import type { FoldUnit } from './fold.js';
 import { Folder } from './folder.js';
-import { DEFAULT_COMMIT_SIZE } from './options.js';
 import { reached } from './progress.js';
 import { Retries } from './retries.js';
 import { type SkippedRecord, SkipReporter, type SkipReporting } from './skips.js';
@@ -39,7 +38,12 @@ interface ReplayBase extends SkipReporting {
   readonly to?: ReplayTo;
   /** Largest batch read at once. Default 1,000. */
   readonly batchSize?: number;
-  /** Into a view: most records folded into one commit, and most rows it writes. Default 1,000 (see `runView`'s `commitSize`). */
+  /**
+   * Into a view: most records folded into one commit, and most rows it
+   * writes. Default 2,500 (`runView`'s is 1,000): a replay shares no
+   * partitions and renews no leases, so it takes fewer, larger commits —
+   * each writes a page of an index once however many of its entries changed.
+   */
   readonly commitSize?: number;
   /** Called after each batch. */
   readonly onProgress?: (progress: ReplayProgress) => void;
@@ -86,6 +90,16 @@ export interface ReplayToViewOptions<V extends AnyView> extends ReplayBase {
   /** An event of a folded type this catalog cannot read yet: `'stop'` (default) rejects before it, `'dead-letter'` reports it and goes on. */
   readonly onUnreadable?: OnUnreadable;
 }
+
+/**
+ * A replay's default `commitSize`. The pages of a view's indexes are written
+ * once per commit that touches them: in the views benchmark's 1M-event
+ * replay (a byCategory index, its entries scattered) commits of 2,500
+ * records wrote 30% fewer pages than commits of 1,000 and ran ~10% faster;
+ * at 5,000 the larger units (kept across several batches) doubled the time
+ * spent collecting garbage and peak RSS passed 200 MB.
+ */
+const DEFAULT_REPLAY_COMMIT_SIZE = 2_500;
 
 const KNOWN = [
   'log',
@@ -138,7 +152,7 @@ export async function replay(options: ReplayToViewOptions<AnyView> | ReplayToHan
   const batchSize = options.batchSize ?? 1000;
   for (const [name, value] of [
     ['batchSize', batchSize],
-    ['commitSize', options.commitSize ?? DEFAULT_COMMIT_SIZE],
+    ['commitSize', options.commitSize ?? DEFAULT_REPLAY_COMMIT_SIZE],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new RiverlogError('INVALID_OPTION', `replay: ${name} must be a whole number ≥ 1, got ${String(value)}.`);
@@ -226,7 +240,7 @@ async function viewSink(
   const committer = new Committer(store, view.table, retries, view.idWindow > 0);
   await committer.createTable({ indexes: view.indexNames, idWindow: view.idWindow });
   const checkpoint: Record<string, string> = { ...(await committer.positions()) };
-  const commitSize = options.commitSize ?? DEFAULT_COMMIT_SIZE;
+  const commitSize = options.commitSize ?? DEFAULT_REPLAY_COMMIT_SIZE;
   const commit = async (unit: FoldUnit) => {
     if (unit.empty) return;
     const skipped = unit.skippedInOrder();
