@@ -138,6 +138,23 @@ describe('createEvent', () => {
   it('refuses an empty subject in the envelope', () => {
     expect(() => createEvent(catalog, 'product/purchase', '', { id: 'p1' }, { source })).toThrow(/subject/);
   });
+
+  it('refuses bad envelope metadata from a plain-JavaScript caller with a ValidationError naming the field', () => {
+    const refused = (call: () => unknown) => {
+      try {
+        call();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const invalidDate = refused(() => createEvent(catalog, 'product/purchase', 'p1', { id: 'p1' }, { source, time: new Date('soon') }));
+    expect(invalidDate).toBeInstanceOf(ValidationError);
+    expect((invalidDate as ValidationError).issues).toEqual([expect.objectContaining({ path: 'time', actual: '"Invalid Date"' })]);
+    const noOptions = refused(() => createEvent(catalog, 'product/purchase', 'p1', { id: 'p1' }, undefined as never));
+    expect(noOptions).toBeInstanceOf(ValidationError);
+    expect((noOptions as ValidationError).issues.map((issue) => issue.path)).toEqual(['source']);
+  });
 });
 
 const current = createEvent(catalog, 'product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'B', category: 'shoes' }, { source });

@@ -102,31 +102,34 @@ export function createEvent<Defs extends AnyEventDefinition, T extends Defs['typ
   if (!entry) throw new UnknownEventTypeError(type, catalog.types);
   const encoded = encode(type, entry, data);
   if (E.isLeft(encoded)) throw encoded.left;
-  const time = options.time instanceof Date ? options.time.toISOString() : (options.time ?? isoNow());
+  // A plain-JavaScript caller may pass no options, or an invalid Date (its text is "Invalid Date"): the envelope check below names the field.
+  const given: Partial<typeof options> = options ?? {};
+  const at = given.time;
+  const time = at instanceof Date ? (Number.isNaN(at.getTime()) ? String(at) : at.toISOString()) : (at ?? isoNow());
   const event: Record<string, unknown> = {
     specversion: '1.0',
-    id: options.id ?? ulid(),
+    id: given.id ?? ulid(),
     type,
-    source: options.source,
+    source: given.source,
     subject,
     time,
     dataschema: entry.dataschema,
     data: encoded.right,
   };
-  if (options.correlationid !== undefined) event.correlationid = options.correlationid;
-  if (options.causationid !== undefined) event.causationid = options.causationid;
-  if (options.traceparent !== undefined) event.traceparent = options.traceparent;
+  if (given.correlationid !== undefined) event.correlationid = given.correlationid;
+  if (given.causationid !== undefined) event.causationid = given.causationid;
+  if (given.traceparent !== undefined) event.traceparent = given.traceparent;
   // id and time are made here unless given: check only what callers supply.
   const suppliedOk =
     typeof subject === 'string' &&
     subject.length > 0 &&
-    typeof options.source === 'string' &&
-    options.source.length > 0 &&
-    (options.id === undefined || (typeof options.id === 'string' && options.id.length > 0)) &&
-    (options.time === undefined || isValidTime(time)) &&
-    (options.correlationid === undefined || typeof options.correlationid === 'string') &&
-    (options.causationid === undefined || typeof options.causationid === 'string') &&
-    (options.traceparent === undefined || typeof options.traceparent === 'string');
+    typeof given.source === 'string' &&
+    given.source.length > 0 &&
+    (given.id === undefined || (typeof given.id === 'string' && given.id.length > 0)) &&
+    (given.time === undefined || isValidTime(time)) &&
+    (given.correlationid === undefined || typeof given.correlationid === 'string') &&
+    (given.causationid === undefined || typeof given.causationid === 'string') &&
+    (given.traceparent === undefined || typeof given.traceparent === 'string');
   if (!suppliedOk && !EnvelopeCodec.is(event)) {
     const checked = EnvelopeCodec.decode(event);
     const issues = E.isLeft(checked) ? toIssues(checked.left) : [];
