@@ -38,6 +38,8 @@ describe('entry points', () => {
     for (const name of [
       'defineCatalog',
       'defineEvent',
+      'createEvent',
+      'validateEvent',
       'decodeRecord',
       'optional',
       'strict',
