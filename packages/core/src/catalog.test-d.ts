@@ -11,7 +11,9 @@ import {
   ignore,
 } from './catalog.js';
 import { createEvent, validateEvent } from './create-event.js';
+import type { Either } from './either.js';
 import type { Envelope } from './envelope.js';
+import type { UnknownEventTypeError, ValidationError } from './errors.js';
 import { optional, t } from './index.js';
 
 const catalog = defineCatalog([
@@ -43,9 +45,19 @@ describe('catalog types', () => {
     validateEvent(catalog, 'product/delete', { id: 'p' });
   });
 
-  it('types the event createEvent returns by its type', () => {
+  it('types the event createEvent returns by its type, and what validateEvent returns', () => {
     const event = createEvent(catalog, 'product/create', 's', { id: 'p', name: 'Boot' }, { source: 'x' });
     expectTypeOf(event).toEqualTypeOf<Envelope<'product/create', unknown>>();
+    expectTypeOf(validateEvent(catalog, 'product/create', { id: 'p', name: 'Boot' })).toEqualTypeOf<
+      Either<ValidationError | UnknownEventTypeError, unknown>
+    >();
+  });
+
+  it('writes a renamed type under its current name only', () => {
+    const renamed = defineCatalog([defineEvent('product/created', { data: { id: t.string }, renamedFrom: ['product/create'] })]);
+    createEvent(renamed, 'product/created', 's', { id: 'p' }, { source: 'x' });
+    // @ts-expect-error a former name is read, never written
+    createEvent(renamed, 'product/create', 's', { id: 'p' }, { source: 'x' });
   });
 
   it('writes with a catalog passed on generically, as a producer holds it', () => {
