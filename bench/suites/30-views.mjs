@@ -323,7 +323,7 @@ export async function run() {
         baseline: REPLAY_EVENTS / readOnly.seconds,
         baselineName: 'log.read alone',
         minRatio: REPLAY_RATIO,
-        note: "the view fold of `replay({ into: products, store })`: row guards and the id window on, as in runView; commits of up to 2,500 records (replay's default; runView's is 1,000), the byCategory index's scattered pages written once per commit. Target: issue 8's 72,641 events/s, measured against its own run's log.read alone (427,319): 0.17×",
+        note: "the view fold of `replay({ into: products, store })`: row guards and the id window on, as in runView; commits of up to 2,000 records (replay's default; runView's is 1,000), the byCategory index's scattered pages written once per commit. Target: issue 8's 72,641 events/s, measured against its own run's log.read alone (427,319): 0.17×",
       },
       {
         name: `peak RSS through that ${REPLAY_EVENTS.toLocaleString('en-US')}-event replay`,

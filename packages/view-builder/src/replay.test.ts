@@ -119,7 +119,7 @@ describe('replay', () => {
       return log;
     }
 
-    test('by default a commit folds up to 2,500 records and rows (runView: 1,000); commitSize overrides it', async () => {
+    test('by default a commit folds up to 2,000 records and rows (runView: 1,000); commitSize overrides it', async () => {
       const log = memoryLog({ partitions: 1 });
       await log.append(Array.from({ length: 6_000 }, (_, i) => purchased(`s${i}`)));
       const commits = async (commitSize?: number) => {
@@ -137,8 +137,8 @@ describe('replay', () => {
         expect(result.events).toBe(6_000);
         return sizes;
       };
-      // A row per event: each commit is full at 2,500 rows, the rest goes in the next.
-      expect(await commits()).toEqual([2_500, 2_500, 1_000]);
+      // A row per event: each commit is full at 2,000 rows, the rest goes in the next.
+      expect(await commits()).toEqual([2_000, 2_000, 2_000]);
       expect(await commits(1_000)).toEqual([1_000, 1_000, 1_000, 1_000, 1_000, 1_000]);
     });
 

@@ -40,7 +40,7 @@ interface ReplayBase extends SkipReporting {
   readonly batchSize?: number;
   /**
    * Into a view: most records folded into one commit, and most rows it
-   * writes. Default 2,500 (`runView`'s is 1,000): a replay shares no
+   * writes. Default 2,000 (`runView`'s is 1,000): a replay shares no
    * partitions and renews no leases, so it takes fewer, larger commits —
    * each writes a page of an index once however many of its entries changed.
    */
@@ -94,12 +94,12 @@ export interface ReplayToViewOptions<V extends AnyView> extends ReplayBase {
 /**
  * A replay's default `commitSize`. The pages of a view's indexes are written
  * once per commit that touches them: in the views benchmark's 1M-event
- * replay (a byCategory index, its entries scattered) commits of 2,500
- * records wrote 30% fewer pages than commits of 1,000 and ran ~10% faster;
- * at 5,000 the larger units (kept across several batches) doubled the time
- * spent collecting garbage and peak RSS passed 200 MB.
+ * replay (a byCategory index, its entries scattered) commits of 2,000–3,000
+ * records wrote 25–30% fewer pages than commits of 1,000 and spent ~30% less
+ * time committing; larger units (kept across several batches) made more
+ * garbage survive, and at 5,000 peak RSS passed 200 MB.
  */
-const DEFAULT_REPLAY_COMMIT_SIZE = 2_500;
+const DEFAULT_REPLAY_COMMIT_SIZE = 2_000;
 
 const KNOWN = [
   'log',
