@@ -155,6 +155,13 @@ describe('createEvent', () => {
     expect(noOptions).toBeInstanceOf(ValidationError);
     expect((noOptions as ValidationError).issues.map((issue) => issue.path)).toEqual(['source']);
   });
+
+  it('refuses a misspelt option (a plain-JavaScript caller, or an object built elsewhere) naming it and the likely one', () => {
+    const meta: Record<string, string> = { source, correlationId: 'c-1' };
+    expect(() => createEvent(catalog, 'product/purchase', 'p1', { id: 'p1' }, meta as never)).toThrow(
+      /createEvent \("product\/purchase"\): unknown option "correlationId"; did you mean "correlationid"\?/,
+    );
+  });
 });
 
 const current = createEvent(catalog, 'product/create', 'p1', { id: 'p1', name: 'Boot', brand: 'B', category: 'shoes' }, { source });

@@ -6,6 +6,7 @@ import { type Envelope, EnvelopeCodec, type EventMeta } from './envelope.js';
 import { RiverlogError, UnknownEventTypeError, ValidationError } from './errors.js';
 import { type FiniteCheck, finiteCheck, nonFiniteIssues } from './finite-numbers.js';
 import { isIdentityCodec, preview, toIssues } from './issues.js';
+import { checkOptions } from './options.js';
 import { isoNow, isValidTime } from './time-text.js';
 import { ulid } from './ulid.js';
 
@@ -19,6 +20,11 @@ interface WriteEntry {
   /** Whether a payload's numbers are finite (JSON has no NaN): undefined when its shape holds no number. */
   readonly finite: FiniteCheck | undefined;
 }
+
+/** The options `createEvent` knows: a misspelt one (e.g. `correlationId`) is refused, never dropped. */
+const EVENT_OPTIONS = ['source', 'id', 'time', 'correlationid', 'causationid', 'traceparent'];
+const isEventOption = (key: string) =>
+  key === 'source' || key === 'id' || key === 'time' || key === 'correlationid' || key === 'causationid' || key === 'traceparent';
 
 const writers = new WeakMap<Catalog, Map<string, WriteEntry>>();
 
@@ -84,8 +90,10 @@ export function validateEvent<Defs extends AnyEventDefinition, T extends Defs['t
  * `validateEvent` does, stamps `id` (a ULID) and `time` (now) unless given,
  * and names the type's current version in `dataschema`. Throws
  * `ValidationError` (every failing field of the payload or envelope) or
- * `UnknownEventTypeError`. The type and payload are checked against the
- * catalog at compile time too. A producer calls it for each event it emits.
+ * `UnknownEventTypeError`, and an `INVALID_OPTION` error for an option it
+ * does not know (a misspelt `correlationId` is refused, never dropped). The
+ * type and payload are checked against the catalog at compile time too. A
+ * producer calls it for each event it emits.
  *
  * @example
  * const event = createEvent(catalog, 'product/create', 'p1', { id: 'p1', name: 'Boot' }, { source: 'shop' });
@@ -104,6 +112,7 @@ export function createEvent<Defs extends AnyEventDefinition, T extends Defs['typ
   if (E.isLeft(encoded)) throw encoded.left;
   // A plain-JavaScript caller may pass no options, or an invalid Date (its text is "Invalid Date"): the envelope check below names the field.
   const given: Partial<typeof options> = options ?? {};
+  for (const key in given) if (!isEventOption(key)) checkOptions(`createEvent (${JSON.stringify(type)})`, given, EVENT_OPTIONS);
   const at = given.time;
   const time = at instanceof Date ? (Number.isNaN(at.getTime()) ? String(at) : at.toISOString()) : (at ?? isoNow());
   const event: Record<string, unknown> = {

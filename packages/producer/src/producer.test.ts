@@ -142,6 +142,16 @@ describe('createProducer: emit', () => {
     expect(await readAll(log)).toEqual([]);
   });
 
+  it('refuses a misspelt meta option instead of dropping it, writing nothing', async () => {
+    const log = memoryLog();
+    const producer = createProducer({ log, catalog, source });
+    const meta = JSON.parse('{"causationId":"evt-0"}');
+    const error = await rejection(producer.emit('product/create', 'p1', { id: 'p1', name: 'Boot' }, meta));
+    expect((error as { code?: string }).code).toBe('INVALID_OPTION');
+    expect((error as Error).message).toMatch(/unknown option "causationId"; did you mean "causationid"\?/);
+    expect(await readAll(log)).toEqual([]);
+  });
+
   it('refuses an event over log.maxEventBytes with its size and the limit, before batching', async () => {
     const inner = memoryLog({ maxEventBytes: 400 });
     const { log, appends } = instrumentedLog(inner);
