@@ -47,8 +47,8 @@ const WAL_CHECKPOINT_PAGES = 32_000;
 /**
  * The page cache of a store in its own file, in KiB (SQLite's default is
  * 2,000): a commit of 1,000 events dirties some 600 pages of a large view
- * (its index entries land all over the index), a replay's commit of 2,500
- * some 1,500, more than the default cache holds, so SQLite spilled and
+ * (its index entries land all over the index), a replay's commit of 2,000
+ * some 1,200, more than the default cache holds, so SQLite spilled and
  * re-read pages mid-transaction. 8 MB holds them; the 16 MB tried before
  * was no faster in the 1M-event views replay (a page it no longer holds is
  * read back from the OS's file cache) and added ~10 MB to its peak RSS.
