@@ -33,6 +33,16 @@ const put = (key: string, value: unknown, expectedVersion = 0, indexes?: Record<
   ...(indexes ? { indexes } : {}),
 });
 const rowsOnly = (rows: RowWrite[]) => ({ rows, ids: [], positions: {} });
+/** Two ids of the same `hashOf`: `prefix` and a number each (a few hundred thousand tries at most). */
+const sameHash = (prefix: string): [string, string] => {
+  const byHash = new Map<number, string>();
+  for (let i = 0; ; i++) {
+    const id = `${prefix}${i}`;
+    const other = byHash.get(hashOf(id));
+    if (other !== undefined) return [other, id];
+    byHash.set(hashOf(id), id);
+  }
+};
 
 describe('sqliteViewStore', () => {
   it('lists every index exactly as the memory store does, whatever the characters', async () => {
@@ -145,15 +155,7 @@ describe('sqliteViewStore', () => {
   });
 
   it('tells apart two ids whose hashes collide (the window keeps hashes, a hit is checked against the stored ids)', async () => {
-    const byHash = new Map<number, string>();
-    let pair: [string, string] | undefined;
-    for (let i = 0; !pair; i++) {
-      const id = `c-${i}`;
-      const other = byHash.get(hashOf(id));
-      if (other !== undefined) pair = [other, id];
-      else byHash.set(hashOf(id), id);
-    }
-    const [a, b] = pair;
+    const [a, b] = sameHash('c-');
     const store = open();
     await store.createTable('v', { indexes: [], idWindow: 100 });
     await store.commit('v', { rows: [], ids: [a], positions: {} });
@@ -161,6 +163,45 @@ describe('sqliteViewStore', () => {
     await store.commit('v', { rows: [], ids: [b], positions: {} });
     await expect(store.commit('v', { rows: [], ids: [b], positions: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
     expect(await open().seen('v', [a, b])).toEqual(new Set([a, b]));
+  });
+
+  it('never answers from the hash of a pruned id: it and an id of the same hash are unseen, and each may be committed again', async () => {
+    const [pruned, twin] = sameHash('p-');
+    const a = open();
+    const b = open();
+    await a.createTable('v', { indexes: [], idWindow: 100 });
+    await a.commit('v', { rows: [], ids: [pruned], positions: {} });
+    expect(await b.seen('v', [pruned, twin])).toEqual(new Set([pruned])); // b's cache holds it too
+    // Three rows of 100 more: the third crosses a pruning step (256 ids) and deletes the rows older than the newest 100 ids.
+    let n = 0;
+    for (let c = 0; c < 3; c++) await a.commit('v', { rows: [], ids: Array.from({ length: 100 }, () => `id-${n++}`), positions: {} });
+    // Both caches keep the pruned id's hash (no rebuild at a prune); neither answers from it.
+    for (const store of [a, b]) expect(await store.seen('v', [pruned, twin, 'id-299'])).toEqual(new Set(['id-299']));
+    await b.commit('v', { rows: [], ids: [twin], positions: {} });
+    await a.commit('v', { rows: [], ids: [pruned], positions: {} });
+    for (const store of [a, b, open()]) expect(await store.seen('v', [pruned, twin])).toEqual(new Set([pruned, twin]));
+    await expect(b.commit('v', { rows: [], ids: [pruned], positions: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('leaves the settings of a database it is given as they were (page cache, temp store, WAL checkpoints)', async () => {
+    const db = new Database(join(dir, 'given.db'));
+    try {
+      db.pragma('journal_mode = WAL');
+      const settings = () => ({
+        cache: db.pragma('cache_size', { simple: true }),
+        temp: db.pragma('temp_store', { simple: true }),
+        wal: db.pragma('wal_autocheckpoint', { simple: true }),
+      });
+      const before = settings();
+      const store = sqliteViewStore({ database: db });
+      await store.createTable('v', { indexes: ['i'], idWindow: 10 });
+      await store.commit('v', { rows: [put('a', 1, 0, { i: ['x'] })], ids: ['e1'], positions: { '0': '1' } });
+      await store.close();
+      expect(settings()).toEqual(before);
+      expect(before.temp).toBe(0); // SQLite's default, not the MEMORY a store in its own file sets
+    } finally {
+      db.close();
+    }
   });
 
   it('rewrites rows that keep their sort keys and rows that change them in one commit, guarded alike, the index right after each', async () => {
