@@ -40,9 +40,13 @@ interface ReplayBase extends SkipReporting {
   readonly batchSize?: number;
   /**
    * Into a view: most records folded into one commit, and most rows it
-   * writes. Default 2,000 (`runView`'s is 1,000): a replay shares no
+   * writes (within the store's `limits.maxRowsPerCommit`); a whole number
+   * ≥ 1. Default 2,000 (`runView`'s is 1,000): a replay shares no
    * partitions and renews no leases, so it takes fewer, larger commits —
    * each writes a page of an index once however many of its entries changed.
+   *
+   * @example
+   * await replay({ log, into: products, store, commitSize: 1_000 }); // shorter synchronous SQLite commits
    */
   readonly commitSize?: number;
   /** Called after each batch. */
