@@ -183,6 +183,20 @@ describe('sqliteViewStore', () => {
     await expect(b.commit('v', { rows: [], ids: [pruned], positions: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
   });
 
+  it("forgets the ids of a table another connection dropped and created again, and keeps the new table's", async () => {
+    const a = open();
+    const b = open();
+    await a.createTable('v', { indexes: [], idWindow: 100 });
+    await a.commit('v', { rows: [], ids: ['e1', 'e2'], positions: {} });
+    expect(await a.seen('v', ['e1', 'e2'])).toEqual(new Set(['e1', 'e2'])); // a's cache holds them
+    await b.drop('v');
+    await b.createTable('v', { indexes: [], idWindow: 100 });
+    await b.commit('v', { rows: [], ids: ['e2'], positions: {} });
+    expect(await a.seen('v', ['e1', 'e2'])).toEqual(new Set(['e2']));
+    await a.commit('v', { rows: [], ids: ['e1'], positions: {} });
+    await expect(a.commit('v', { rows: [], ids: ['e2'], positions: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
   it('leaves the settings of a database it is given as they were (page cache, temp store, WAL checkpoints)', async () => {
     const db = new Database(join(dir, 'given.db'));
     try {
