@@ -31,8 +31,10 @@ function hashesOf(ids: readonly string[]): Int32Array {
  * id per batch: in the views benchmark 45% of all SQLite instructions and
  * 22 of 281 pages per 1,000-event commit.
  *
- * Membership is answered from a cache of the rows, a `Set` of their ids.
- * Rows never change once written, so `sync()` — called inside every
+ * Membership is answered from a cache of the rows: each row's id hashes,
+ * and one hash table over them (see `slots`; it may still hold hashes of
+ * pruned rows, so a hit there is only a hint, confirmed against the rows
+ * held and their stored ids). Rows never change once written, so `sync()` — called inside every
  * transaction that reads or checks ids — reads only the rows newer than the
  * newest it holds, and drops those older than the oldest still stored
  * (pruned, by this or another connection). The cache only ever holds
