@@ -45,17 +45,26 @@ export function checkTableSpec(table: string, spec: ViewTableSpec): void {
   }
 }
 
-/** True when two index lists name the same indexes (in any order). */
-export function sameIndexes(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((index) => b.includes(index));
-}
-
-/** `createTable` on an existing table with other indexes. */
-export function tableMismatch(table: string, stored: readonly string[], requested: readonly string[]): RiverlogError {
-  return new RiverlogError(
-    'INVALID_VIEW',
-    `View table ${table} exists with indexes [${stored.join(', ')}], not [${requested.join(', ')}]. A table's indexes are fixed when it is created: give the view a new version to change them.`,
-  );
+/**
+ * Refuses `createTable` on an existing table with another spec: its indexes
+ * (in any order) and its id window are fixed when it is created. A window
+ * changed under a live table would fold duplicates twice (grown: the ids it
+ * never kept) or forget ids it promised to keep (shrunk).
+ */
+export function checkSameTable(table: string, stored: ViewTableSpec, requested: ViewTableSpec): void {
+  const { indexes } = stored;
+  if (indexes.length !== requested.indexes.length || !indexes.every((index) => requested.indexes.includes(index))) {
+    throw new RiverlogError(
+      'INVALID_VIEW',
+      `View table ${table} exists with indexes [${indexes.join(', ')}], not [${requested.indexes.join(', ')}]. A table's indexes are fixed when it is created: give the view a new version to change them.`,
+    );
+  }
+  if (stored.idWindow !== requested.idWindow) {
+    throw new RiverlogError(
+      'INVALID_VIEW',
+      `View table ${table} exists with an id window of ${stored.idWindow} ids, not ${requested.idWindow}. A table's id window is fixed when it is created (changed under it, duplicates would be folded twice or kept ids forgotten): give the view a new version to change it.`,
+    );
+  }
 }
 
 /** A commit to a table that was never created (or was dropped). */

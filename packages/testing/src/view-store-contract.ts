@@ -149,6 +149,18 @@ export function describeViewStoreContract(
         ]);
       });
 
+      it('refuses an existing table with another id window (INVALID_VIEW), so duplicates are never folded under a window the table does not keep', async () => {
+        await store.commit(TABLE, commitOf([put('a', 1, 0)], { ids: ['e1'] }));
+        await refused(() => store.createTable(TABLE, { indexes: ['byName', 'byScore'], idWindow: 0 }), 'INVALID_VIEW', [
+          TABLE,
+          '1000',
+          '0',
+        ]);
+        await refused(() => store.createTable(TABLE, { indexes: ['byName', 'byScore'], idWindow: 5000 }), 'INVALID_VIEW', ['1000', '5000']);
+        // Still the table it was: its window still knows e1.
+        expect(await store.seen(TABLE, ['e1', 'e2'])).toEqual(new Set(['e1']));
+      });
+
       it('refuses a commit to a table that was never created', async () => {
         await refused(() => store.commit('nowhere@1', commitOf([put('a', 1, 0)])), 'UNKNOWN_VIEW_TABLE', ['nowhere@1']);
       });

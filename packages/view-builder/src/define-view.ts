@@ -97,7 +97,9 @@ export interface ViewSpec<C extends AnyCatalog, S, T extends EventTypeOf<C>, I e
   /**
    * How many of the newest event ids the view remembers, so that an event
    * appended twice (same id, two positions) is folded once. Default 100,000;
-   * 0 turns the check off. See the README ("Duplicates").
+   * 0 turns the check off. Fixed when the version's table is created: a
+   * runner asking another window fails with `INVALID_VIEW` (raise the
+   * version to change it). See the README ("Duplicates").
    */
   readonly idWindow?: number;
 }

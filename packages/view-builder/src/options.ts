@@ -46,7 +46,7 @@ export interface RunViewOptions extends SkipReporting {
    * and a bigger one keeps timers (lease renewal) waiting.
    */
   readonly commitSize?: number;
-  /** Event ids remembered to fold each id once; overrides the view's `idWindow` (default 100,000; 0: off). */
+  /** Event ids remembered to fold each id once; overrides the view's `idWindow` (default 100,000; 0: off). Must match the window the version's table was created with. */
   readonly idWindow?: number;
   /**
    * An event of a type the view folds that this catalog cannot read yet (a

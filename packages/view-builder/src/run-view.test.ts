@@ -334,6 +334,20 @@ describe('runView', () => {
     expect(errors).toHaveLength(1);
   });
 
+  test('refuses to run on a table built with another id window (the window of a version is fixed: a new version changes it)', async () => {
+    const log: EventLog = memoryLog({ partitions: 1 });
+    const store = memoryViewStore();
+    await log.append([purchased('p1')]);
+    const first = runView(tallyView, { log, store, idWindow: 0 });
+    await first.caughtUp();
+    await first.stop();
+    const second = runView(tallyView, { log, store });
+    await expect(second.done).rejects.toMatchObject({
+      code: 'INVALID_VIEW',
+      message: expect.stringMatching(/id window of 0 ids, not 100000/),
+    });
+  });
+
   test('stops when its signal aborts', async () => {
     const controller = new AbortController();
     const runner = runView(tallyView, { log: memoryLog(), store: memoryViewStore(), signal: controller.signal });

@@ -6,14 +6,13 @@ import type { PositionMap } from '../position.js';
 import {
   checkCommit,
   checkQuery,
+  checkSameTable,
   checkTableSpec,
   DEFAULT_VIEW_LIMITS,
   encodeCursor,
   idConflict,
   idPruneEvery,
   rowConflict,
-  sameIndexes,
-  tableMismatch,
   unknownTable,
 } from '../view-rules.js';
 
@@ -81,7 +80,7 @@ export function memoryViewStore(options: MemoryViewStoreOptions = {}): ViewStore
       checkTableSpec(name, spec);
       const found = find(name);
       if (found) {
-        if (!sameIndexes(found.indexes, spec.indexes)) throw tableMismatch(name, found.indexes, spec.indexes);
+        checkSameTable(name, found, spec);
         return;
       }
       tables.set(name, {

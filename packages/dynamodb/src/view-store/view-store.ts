@@ -39,15 +39,14 @@ import {
   checkFence,
   checkOptions,
   checkQuery,
+  checkSameTable,
   checkTableSpec,
   encodeCursor,
   fromSortableBytes,
   idConflict,
   rowConflict,
-  sameIndexes,
   sleep,
   sortableBytes,
-  tableMismatch,
   unknownTable,
 } from '@riverlog/core/backend';
 import { batchWriteAll, sendRetrying } from '../client.js';
@@ -481,7 +480,7 @@ export function dynamoViewStore(options: DynamoViewStoreOptions): DynamoViewStor
       for (;;) {
         const found = await readRecordOrAbsence(table);
         if (found !== undefined && found !== 'no-table') {
-          if (!sameIndexes(found.indexes, spec.indexes)) throw tableMismatch(table, found.indexes, spec.indexes);
+          checkSameTable(table, found, spec);
           return;
         }
         if (found === 'no-table') {

@@ -11,14 +11,13 @@ import {
   checkCommit,
   checkFence,
   checkQuery,
+  checkSameTable,
   checkTableSpec,
   DEFAULT_VIEW_LIMITS,
   encodeCursor,
   idConflict,
   idPruneEvery,
   rowConflict,
-  sameIndexes,
-  tableMismatch,
   unknownTable,
 } from '@riverlog/core/backend';
 import { openStoreConnection, type SqliteSource, whileBusy } from '../connection.js';
@@ -295,15 +294,15 @@ export function sqliteViewStore(source: SqliteSource): SqliteViewStore {
     async createTable(table, spec) {
       checkTableSpec(table, spec);
       // Most calls find the table there already: a read says so without waiting for another writer's lock.
-      const existing = await read(table, (found) => found?.indexes);
+      const existing = await read(table, (found) => found && { indexes: found.indexes, idWindow: found.idWindow });
       if (existing) {
-        if (!sameIndexes(existing, spec.indexes)) throw tableMismatch(table, existing, spec.indexes);
+        checkSameTable(table, existing, spec);
         return;
       }
       await write(() => {
         const found = tables.find(table);
         if (!found) tables.create(table, [...spec.indexes], spec.idWindow);
-        else if (!sameIndexes(found.indexes, spec.indexes)) throw tableMismatch(table, found.indexes, spec.indexes);
+        else checkSameTable(table, found, spec);
       });
     },
     async get(table, key) {
