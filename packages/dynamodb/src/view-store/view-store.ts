@@ -58,7 +58,8 @@ import { ATTR, aliasTableDefinition, LIVE, META_PK, rowPk, viewTableDefinition }
 
 /**
  * The DynamoDB view store's limits: 2,500 row writes per commit (each is
- * one conditional call; the view builder's commits hold 1,000 by default)
+ * one conditional call; the view builder's commits hold 1,000 by default,
+ * 2,000 in a replay)
  * and values of up to 400,000 bytes of JSON (DynamoDB's 400 KB item, less
  * room for the key, the applied marks and the index keys; an item that
  * still does not fit is refused with `ROW_TOO_LARGE` naming its size).
