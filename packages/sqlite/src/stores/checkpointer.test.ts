@@ -1,9 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { until } from '@riverlog/testing';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -100,6 +102,48 @@ describe('startCheckpointer', () => {
       expect(await store.get('v@1', `k${commits - 1}-999`)).toEqual({ name: 'row 999' });
     } finally {
       await store.close();
+    }
+  });
+
+  it('ends with a store that is dropped without close(): the worker does not keep its connection to the file', async () => {
+    const file = join(dir, 'dropped.db');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // 20 commits of 1,000 rows ask the worker for a checkpoint; then one-row commits, paced, until the WAL starts again: the worker has checkpointed, its connection is open.
+    const commits = await (async () => {
+      const store = sqliteViewStore({ path: file });
+      await store.createTable('v@1', { indexes: [], idWindow: 0 });
+      const restarts = walRestarts(file);
+      let c = 0;
+      const commit = async (size: number) => {
+        const rows = Array.from({ length: size }, (_, i) => ({
+          key: `k${c}-${i}`,
+          value: { i },
+          applied: {},
+          expectedVersion: 0,
+          indexes: {},
+        }));
+        c++;
+        await store.commit('v@1', { rows, ids: [], positions: {} });
+      };
+      while (c < 20) await commit(1000);
+      await until(async () => {
+        await commit(1);
+        return walRestarts(file) > restarts;
+      }, 'the worker to checkpoint');
+      return c;
+    })();
+    // Once the store and its connection are collected, the last connection to close deletes the WAL: none may be left open.
+    await until(() => {
+      gc();
+      return !existsSync(`${file}-wal`);
+    }, 'the WAL to go with the last connection');
+    const reopened = sqliteViewStore({ path: file });
+    try {
+      expect(await reopened.get('v@1', 'k19-999')).toEqual({ i: 999 });
+      expect(await reopened.get('v@1', `k${commits - 1}-0`)).toEqual({ i: 0 });
+    } finally {
+      await reopened.close();
     }
   });
 

@@ -303,7 +303,7 @@ export function sqliteViewStore(source: SqliteSource): SqliteViewStore {
     return window;
   }
 
-  return {
+  const store: SqliteViewStore = {
     limits,
     async createTable(table, spec) {
       checkTableSpec(table, spec);
@@ -428,4 +428,13 @@ export function sqliteViewStore(source: SqliteSource): SqliteViewStore {
       connection.close();
     },
   };
+  if (checkpointer) dropped.register(store, checkpointer);
+  return store;
 }
+
+/**
+ * Ends the checkpoint worker of a store collected without `close()`: its
+ * connection is collected and closed with it, the worker's would stay open
+ * (a thread, ~9 MB, and the file's WAL kept) until the process ends.
+ */
+const dropped = new FinalizationRegistry<Checkpointer>((checkpointer) => void checkpointer.close());
