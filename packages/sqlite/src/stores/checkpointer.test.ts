@@ -1,11 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { ViewStore } from '@riverlog/core';
 import { until } from '@riverlog/testing';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -30,6 +31,32 @@ function walRestarts(file: string): number {
     closeSync(fd);
   }
   return header.readUInt32BE(12);
+}
+
+/**
+ * Commits 20 commits of 1,000 rows to `store` (table `v@1`, keys `k<commit>-<row>`), which asks its worker for a
+ * checkpoint, then one-row commits, paced, until `file`'s WAL starts again (the worker checkpointed). Returns the commits made.
+ */
+async function commitUntilCheckpointed(store: ViewStore, file: string): Promise<number> {
+  const restarts = walRestarts(file);
+  let c = 0;
+  const commit = async (size: number) => {
+    const rows = Array.from({ length: size }, (_, i) => ({
+      key: `k${c}-${i}`,
+      value: { i },
+      applied: {},
+      expectedVersion: 0,
+      indexes: {},
+    }));
+    c++;
+    await store.commit('v@1', { rows, ids: [], positions: {} });
+  };
+  while (c < 20) await commit(1000);
+  await until(async () => {
+    await commit(1);
+    return walRestarts(file) > restarts;
+  }, `the worker to checkpoint ${file}`);
+  return c;
 }
 
 const entry = pathToFileURL(fileURLToPath(new URL('../../dist/index.js', import.meta.url))).href;
@@ -109,29 +136,11 @@ describe('startCheckpointer', () => {
     const file = join(dir, 'dropped.db');
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
-    // 20 commits of 1,000 rows ask the worker for a checkpoint; then one-row commits, paced, until the WAL starts again: the worker has checkpointed, its connection is open.
+    // The worker checkpointed: its connection is open.
     const commits = await (async () => {
       const store = sqliteViewStore({ path: file });
       await store.createTable('v@1', { indexes: [], idWindow: 0 });
-      const restarts = walRestarts(file);
-      let c = 0;
-      const commit = async (size: number) => {
-        const rows = Array.from({ length: size }, (_, i) => ({
-          key: `k${c}-${i}`,
-          value: { i },
-          applied: {},
-          expectedVersion: 0,
-          indexes: {},
-        }));
-        c++;
-        await store.commit('v@1', { rows, ids: [], positions: {} });
-      };
-      while (c < 20) await commit(1000);
-      await until(async () => {
-        await commit(1);
-        return walRestarts(file) > restarts;
-      }, 'the worker to checkpoint');
-      return c;
+      return commitUntilCheckpointed(store, file);
     })();
     // Once the store and its connection are collected, the last connection to close deletes the WAL: none may be left open.
     await until(() => {
@@ -144,6 +153,44 @@ describe('startCheckpointer', () => {
       expect(await reopened.get('v@1', `k${commits - 1}-0`)).toEqual({ i: 0 });
     } finally {
       await reopened.close();
+    }
+  });
+
+  it('checkpoints the file the store opened with a relative path, after the process changed its directory', async () => {
+    const cwd = process.cwd();
+    mkdirSync(join(dir, 'elsewhere'));
+    process.chdir(dir);
+    const store = sqliteViewStore({ path: 'relative.db' });
+    try {
+      process.chdir(join(dir, 'elsewhere'));
+      await store.createTable('v@1', { indexes: [], idWindow: 0 });
+      // The worker starts in another directory than the store's path is relative to.
+      await commitUntilCheckpointed(store, join(dir, 'relative.db'));
+      expect(existsSync(join(dir, 'elsewhere', 'relative.db'))).toBe(false);
+    } finally {
+      process.chdir(cwd);
+      await store.close();
+    }
+  });
+
+  it('warns once, naming the cause, when its worker cannot start (and asks it nothing more)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => {
+      if ((warning as { code?: string }).code === 'RIVERLOG_SQLITE_CHECKPOINTER') warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    const checkpointer = startCheckpointer(join(dir, 'missing.db'), 1);
+    try {
+      checkpointer.committed(1);
+      await until(() => warnings.length > 0, 'a warning');
+      checkpointer.committed(1);
+      await checkpointer.close();
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.message).toContain('missing.db');
+      expect(warnings[0]?.message).toMatch(/SQLITE_CANTOPEN: unable to open database file/);
+      expect(checkpointer.checkpoints).toBe(0);
+    } finally {
+      process.off('warning', onWarning);
     }
   });
 

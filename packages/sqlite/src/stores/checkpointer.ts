@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -17,11 +18,17 @@ import { Worker } from 'node:worker_threads';
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file, { fileMustExist: true });
-db.pragma('cache_size = -64');
-db.pragma('synchronous = NORMAL');
-db.pragma('busy_timeout = 100');
+let db;
+try {
+  const Database = require(workerData.driver);
+  db = new Database(workerData.file, { fileMustExist: true });
+  db.pragma('cache_size = -64');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 100');
+} catch (error) {
+  // An Error of a built-in class: the parent gets its message (a SqliteError arrives as its code alone).
+  throw new Error(error && error.code ? error.code + ': ' + error.message : String(error && error.message || error));
+}
 parentPort.on('message', (message) => {
   if (message === 'close') {
     db.close();
@@ -37,6 +44,12 @@ parentPort.on('message', (message) => {
   }
 });
 `;
+
+/** An error's message (or code: an error thrown in the worker of a class not built in arrives as a plain object). */
+function reason(error: unknown): string {
+  const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
+  return typeof message === 'string' ? message : typeof code === 'string' ? code : String(error);
+}
 
 /** What a store tells its checkpointer. */
 export interface Checkpointer {
@@ -62,7 +75,9 @@ export interface Checkpointer {
  * checkpointer.committed(1_000); // after each commit: the rows it wrote
  * await checkpointer.close(); // before closing the store's connection
  */
-export function startCheckpointer(file: string, everyRows: number): Checkpointer {
+export function startCheckpointer(path: string, everyRows: number): Checkpointer {
+  // Resolved now: the worker starts later, maybe after the process changed its directory.
+  const file = resolve(path);
   let worker: Worker | undefined;
   let exited: Promise<void> = Promise.resolve();
   let pending = 0;
@@ -72,7 +87,7 @@ export function startCheckpointer(file: string, everyRows: number): Checkpointer
   const failed = (error: unknown) => {
     alive = false;
     process.emitWarning(
-      `riverlog: the WAL checkpoint worker of ${file} failed (${error instanceof Error ? error.message : String(error)}); checkpoints run on the store's connection.`,
+      `riverlog: the WAL checkpoint worker of ${file} failed (${reason(error)}); checkpoints run on the store's connection.`,
       { code: 'RIVERLOG_SQLITE_CHECKPOINTER' },
     );
   };
