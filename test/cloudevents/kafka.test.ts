@@ -4,7 +4,7 @@
 // raw with kafkajs, are read by a consumer and a replay on the Kafka log.
 
 import { createConsumer, logDeadLetters } from '@riverlog/consumer';
-import { createEvent, type DeadLetterSink, type Envelope, type EventLog, memoryDeadLetters } from '@riverlog/core';
+import { type DeadLetterSink, type Envelope, type EventLog, memoryDeadLetters } from '@riverlog/core';
 import { envelopeToKafkaRecord } from '@riverlog/core/backend';
 import { kafkaLog } from '@riverlog/kafka';
 import { createProducer } from '@riverlog/producer';
@@ -13,7 +13,7 @@ import { CloudEvent, Kafka } from 'cloudevents';
 import type { KafkaMessage } from 'kafkajs';
 import { afterEach, expect, it } from 'vitest';
 import { brokers, createTopic, deleteTopic, describeKafka, rawKafka, uniqueTopic, until } from '../kafka/support.js';
-import { aheadCatalog, catalog, expectSdkAccepts, sampleEvents, sdkKafkaMessage, source } from './support.js';
+import { catalog, expectSdkAccepts, sampleEvents, sdkKafkaMessage, source, troubleEvents } from './support.js';
 
 const topics: string[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -140,16 +140,8 @@ describeKafka('CloudEvents on Kafka, judged by the SDK', () => {
     const name = await topic('troubles', 1);
     const deadName = await topic('dead-letters', 1);
     const log = logOn(name);
-    const good = createEvent(catalog, 'product/create', 'ok', { id: 'ok', name: 'Boot', brand: 'Acme' }, { source });
-    const newer = createEvent(
-      aheadCatalog,
-      'product/create',
-      'ahead',
-      { id: 'ahead', name: 'Boot', brand: 'Acme', origin: 'FR' },
-      { source },
-    );
-    const unknownType = { ...good, id: 'unknown-type', type: 'product/recall', dataschema: 'urn:riverlog:product/recall/v1' };
-    await log.append([good, newer, unknownType as Envelope]);
+    const { good, newer, unknownType } = troubleEvents();
+    await log.append([good, newer, unknownType]);
     await sendRaw(name, [
       { key: 'x', value: '{not json' },
       { key: 'x', value: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]) }, // invalid UTF-8

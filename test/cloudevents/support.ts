@@ -52,6 +52,30 @@ export function sampleEvents(subjects: readonly string[]): Envelope[] {
 }
 
 /**
+ * A good event and one of each kind a reader refuses: a type the catalog does
+ * not know, a newer version, a payload failing its schema; and one whose
+ * handler the tests make fail (`boom`).
+ */
+export function troubleEvents(): Record<'good' | 'unknownType' | 'newer' | 'invalid' | 'failing', Envelope> {
+  const good = createEvent(catalog, 'product/create', 'ok', { id: 'ok', name: 'Boot', brand: 'Acme' }, { source });
+  const newer = createEvent(
+    aheadCatalog,
+    'product/create',
+    'ahead',
+    { id: 'ahead', name: 'Boot', brand: 'Acme', origin: 'FR' },
+    { source },
+  );
+  const priced = createEvent(catalog, 'product/price', 'bad', { id: 'bad', cents: 1, tags: [] }, { source });
+  return {
+    good,
+    unknownType: { ...good, id: 'unknown-type', type: 'product/recall', dataschema: 'urn:riverlog:product/recall/v1' } as Envelope,
+    newer,
+    invalid: { ...priced, data: { id: 'bad', cents: '1' } } as Envelope,
+    failing: createEvent(catalog, 'product/price', 'boom', { id: 'boom', cents: 1, tags: [] }, { source }),
+  };
+}
+
+/**
  * The SDK's judgement of a structured event (a JSON object): its constructor
  * in strict mode validates against the CloudEvents 1.0 schema (attribute
  * names and types, `dataschema` a URI, `time` RFC 3339, ...), and

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConsumer, logDeadLetters } from '@riverlog/consumer';
 import {
-  createEvent,
   type DeadLetter,
   type DeadLetterSink,
   type Envelope,
@@ -20,7 +19,7 @@ import { createProducer } from '@riverlog/producer';
 import { sqliteCheckpointStore, sqliteDeadLetters, sqliteLog } from '@riverlog/sqlite';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { aheadCatalog, catalog, expectSdkAccepts, sampleEvents, source } from './support.js';
+import { catalog, expectSdkAccepts, sampleEvents, source, troubleEvents } from './support.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -125,21 +124,8 @@ function fanOut(...sinks: DeadLetterSink[]): DeadLetterSink {
  * event whose handler keeps failing; and good events around them.
  */
 async function appendTroubles(log: EventLog): Promise<void> {
-  const good = createEvent(catalog, 'product/create', 'ok', { id: 'ok', name: 'Boot', brand: 'Acme' }, { source });
-  const unknownType = { ...good, id: 'unknown-type', type: 'product/recall', dataschema: 'urn:riverlog:product/recall/v1' };
-  const newer = createEvent(
-    aheadCatalog,
-    'product/create',
-    'ahead',
-    { id: 'ahead', name: 'Boot', brand: 'Acme', origin: 'FR' },
-    { source },
-  );
-  const invalid = {
-    ...createEvent(catalog, 'product/price', 'bad', { id: 'bad', cents: 1, tags: [] }, { source }),
-    data: { id: 'bad', cents: '1' },
-  };
-  const failing = createEvent(catalog, 'product/price', 'boom', { id: 'boom', cents: 1, tags: [] }, { source });
-  await log.append([good, unknownType as Envelope, newer, invalid as Envelope, failing]);
+  const { good, unknownType, newer, invalid, failing } = troubleEvents();
+  await log.append([good, unknownType, newer, invalid, failing]);
 }
 
 /** Runs a consumer over `log` to its end, every kind of trouble dead-lettered to `deadLetters`. */
