@@ -11,14 +11,15 @@ import { runView } from './run-view.js';
 import { DUPLICATE, duplicating } from './test-logs.fixture.js';
 
 /** One row, `all`, counting every event of every partition. */
-const countAll = defineView({
+const countAllSpec = {
   name: 'count-all',
   version: 1,
   catalog,
   initial: { n: 0 },
   key: () => 'all',
-  apply: { 'product/purchase': (row) => ({ n: row.n + 1 }) },
-});
+  apply: { 'product/purchase': (row: { n: number }) => ({ n: row.n + 1 }) },
+};
+const countAll = defineView(countAllSpec);
 
 /** Per product and in total, the purchases; the total is one row fed by every partition. */
 const perProduct = defineView({
@@ -109,7 +110,8 @@ describe('exactly-once effect', () => {
     const store = memoryViewStore();
     const first = purchased('p1');
     await inner.append([first, { ...first, id: `${DUPLICATE}${first.id}` }]);
-    const runner = runView(countAll, { log: duplicating(inner), store, idWindow: 0 });
+    const countAllNoWindow = defineView({ ...countAllSpec, idWindow: 0 });
+    const runner = runView(countAllNoWindow, { log: duplicating(inner), store });
     await runner.caughtUp();
     await runner.stop();
     expect(await count(store, 'count-all@1', 'all')).toBe(2);

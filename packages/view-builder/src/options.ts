@@ -46,8 +46,6 @@ export interface RunViewOptions extends SkipReporting {
    * and a bigger one keeps timers (lease renewal) waiting.
    */
   readonly commitSize?: number;
-  /** Event ids remembered to fold each id once; overrides the view's `idWindow` (default 100,000; 0: off). Must match the window the version's table was created with. */
-  readonly idWindow?: number;
   /**
    * An event of a type the view folds that this catalog cannot read yet (a
    * newer version, a payload that fails its schema): `'stop'` (default)
@@ -91,7 +89,6 @@ export const RUN_OPTIONS: readonly (keyof RunViewOptions)[] = [
   'leases',
   'batchSize',
   'commitSize',
-  'idWindow',
   'onUnreadable',
   'retry',
   'signal',
@@ -108,7 +105,6 @@ const KNOWN_LEASES: readonly (keyof ViewLeases)[] = ['store', 'ttlMs', 'owner', 
 export interface ResolvedOptions {
   readonly batchSize: number;
   readonly commitSize: number;
-  readonly idWindow: number;
   readonly onUnreadable: OnUnreadable;
   readonly policy: BackoffPolicy;
   readonly owner: string;
@@ -158,7 +154,6 @@ export function resolveOptions(
   return {
     batchSize: whole(where, 'batchSize', options.batchSize ?? 1000, 1),
     commitSize: whole(where, 'commitSize', options.commitSize ?? DEFAULT_COMMIT_SIZE, 1),
-    idWindow: whole(where, 'idWindow', options.idWindow ?? view.idWindow, 0),
     onUnreadable,
     policy: backoffPolicy(options.retry),
     owner: options.leases?.owner ?? defaultLeaseOwner(),

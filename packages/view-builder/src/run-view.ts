@@ -142,13 +142,13 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
 
   const stopping = new AbortController();
   const retries = new Retries(resolved.policy, stopping.signal, options.onRetry);
-  const committer = new Committer(store, table, retries, resolved.idWindow > 0);
+  const committer = new Committer(store, table, retries, view.idWindow > 0);
   const progress = new Progress();
   const reporter = new SkipReporter(options, retries);
   let builder: Builder;
   const folder = new Folder(v, committer, {
     onUnreadable: resolved.onUnreadable,
-    rememberIds: resolved.idWindow > 0,
+    rememberIds: view.idWindow > 0,
     maxRows: resolved.commitSize,
     slice: timeSlice(),
     commitFull: (unit) => builder.commitFull(unit),
@@ -222,7 +222,7 @@ export function runView(view: AnyView, options: RunViewOptions): ViewRunner {
   let done: Promise<void> = Promise.resolve();
   done = (async () => {
     try {
-      await committer.createTable({ indexes: v.indexNames, idWindow: resolved.idWindow });
+      await committer.createTable({ indexes: v.indexNames, idWindow: v.idWindow });
       if (stopping.signal.aborted) return;
       await assignment.start();
       markStarted();
