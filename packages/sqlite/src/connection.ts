@@ -71,6 +71,8 @@ export function sqliteCode(error: unknown): string | undefined {
 export interface StoreConnection {
   readonly db: Database.Database;
   readonly location: string;
+  /** Opened by the store from `{ path }` (its settings are the store's to choose), not a `{ database }` given. */
+  readonly owned: boolean;
   /** Throws `ClosedError` once the store or a shared connection was closed. */
   ensureOpen(): void;
   /**
@@ -146,6 +148,7 @@ export function openStoreConnection(
   return {
     db,
     location,
+    owned,
     ensureOpen,
     write(work) {
       return whileBusy(() => {

@@ -116,7 +116,7 @@ export function sqliteViewStore(source: SqliteSource): SqliteViewStore {
   const { db } = connection;
   // In its own file: WAL checkpoints on a worker thread, a larger page cache, statement journals in memory (a database given is left as its owner set it).
   let checkpointer: Checkpointer | undefined;
-  if (typeof source === 'string' || 'path' in source) {
+  if (connection.owned) {
     db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
     db.pragma(`cache_size = -${CACHE_KIB}`);
     db.pragma(`temp_store = ${TEMP_STORE}`);
